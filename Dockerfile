@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# Build stage: a virtualenv with mailer and its dependencies, no compilers in the final image.
+FROM python:3.11-slim AS build
+WORKDIR /src
+RUN python -m venv /opt/mailer
+COPY pyproject.toml README.md ./
+COPY mailer ./mailer
+RUN /opt/mailer/bin/pip install --no-cache-dir --upgrade pip \
+ && /opt/mailer/bin/pip install --no-cache-dir .
+
+# Runtime stage: slim, non-root, production mode by default.
+FROM python:3.11-slim
+RUN useradd --system --create-home --home-dir /var/lib/mailer --uid 10001 mailer
+COPY --from=build /opt/mailer /opt/mailer
+COPY migrations /opt/mailer/share/migrations
+COPY templates /opt/mailer/share/templates
+ENV PATH=/opt/mailer/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    MAILER_ENV=production \
+    MAILER_LISTEN=0.0.0.0:8080 \
+    MAILER_DATA_DIR=/var/lib/mailer \
+    MAILER_MIGRATIONS_DIR=/opt/mailer/share/migrations \
+    MAILER_TEMPLATES_DIR=/opt/mailer/share/templates
+USER mailer
+WORKDIR /var/lib/mailer
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status == 200 else 1)"
+ENTRYPOINT ["mailer"]
+CMD ["serve"]

@@ -1,0 +1,41 @@
+"""The aiohttp application factory: keys, templates, middleware, routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+import jinja2
+from aiohttp import web
+
+from mailer import keys
+from mailer.config import Settings
+from mailer.resources import migrations_dir, templates_dir
+from mailer.web.middleware import error_middleware, security_headers_middleware
+from mailer.web.routes import add_routes
+
+
+def page_environment(settings: Settings) -> jinja2.Environment:
+    """Jinja for web pages; templates in <data dir>/templates override the packaged ones."""
+    override = settings.data_dir / "templates"
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(override), str(templates_dir())]),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        enable_async=False,
+    )
+
+
+def create_app(
+    settings: Settings, pool: asyncpg.Pool, *, migrations: Path | None = None
+) -> web.Application:
+    app = web.Application(
+        middlewares=[security_headers_middleware, error_middleware],
+        client_max_size=1024 * 1024,
+    )
+    app[keys.settings_key] = settings
+    app[keys.pool_key] = pool
+    app[keys.pages_key] = page_environment(settings)
+    app[keys.migrations_dir_key] = migrations or migrations_dir()
+    add_routes(app, settings)
+    return app

@@ -1,0 +1,331 @@
+"""Settings read once from MAILER_* environment variables (and an optional .env file)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+
+from mailer.errors import ConfigError
+
+N = TypeVar("N", int, float)
+
+
+class Env(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"  # plain SMTP (loopback relays, the development sink)
+    STARTTLS = "starttls"  # smtp://...?starttls=true
+    TLS = "tls"  # smtps:// (implicit TLS)
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    security: SmtpSecurity = SmtpSecurity.NONE
+
+    def redacted(self) -> str:
+        scheme = "smtps" if self.security is SmtpSecurity.TLS else "smtp"
+        auth = f"{self.username}:***@" if self.username else ""
+        query = "?starttls=true" if self.security is SmtpSecurity.STARTTLS else ""
+        return f"{scheme}://{auth}{self.host}:{self.port}{query}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # development (embedded defaults allowed) or production (every external part required).
+    env: Env = Env.DEVELOPMENT
+    # postgresql://user:pass@host:port/db; None in development starts an embedded PostgreSQL.
+    database_url: str | None = field(default=None, repr=False)
+    # smtp://user:pass@host:port[?starttls=true] or smtps://...; None in development runs
+    # an in-process SMTP sink whose mails are readable at /dev/outbox.
+    smtp: SmtpSettings | None = None
+    # host:port the web server binds to.
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    # Public URL prefix of every link in mail and pages (no trailing slash).
+    base_url: str = "http://127.0.0.1:8080"
+    # Signs links and tokens; generated once into the data dir in development.
+    secret_key: str = field(default="", repr=False)
+    # Accepted webhook signing secrets; several allow rotation without downtime.
+    webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
+    # From header of every mail: "Name <address>" or a bare address.
+    from_address: str = "Newsroom <newsroom@example.org>"
+    # The sender's physical postal address, printed in every mail footer.
+    postal_address: str = ""
+    # Where development state lives: embedded database, dev outbox, generated secret key.
+    data_dir: Path = Path(".mailer")
+    # Messages sent at once over pooled SMTP connections by one worker process.
+    smtp_concurrency: int = 10
+    # Global send rate limit in messages per second; 0 means unlimited.
+    send_rate: float = 0.0
+    # Python logging level name.
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Env.PRODUCTION
+
+    def redacted(self) -> dict[str, str]:
+        """Effective settings for display, with every secret masked."""
+        shown: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "database_url":
+                shown[f.name] = redact_url(value) if value else "(embedded PostgreSQL)"
+            elif f.name == "smtp":
+                shown[f.name] = value.redacted() if value else "(development SMTP sink)"
+            elif f.name == "secret_key":
+                shown[f.name] = "***" if value else "(unset)"
+            elif f.name == "webhook_secrets":
+                shown[f.name] = f"{len(value)} configured" if value else "(none)"
+            else:
+                shown[f.name] = str(value)
+        return shown
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, safe to log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
+    """Read and validate settings; raises ConfigError listing every problem at once."""
+    env = dict(os.environ if environ is None else environ)
+    if dotenv:
+        env = {**_read_dotenv(Path(env.get("MAILER_DOTENV", ".env"))), **env}
+    problems: list[str] = []
+    settings = _parse(env, problems)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
+    def get(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    mode = get("MAILER_ENV") or "development"
+    try:
+        run_env = Env(mode)
+    except ValueError:
+        problems.append(f"MAILER_ENV must be 'development' or 'production', not {mode!r}")
+        run_env = Env.DEVELOPMENT
+    production = run_env is Env.PRODUCTION
+
+    database_url = get("MAILER_DATABASE_URL")
+    if database_url is not None:
+        _check_database_url(database_url, problems)
+    elif production:
+        problems.append("MAILER_DATABASE_URL is required in production")
+
+    smtp = None
+    smtp_url = get("MAILER_SMTP_URL")
+    if smtp_url is not None:
+        smtp = _parse_smtp_url(smtp_url, problems)
+    elif production:
+        problems.append("MAILER_SMTP_URL is required in production")
+
+    host, port = _parse_listen(get("MAILER_LISTEN") or "127.0.0.1:8080", problems)
+
+    base_url = get("MAILER_BASE_URL")
+    if base_url is None:
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+        base_url = f"http://{shown_host}:{port}"
+    else:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.append(f"MAILER_BASE_URL must be an http(s) URL, not {base_url!r}")
+        elif production and parts.scheme != "https":
+            problems.append("MAILER_BASE_URL must use https in production")
+    base_url = base_url.rstrip("/")
+
+    data_dir = Path(get("MAILER_DATA_DIR") or ".mailer")
+
+    secret_key = get("MAILER_SECRET_KEY")
+    if secret_key is None:
+        if production:
+            problems.append("MAILER_SECRET_KEY is required in production (32+ random characters)")
+            secret_key = ""
+        else:
+            secret_key = ""  # filled from the data dir by ensure_dev_secret_key()
+    elif len(secret_key) < 32:
+        problems.append("MAILER_SECRET_KEY must be at least 32 characters long")
+
+    webhook_secrets = tuple(s.strip() for s in (get("MAILER_WEBHOOK_SECRETS") or "").split(","))
+    webhook_secrets = tuple(s for s in webhook_secrets if s)
+    if any(len(s) < 16 for s in webhook_secrets):
+        problems.append("each of MAILER_WEBHOOK_SECRETS must be at least 16 characters long")
+
+    from_address = get("MAILER_FROM") or "Newsroom <newsroom@example.org>"
+    if production and get("MAILER_FROM") is None:
+        problems.append("MAILER_FROM is required in production")
+    _check_from(from_address, production, problems)
+
+    postal_address = get("MAILER_POSTAL_ADDRESS") or ""
+    if production and not postal_address:
+        problems.append("MAILER_POSTAL_ADDRESS is required in production (anti-spam law)")
+    if "\r" in postal_address or "\x00" in postal_address:
+        problems.append("MAILER_POSTAL_ADDRESS must not contain control characters")
+
+    concurrency = _parse_number(
+        get("MAILER_SMTP_CONCURRENCY"), "MAILER_SMTP_CONCURRENCY", 10, int, 1, 1000, problems
+    )
+    send_rate = _parse_number(
+        get("MAILER_SEND_RATE"), "MAILER_SEND_RATE", 0.0, float, 0.0, 1_000_000.0, problems
+    )
+
+    log_level = (get("MAILER_LOG_LEVEL") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        problems.append(
+            f"MAILER_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}"
+        )
+
+    return Settings(
+        env=run_env,
+        database_url=database_url,
+        smtp=smtp,
+        listen_host=host,
+        listen_port=port,
+        base_url=base_url,
+        secret_key=secret_key,
+        webhook_secrets=webhook_secrets,
+        from_address=from_address,
+        postal_address=postal_address,
+        data_dir=data_dir,
+        smtp_concurrency=concurrency,
+        send_rate=send_rate,
+        log_level=log_level,
+    )
+
+
+def _check_database_url(url: str, problems: list[str]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        problems.append("MAILER_DATABASE_URL must start with postgresql://")
+        return
+    try:
+        parts.port  # noqa: B018 -- raises ValueError on a malformed port
+    except ValueError:
+        problems.append("MAILER_DATABASE_URL has an invalid port")
+        return
+    if not parts.hostname and "host=" not in parts.query:
+        problems.append("MAILER_DATABASE_URL names no host")
+
+
+def _parse_smtp_url(url: str, problems: list[str]) -> SmtpSettings | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        problems.append("MAILER_SMTP_URL must start with smtp:// or smtps://")
+        return None
+    if not parts.hostname:
+        problems.append("MAILER_SMTP_URL names no host")
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        problems.append("MAILER_SMTP_URL has an invalid port")
+        return None
+    query = parse_qs(parts.query)
+    starttls = query.get("starttls", ["false"])[-1].lower() in ("1", "true", "yes")
+    if parts.scheme == "smtps":
+        security = SmtpSecurity.TLS
+    elif starttls:
+        security = SmtpSecurity.STARTTLS
+    else:
+        security = SmtpSecurity.NONE
+    default_port = {SmtpSecurity.TLS: 465, SmtpSecurity.STARTTLS: 587, SmtpSecurity.NONE: 25}
+    return SmtpSettings(
+        host=parts.hostname,
+        port=port or default_port[security],
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        security=security,
+    )
+
+
+def _parse_listen(value: str, problems: list[str]) -> tuple[str, int]:
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        problems.append(f"MAILER_LISTEN must be host:port, e.g. 127.0.0.1:8080, not {value!r}")
+        return "127.0.0.1", 8080
+    return host.strip("[]") or "0.0.0.0", int(port_text)  # noqa: S104
+
+
+def _check_from(value: str, production: bool, problems: list[str]) -> None:
+    from email.headerregistry import Address
+    from email.utils import parseaddr
+
+    if any(c in value for c in "\r\n\x00"):
+        problems.append("MAILER_FROM must not contain line breaks")
+        return
+    _, address = parseaddr(value)
+    try:
+        validate_email(address, check_deliverability=False, globally_deliverable=production)
+        Address(addr_spec=address)
+    except (EmailNotValidError, ValueError, IndexError) as exc:
+        problems.append(f"MAILER_FROM is not a valid address ({exc})")
+
+
+def _parse_number(
+    text: str | None,
+    name: str,
+    default: N,
+    kind: type[N],
+    low: N,
+    high: N,
+    problems: list[str],
+) -> N:
+    if text is None:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        problems.append(f"{name} must be a number, not {text!r}")
+        return default
+    if not low <= value <= high:
+        problems.append(f"{name} must be between {low} and {high}")
+        return default
+    return value
+
+
+def ensure_dev_secret_key(settings: Settings) -> Settings:
+    """In development, use (or create once) a secret key kept in the data dir."""
+    if settings.secret_key:
+        return settings
+    path = settings.data_dir / "secret_key"
+    if path.is_file():
+        key = path.read_text().strip()
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+    return replace(settings, secret_key=key)

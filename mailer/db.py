@@ -1,0 +1,77 @@
+"""Connection pool lifecycle, named SQL queries, and asyncpg error translation."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from urllib.parse import urlsplit
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from mailer.errors import DatabaseUnavailable
+
+# A connection of our own or one borrowed from the pool: domain code takes either.
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+SQL_DIR = Path(__file__).parent / "sql"
+_NAME_LINE = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+
+def load_queries(concern: str) -> Mapping[str, str]:
+    """The named queries of mailer/sql/<concern>.sql, read once at import time."""
+    text = (SQL_DIR / f"{concern}.sql").read_text()
+    pieces = _NAME_LINE.split(text)
+    queries: dict[str, str] = {}
+    for name, body in zip(pieces[1::2], pieces[2::2], strict=True):
+        if name in queries:
+            raise ValueError(f"{concern}.sql defines {name} twice")
+        queries[name] = body.strip()
+    return MappingProxyType(queries)
+
+
+def describe_target(url: str) -> str:
+    """host:port/dbname of a database URL, never its password."""
+    parts = urlsplit(url)
+    host = parts.hostname or dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p).get(
+        "host", "localhost"
+    )
+    port = f":{parts.port}" if parts.port else ""
+    return f"{host}{port}{parts.path or '/'}"
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def open_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """A connected pool, or DatabaseUnavailable with one sentence saying why."""
+    where = describe_target(url)
+    try:
+        pool = await asyncpg.create_pool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=10,
+            command_timeout=60,
+            init=_init_connection,
+            server_settings={"application_name": "mailer"},
+        )
+    except (OSError, socket.gaierror) as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise DatabaseUnavailable(f"cannot reach the database at {where}: {reason}") from exc
+    except TimeoutError as exc:
+        raise DatabaseUnavailable(f"the database at {where} did not answer in time") from exc
+    except asyncpg.InvalidCatalogNameError as exc:
+        raise DatabaseUnavailable(f"the database at {where} does not exist") from exc
+    except (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidPasswordError) as exc:
+        raise DatabaseUnavailable(f"the database at {where} refused the login: {exc}") from exc
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise DatabaseUnavailable(f"the database at {where} failed: {exc}") from exc
+    assert pool is not None
+    return pool

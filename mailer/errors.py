@@ -1,0 +1,52 @@
+"""One exception tree; each boundary (HTTP, CLI, SMTP, database) translates it."""
+
+from __future__ import annotations
+
+
+class MailerError(Exception):
+    """Base of every error mailer raises on purpose."""
+
+
+class StartupError(MailerError):
+    """The service cannot start; the message is one sentence for the operator."""
+
+
+class ConfigError(StartupError):
+    """Invalid settings; carries one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class DatabaseUnavailable(StartupError):
+    """The database cannot be reached or refused us."""
+
+
+class MigrationError(StartupError):
+    """A migration is missing, edited after it was applied, or failed."""
+
+
+class NotFound(MailerError):
+    """The thing asked for does not exist (or must not be revealed)."""
+
+
+class Conflict(MailerError):
+    """The request clashes with the current state."""
+
+
+class InvalidInput(MailerError):
+    """The input is malformed; carries field errors."""
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        self.fields = fields or {}
+        super().__init__(message)
+
+
+class DeliveryFailed(MailerError):
+    """An SMTP attempt did not deliver; `permanent` decides retry or give up."""
+
+    def __init__(self, message: str, *, permanent: bool, code: int | None = None) -> None:
+        self.permanent = permanent
+        self.code = code
+        super().__init__(message)

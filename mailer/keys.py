@@ -1,0 +1,16 @@
+"""Typed keys for what the web application holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+import jinja2
+from aiohttp import web
+
+from mailer.config import Settings
+
+settings_key = web.AppKey("settings", Settings)
+pool_key = web.AppKey("pool", asyncpg.Pool)
+pages_key = web.AppKey("pages", jinja2.Environment)
+migrations_dir_key = web.AppKey("migrations_dir", Path)

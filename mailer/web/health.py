@@ -1,0 +1,35 @@
+"""Liveness and readiness probes for orchestrators and load balancers."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from mailer import keys
+from mailer.errors import MigrationError
+from mailer.migrate import pending_migrations
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process is alive and its event loop answers."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready to serve: the database answers and every migration is applied."""
+    pool = request.app[keys.pool_key]
+    try:
+        async with pool.acquire(timeout=5) as conn:
+            pending = await pending_migrations(conn, request.app[keys.migrations_dir_key])
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return web.json_response(
+            {"status": "unavailable", "reason": "database unreachable"}, status=503
+        )
+    except MigrationError as exc:
+        return web.json_response({"status": "unavailable", "reason": str(exc)}, status=503)
+    if pending:
+        return web.json_response(
+            {"status": "unavailable", "reason": "migrations pending", "pending": pending},
+            status=503,
+        )
+    return web.json_response({"status": "ready"})

@@ -1,0 +1,87 @@
+"""Error translation (MailerError -> HTTP, never a traceback) and security headers."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from mailer import keys
+from mailer.errors import Conflict, InvalidInput, MailerError, NotFound
+
+log = logging.getLogger(__name__)
+
+_TITLES = {
+    400: "Bad request",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    410: "Gone",
+    413: "Too large",
+    415: "Unsupported content type",
+    429: "Too many requests",
+    500: "Something went wrong",
+}
+
+
+def wants_json(request: web.Request) -> bool:
+    path = request.path
+    return (
+        path.startswith(("/api/", "/webhooks/"))
+        or path.endswith(".json")
+        or request.headers.get("Accept", "").startswith("application/json")
+    )
+
+
+def error_response(
+    request: web.Request, status: int, message: str, fields: dict[str, str] | None = None
+) -> web.Response:
+    """The one shape of every error: JSON for machines, a page for people."""
+    title = _TITLES.get(status, "Error")
+    if wants_json(request):
+        body: dict[str, object] = {"error": {"status": status, "message": message}}
+        if fields:
+            body["error"] = {"status": status, "message": message, "fields": fields}
+        return web.json_response(body, status=status)
+    pages = request.app[keys.pages_key]
+    html = pages.get_template("web/error.html").render(
+        title=title, status=status, message=message, fields=fields or {}
+    )
+    return web.Response(text=html, status=status, content_type="text/html")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
+        return error_response(request, exc.status, message or _TITLES.get(exc.status, "Error"))
+    except NotFound as exc:
+        return error_response(request, 404, str(exc) or "Not found")
+    except Conflict as exc:
+        return error_response(request, 409, str(exc))
+    except InvalidInput as exc:
+        return error_response(request, 400, str(exc), exc.fields)
+    except MailerError as exc:
+        log.warning(
+            "unhandled %s on %s %s: %s", type(exc).__name__, request.method, request.path, exc
+        )
+        return error_response(request, 400, str(exc))
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(request, 500, "An unexpected error occurred; it has been logged.")
+
+
+@web.middleware
+async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    # Personal tokens travel in URLs; never leak them to other sites.
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    return response

@@ -1,0 +1,159 @@
+"""/dev/outbox: read the mails the development SMTP sink received (development only)."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import mailbox
+import re
+from dataclasses import asdict, dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+from aiohttp import web
+
+from mailer import keys
+from mailer.embedded import outbox_dir
+from mailer.errors import NotFound
+
+_KEY = re.compile(r"^[A-Za-z0-9._,=-]{1,200}$")
+_LIST_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    key: str
+    subject: str
+    sender: str
+    recipients: str
+    date: str
+    size: int
+
+
+def _open(data_dir: Path) -> mailbox.Maildir:
+    return mailbox.Maildir(outbox_dir(data_dir), create=True)
+
+
+def _sort_key(key: str) -> tuple[float, str]:
+    head = key.split(".", 1)[0]
+    return (float(head) if head.isdigit() else 0.0, key)
+
+
+def list_entries(data_dir: Path, limit: int = _LIST_LIMIT) -> list[OutboxEntry]:
+    """Newest first; headers only, so a large outbox stays quick to list."""
+    box = _open(data_dir)
+    keys = sorted(box.keys(), key=_sort_key, reverse=True)[:limit]
+    entries = []
+    for key in keys:
+        try:
+            raw = box.get_bytes(key)
+        except KeyError:  # removed meanwhile
+            continue
+        head = email.message_from_bytes(raw.split(b"\r\n\r\n", 1)[0], policy=email.policy.default)
+        entries.append(
+            OutboxEntry(
+                key=key,
+                subject=str(head.get("Subject", "(no subject)")),
+                sender=str(head.get("From", "")),
+                recipients=", ".join(str(v) for v in head.get_all("Delivered-To", [])),
+                date=str(head.get("Date", "")),
+                size=len(raw),
+            )
+        )
+    return entries
+
+
+def load_message(data_dir: Path, key: str) -> tuple[bytes, EmailMessage]:
+    if not _KEY.match(key):
+        raise NotFound("No such mail in the outbox")
+    try:
+        raw = _open(data_dir).get_bytes(key)
+    except KeyError as exc:
+        raise NotFound("No such mail in the outbox") from exc
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return raw, message
+
+
+def _part_text(message: EmailMessage, subtype: str) -> str | None:
+    part = message.get_body(preferencelist=(subtype,))
+    if part is None:
+        return None
+    content = part.get_content()
+    return content if isinstance(content, str) else None
+
+
+def _data_dir(request: web.Request) -> Path:
+    return request.app[keys.settings_key].data_dir
+
+
+def _render(request: web.Request, name: str, **context: object) -> web.Response:
+    html = request.app[keys.pages_key].get_template(name).render(**context)
+    return web.Response(text=html, content_type="text/html")
+
+
+async def list_page(request: web.Request) -> web.Response:
+    entries = await asyncio.to_thread(list_entries, _data_dir(request))
+    return _render(request, "web/outbox_list.html", title="Development outbox", entries=entries)
+
+
+async def list_json(request: web.Request) -> web.Response:
+    entries = await asyncio.to_thread(list_entries, _data_dir(request))
+    return web.json_response({"messages": [asdict(e) for e in entries]})
+
+
+async def clear(request: web.Request) -> web.Response:
+    def empty() -> None:
+        box = _open(_data_dir(request))
+        for key in list(box.keys()):
+            box.discard(key)
+
+    await asyncio.to_thread(empty)
+    raise web.HTTPSeeOther(request.app.router["outbox"].url_for())
+
+
+async def message_page(request: web.Request) -> web.Response:
+    key = request.match_info["key"]
+    raw, message = await asyncio.to_thread(load_message, _data_dir(request), key)
+    return _render(
+        request,
+        "web/outbox_message.html",
+        title=str(message.get("Subject", "(no subject)")),
+        key=key,
+        headers=list(message.items()),
+        has_html=message.get_body(preferencelist=("html",)) is not None,
+        text=_part_text(message, "plain"),
+        size=len(raw),
+    )
+
+
+async def message_html(request: web.Request) -> web.Response:
+    _, message = await asyncio.to_thread(
+        load_message, _data_dir(request), request.match_info["key"]
+    )
+    html = _part_text(message, "html")
+    if html is None:
+        raise NotFound("This mail has no HTML part")
+    response = web.Response(text=html, content_type="text/html")
+    # Mail HTML is untrusted: no scripts, no same-origin access, remote images allowed
+    # so that the preview looks like a mail client's.
+    response.headers["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; img-src data: http: https:; style-src 'unsafe-inline'"
+    )
+    return response
+
+
+async def message_text(request: web.Request) -> web.Response:
+    _, message = await asyncio.to_thread(
+        load_message, _data_dir(request), request.match_info["key"]
+    )
+    text = _part_text(message, "plain")
+    if text is None:
+        raise NotFound("This mail has no plain-text part")
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+
+async def message_raw(request: web.Request) -> web.Response:
+    raw, _ = await asyncio.to_thread(load_message, _data_dir(request), request.match_info["key"])
+    return web.Response(body=raw, content_type="text/plain", charset="utf-8")

@@ -1,0 +1,69 @@
+from dataclasses import replace
+from pathlib import Path
+
+import asyncpg
+from aiohttp.test_utils import TestClient
+
+from mailer.app import create_app
+from mailer.config import Env, load_settings
+from mailer.resources import migrations_dir
+from tests.helpers import ClientFactory
+
+
+async def test_healthz_and_readyz(pool: asyncpg.Pool, aiohttp_client: ClientFactory) -> None:
+    client: TestClient = await aiohttp_client(create_app(load_settings({}, dotenv=False), pool))
+    assert (await client.get("/healthz")).status == 200
+    ready = await client.get("/readyz")
+    assert ready.status == 200
+    assert (await ready.json())["status"] == "ready"
+
+
+async def test_readyz_is_503_while_migrations_are_pending(
+    pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    for path in migrations_dir().glob("*.sql"):
+        (folder / path.name).write_text(path.read_text())
+    (folder / "9999_future.sql").write_text("SELECT 1;")
+    app = create_app(load_settings({}, dotenv=False), pool, migrations=folder)
+    client = await aiohttp_client(app)
+    response = await client.get("/readyz")
+    assert response.status == 503
+    body = await response.json()
+    assert body["pending"] == ["9999_future"]
+
+
+async def test_readyz_is_503_when_the_database_is_gone(
+    db_url: str, aiohttp_client: ClientFactory
+) -> None:
+    from mailer.db import open_pool
+
+    pool = await open_pool(db_url)
+    await pool.close()  # a closed pool behaves like a database that went away
+    client = await aiohttp_client(create_app(load_settings({}, dotenv=False), pool))
+    response = await client.get("/readyz")
+    assert response.status == 503
+    assert (await response.json())["reason"] == "database unreachable"
+
+
+async def test_unknown_pages_get_a_page_not_a_traceback(
+    pool: asyncpg.Pool, aiohttp_client: ClientFactory
+) -> None:
+    client = await aiohttp_client(create_app(load_settings({}, dotenv=False), pool))
+    page = await client.get("/no/such/page")
+    assert page.status == 404
+    text = await page.text()
+    assert "Not found" in text
+    assert "Traceback" not in text
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    api = await client.get("/api/v1/nothing")
+    assert api.status == 404
+    assert (await api.json())["error"]["status"] == 404
+
+
+async def test_production_has_no_outbox(pool: asyncpg.Pool, aiohttp_client: ClientFactory) -> None:
+    settings = replace(load_settings({}, dotenv=False), env=Env.PRODUCTION)
+    client = await aiohttp_client(create_app(settings, pool))
+    assert (await client.get("/dev/outbox")).status == 404

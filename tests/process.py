@@ -1,0 +1,102 @@
+"""Run `mailer` as a real process, the way an operator would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def mailer_env(data_dir: Path, **overrides: str) -> dict[str, str]:
+    """A clean environment: nothing from the developer's shell or .env leaks in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
+    env.update({"MAILER_DATA_DIR": str(data_dir), "MAILER_DOTENV": str(data_dir / "none.env")})
+    env.update(overrides)
+    return env
+
+
+def run_mailer(
+    args: list[str], env: Mapping[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mailer", *args],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 -- loopback test URL
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+@dataclass
+class Service:
+    process: subprocess.Popen[str]
+    base_url: str
+    captured: str | None = None
+
+    @classmethod
+    def start(cls, env: Mapping[str, str], port: int, role: str = "all") -> Service:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mailer", "serve", "--role", role],
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        return cls(process=process, base_url=f"http://127.0.0.1:{port}")
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"mailer exited early:\n{self.collect()}")
+            try:
+                status, _ = http_get(self.base_url + "/readyz", timeout=1)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.process.kill()
+        raise AssertionError(f"mailer did not become ready:\n{self.collect()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        """Signal the process, wait for it, and keep what it printed."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        self.collect(timeout)
+        return self.process.returncode
+
+    def collect(self, timeout: float = 30) -> str:
+        if self.captured is None:
+            try:
+                self.captured, _ = self.process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.captured, _ = self.process.communicate()
+        return self.captured
+
+    def output(self) -> str:
+        return self.collect()

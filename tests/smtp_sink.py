@@ -1,0 +1,79 @@
+"""An in-process aiosmtpd server that records what it receives and can be told to fail."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from collections import deque
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        parsed = email.message_from_bytes(self.data, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+@dataclass
+class RecordingHandler:
+    received: list[Received] = field(default_factory=list)
+    # Replies to give instead of accepting, one per message, e.g. "451 4.3.0 try later".
+    data_replies: deque[str] = field(default_factory=deque)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.data_replies:
+            return self.data_replies.popleft()
+        self.received.append(
+            Received(
+                mail_from=str(envelope.mail_from),
+                rcpt_tos=list(envelope.rcpt_tos),
+                data=envelope.original_content or b"",
+            )
+        )
+        self.arrived.set()
+        return "250 OK"
+
+
+@dataclass
+class SmtpSink:
+    host: str
+    port: int
+    handler: RecordingHandler
+    server: asyncio.Server
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        async with asyncio.timeout(timeout):
+            while len(self.handler.received) < count:
+                self.handler.arrived.clear()
+                await self.handler.arrived.wait()
+        return self.handler.received
+
+    async def close(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def start_sink(host: str = "127.0.0.1") -> SmtpSink:
+    handler = RecordingHandler()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(handler, hostname="test-sink"), host=host, port=0
+    )
+    port = server.sockets[0].getsockname()[1]
+    return SmtpSink(host=host, port=port, handler=handler, server=server)
