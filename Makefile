@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint bench-delivery clean
+.PHONY: run test check lint browser-deps bench-delivery clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+## browser-deps: Debian's chromium for tests/browser (Playwright drives it; never downloads a browser)
+browser-deps:
+	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+
 ## test: every check and the whole test suite, against a real PostgreSQL and SMTP
-test: lint
+test: lint browser-deps
 	$(BIN)/pytest
 
 clean:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from mailer import keys
 from mailer.config import Settings
+from mailer.metrics import Metrics
 from mailer.resources import migrations_dir, templates_dir
 from mailer.web.middleware import error_middleware, security_headers_middleware
 from mailer.web.routes import add_routes
@@ -27,8 +28,14 @@ def page_environment(settings: Settings) -> jinja2.Environment:
 
 
 def create_app(
-    settings: Settings, pool: asyncpg.Pool, *, migrations: Path | None = None
+    settings: Settings,
+    pool: asyncpg.Pool,
+    *,
+    migrations: Path | None = None,
+    metrics: Metrics | None = None,
+    full: bool = True,
 ) -> web.Application:
+    """The web application; `full=False` serves only the probes and metrics (worker role)."""
     app = web.Application(
         middlewares=[security_headers_middleware, error_middleware],
         client_max_size=1024 * 1024,
@@ -37,5 +44,6 @@ def create_app(
     app[keys.pool_key] = pool
     app[keys.pages_key] = page_environment(settings)
     app[keys.migrations_dir_key] = migrations or migrations_dir()
-    add_routes(app, settings)
+    app[keys.metrics_key] = metrics or Metrics()
+    add_routes(app, settings, full=full)
     return app

@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="which part to run: all (default), web (HTTP only) or worker "
         "(scheduler and delivery); scale web and worker replicas apart",
     )
+    serve.add_argument("--no-listen", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(handler=_serve)
 
     migrate = commands.add_parser(
@@ -89,7 +90,7 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await run_service(settings, Role(args.role), stop)
+    await run_service(settings, Role(args.role), stop, listen=not args.no_listen)
     return 0
 
 

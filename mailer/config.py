@@ -74,6 +74,25 @@ class Settings:
     send_rate: float = 0.0
     # Python logging level name.
     log_level: str = "INFO"
+    # The organisation's name, shown in mails and pages.
+    organisation: str = "Newsroom"
+    # Domain of the per-delivery bounce addresses (bounces+<id>-<sig>@domain); From's by default.
+    bounce_domain: str = "example.org"
+    # First retry delay after a temporary failure; doubles per attempt (with jitter) up to
+    # retry_max_delay, and the delivery fails once it is older than retry_max_age.
+    retry_base_seconds: float = 60.0
+    retry_max_delay_seconds: float = 3600.0
+    retry_max_age_seconds: float = 3 * 24 * 3600.0
+    # How long a worker may hold claimed rows before others may take them back.
+    lease_seconds: float = 120.0
+    # Rows claimed per round trip by a worker.
+    claim_batch: int = 200
+    # Delivery worker processes `mailer serve` runs (role all or worker).
+    worker_processes: int = 1
+    # Optional DKIM signing: PEM private key file, selector, and signing domain (From's by default).
+    dkim_key_file: Path | None = None
+    dkim_selector: str = ""
+    dkim_domain: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -90,6 +109,8 @@ class Settings:
                 shown[f.name] = value.redacted() if value else "(development SMTP sink)"
             elif f.name == "secret_key":
                 shown[f.name] = "***" if value else "(unset)"
+            elif f.name == "dkim_key_file":
+                shown[f.name] = str(value) if value else "(DKIM off)"
             elif f.name == "webhook_secrets":
                 shown[f.name] = f"{len(value)} configured" if value else "(none)"
             else:
@@ -201,6 +222,52 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
         get("MAILER_SEND_RATE"), "MAILER_SEND_RATE", 0.0, float, 0.0, 1_000_000.0, problems
     )
 
+    from_domain = from_address.rpartition("@")[2].rstrip(">").strip().lower() or "localhost"
+
+    retry_base = _parse_number(
+        get("MAILER_RETRY_BASE_SECONDS"),
+        "MAILER_RETRY_BASE_SECONDS",
+        60.0,
+        float,
+        0.01,
+        86400.0,
+        problems,
+    )
+    retry_max_delay = _parse_number(
+        get("MAILER_RETRY_MAX_DELAY_SECONDS"),
+        "MAILER_RETRY_MAX_DELAY_SECONDS",
+        3600.0,
+        float,
+        0.01,
+        7 * 86400.0,
+        problems,
+    )
+    retry_max_age = _parse_number(
+        get("MAILER_RETRY_MAX_AGE_HOURS"),
+        "MAILER_RETRY_MAX_AGE_HOURS",
+        72.0,
+        float,
+        0.0001,
+        720.0,
+        problems,
+    )
+    lease = _parse_number(
+        get("MAILER_LEASE_SECONDS"), "MAILER_LEASE_SECONDS", 120.0, float, 1.0, 3600.0, problems
+    )
+    claim_batch = _parse_number(
+        get("MAILER_CLAIM_BATCH"), "MAILER_CLAIM_BATCH", 200, int, 1, 10_000, problems
+    )
+    workers = _parse_number(get("MAILER_WORKERS"), "MAILER_WORKERS", 1, int, 1, 64, problems)
+
+    dkim_key_text = get("MAILER_DKIM_KEY_FILE")
+    dkim_key_file = Path(dkim_key_text) if dkim_key_text else None
+    dkim_selector = get("MAILER_DKIM_SELECTOR") or ""
+    if dkim_key_file is not None:
+        if not dkim_key_file.is_file():
+            problems.append(f"MAILER_DKIM_KEY_FILE {dkim_key_file} does not exist")
+        if not dkim_selector:
+            problems.append("MAILER_DKIM_SELECTOR is required with MAILER_DKIM_KEY_FILE")
+
     log_level = (get("MAILER_LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append(
@@ -222,6 +289,17 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
         smtp_concurrency=concurrency,
         send_rate=send_rate,
         log_level=log_level,
+        organisation=get("MAILER_ORGANISATION") or "Newsroom",
+        bounce_domain=(get("MAILER_BOUNCE_DOMAIN") or from_domain).lower(),
+        retry_base_seconds=retry_base,
+        retry_max_delay_seconds=retry_max_delay,
+        retry_max_age_seconds=retry_max_age * 3600.0,
+        lease_seconds=lease,
+        claim_batch=claim_batch,
+        worker_processes=workers,
+        dkim_key_file=dkim_key_file,
+        dkim_selector=dkim_selector,
+        dkim_domain=(get("MAILER_DKIM_DOMAIN") or from_domain).lower(),
     )
 
 

@@ -9,8 +9,10 @@ import jinja2
 from aiohttp import web
 
 from mailer.config import Settings
+from mailer.metrics import Metrics
 
 settings_key = web.AppKey("settings", Settings)
 pool_key = web.AppKey("pool", asyncpg.Pool)
 pages_key = web.AppKey("pages", jinja2.Environment)
 migrations_dir_key = web.AppKey("migrations_dir", Path)
+metrics_key = web.AppKey("metrics", Metrics)

@@ -8,18 +8,24 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from enum import StrEnum
+from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from mailer.app import create_app
-from mailer.config import Settings, SmtpSettings
+from mailer.compose import Composer, dkim_signer
+from mailer.config import Settings, SmtpSecurity, SmtpSettings
 from mailer.db import open_pool
 from mailer.embedded import start_dev_smtp_sink, start_embedded_postgres
 from mailer.errors import StartupError
+from mailer.metrics import Metrics
 from mailer.migrate import apply_migrations
 from mailer.resources import migrations_dir
+from mailer.sender import DeliveryWorker
+from mailer.supervisor import WorkerProcesses
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +65,22 @@ async def open_database(settings: Settings) -> AsyncIterator[tuple[asyncpg.Pool,
         yield pool, url
 
 
-async def run_service(settings: Settings, role: Role, stop: asyncio.Event) -> None:
+async def run_service(
+    settings: Settings, role: Role, stop: asyncio.Event, *, listen: bool = True
+) -> None:
     """Run until `stop` is set, then shut down in reverse order of start-up.
 
     The web server stops taking requests first, then the workers finish what they
     hold, then the pool closes (and the embedded database stops, if we started it).
+    Every role serves /healthz, /readyz and /metrics on MAILER_LISTEN unless `listen`
+    is off (the extra worker processes `serve` starts itself).
     """
+    metrics = Metrics()
     async with AsyncExitStack() as stack:
-        pool, _database_url = await stack.enter_async_context(open_database(settings))
-        smtp = settings.smtp
+        pool, database_url = await stack.enter_async_context(open_database(settings))
+        worker_task: asyncio.Task[None] | None = None
         if role.runs_worker:
+            smtp = settings.smtp
             if smtp is None:
                 sink = await start_dev_smtp_sink(settings.data_dir)
                 stack.push_async_callback(sink.close)
@@ -76,18 +88,82 @@ async def run_service(settings: Settings, role: Role, stop: asyncio.Event) -> No
             scheduler = AsyncIOScheduler(timezone="UTC")
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
-        if role.runs_web:
-            await _start_web(stack, settings, pool)
+            worker_task = await _start_worker(stack, settings, pool, database_url, smtp, metrics)
+            if settings.worker_processes > 1:
+                children = WorkerProcesses(
+                    settings.worker_processes - 1,
+                    {"MAILER_DATABASE_URL": database_url, "MAILER_SMTP_URL": smtp_url(smtp)},
+                    SHUTDOWN_GRACE_SECONDS,
+                )
+                await children.start()
+                stack.push_async_callback(children.stop)
+        if listen:
+            await _start_web(stack, settings, pool, metrics, full=role.runs_web)
         log.info("mailer is running (role %s); stop with Ctrl-C or SIGTERM", role.value)
-        await stop.wait()
+        stopped = asyncio.ensure_future(stop.wait())
+        watched: list[asyncio.Future[Any]] = [stopped]
+        if worker_task is not None:
+            watched.append(worker_task)
+        await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if worker_task is not None and worker_task.done() and not stop.is_set():
+            error = worker_task.exception()
+            raise StartupError(f"the delivery worker stopped unexpectedly: {error!r}")
         log.info("shutting down")
     log.info("stopped")
 
 
-async def _start_web(stack: AsyncExitStack, settings: Settings, pool: asyncpg.Pool) -> None:
-    runner = web.AppRunner(
-        create_app(settings, pool), access_log=logging.getLogger("aiohttp.access")
+def smtp_url(smtp: SmtpSettings) -> str:
+    """The URL form of SMTP settings, for child processes (they read the environment)."""
+    scheme = "smtps" if smtp.security is SmtpSecurity.TLS else "smtp"
+    auth = ""
+    if smtp.username:
+        auth = quote(smtp.username, safe="") + ":" + quote(smtp.password or "", safe="") + "@"
+    query = "?starttls=true" if smtp.security is SmtpSecurity.STARTTLS else ""
+    return f"{scheme}://{auth}{smtp.host}:{smtp.port}{query}"
+
+
+async def _start_worker(
+    stack: AsyncExitStack,
+    settings: Settings,
+    pool: asyncpg.Pool,
+    database_url: str,
+    smtp: SmtpSettings,
+    metrics: Metrics,
+) -> asyncio.Task[None]:
+    dkim = None
+    if settings.dkim_key_file is not None:
+        dkim = dkim_signer(settings.dkim_key_file, settings.dkim_selector, settings.dkim_domain)
+    worker = DeliveryWorker(
+        pool,
+        settings,
+        smtp,
+        database_url=database_url,
+        composer=Composer(pool, settings, dkim=dkim),
+        metrics=metrics,
+        grace_seconds=SHUTDOWN_GRACE_SECONDS,
     )
+    worker_stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(worker_stop), name="delivery-worker")
+
+    async def stop_worker() -> None:
+        worker_stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+
+    stack.push_async_callback(stop_worker)
+    return task
+
+
+async def _start_web(
+    stack: AsyncExitStack,
+    settings: Settings,
+    pool: asyncpg.Pool,
+    metrics: Metrics,
+    *,
+    full: bool,
+) -> None:
+    app = create_app(settings, pool, metrics=metrics, full=full)
+    runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access"))
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     site = web.TCPSite(
@@ -102,4 +178,7 @@ async def _start_web(stack: AsyncExitStack, settings: Settings, pool: asyncpg.Po
     except OSError as exc:
         reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
         raise StartupError(f"cannot listen on {where}: {reason}") from exc
-    log.info("web server on http://%s, public URL %s", where, settings.base_url)
+    if full:
+        log.info("web server on http://%s, public URL %s", where, settings.base_url)
+    else:
+        log.info("health and metrics on http://%s", where)

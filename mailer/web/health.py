@@ -33,3 +33,8 @@ async def readyz(request: web.Request) -> web.Response:
             status=503,
         )
     return web.json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus exposition of this process's counters."""
+    return await request.app[keys.metrics_key].handler(request)

@@ -8,9 +8,12 @@ from mailer.config import Settings
 from mailer.web import health, outbox
 
 
-def add_routes(app: web.Application, settings: Settings) -> None:
+def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -> None:
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", health.metrics)
+    if not full:
+        return
 
     if not settings.is_production:
         app.router.add_get("/dev/outbox", outbox.list_page, name="outbox")

@@ -1,0 +1,136 @@
+"""One persistent SMTP connection, and SMTP errors translated to temporary or permanent."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import ssl
+
+import aiosmtplib
+
+from mailer.config import SmtpSecurity, SmtpSettings
+from mailer.errors import DeliveryFailed
+
+log = logging.getLogger(__name__)
+
+_ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+class SmtpFailure(DeliveryFailed):
+    """A failed attempt, with the phase it failed in and the enhanced status if given."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        code: int | None = None,
+        phase: str = "connection",
+        enhanced: str | None = None,
+    ) -> None:
+        super().__init__(message, permanent=permanent, code=code)
+        self.phase = phase
+        self.enhanced = enhanced
+
+    @property
+    def hard_bounce(self) -> bool:
+        """The address itself is bad (RFC 3463 5.1.x / 5.2.1, or a bare 550/551/553 to RCPT):
+        such an address is suppressed. Other permanent failures (policy, content) are not
+        the subscriber's fault and suppress nobody."""
+        if not self.permanent:
+            return False
+        if self.enhanced is not None:
+            return self.enhanced.startswith("5.1.") or self.enhanced == "5.2.1"
+        return self.phase == "recipient" and self.code in (550, 551, 553)
+
+    @property
+    def reply(self) -> str:
+        return f"{self.code} {self}" if self.code else str(self)
+
+
+def _failure(exc: aiosmtplib.SMTPResponseException, phase: str) -> SmtpFailure:
+    text = " ".join(exc.message.split())
+    match = _ENHANCED.match(text)
+    permanent = 500 <= exc.code < 600
+    return SmtpFailure(
+        text,
+        permanent=permanent,
+        code=exc.code,
+        phase=phase,
+        enhanced=".".join(match.groups()) if match else None,
+    )
+
+
+class SmtpConnection:
+    """A connection reused for many messages; reconnects on demand after any failure."""
+
+    def __init__(self, settings: SmtpSettings, *, timeout: float = 30.0) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        self._client: aiosmtplib.SMTP | None = None
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        tls_context = ssl.create_default_context() if s.security is not SmtpSecurity.NONE else None
+        client = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            use_tls=s.security is SmtpSecurity.TLS,
+            start_tls=s.security is SmtpSecurity.STARTTLS,
+            tls_context=tls_context,
+            username=s.username,
+            password=s.password,
+            timeout=self.timeout,
+        )
+        try:
+            await client.connect()
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise _failure(exc, "authentication") from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise _failure(exc, "connection") from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise SmtpFailure(
+                f"cannot connect to {s.host}:{s.port}: {exc}", permanent=False
+            ) from exc
+        self._client = client
+        return client
+
+    async def send(self, sender: str, recipient: str, message: bytes, *, smtputf8: bool) -> str:
+        """Send one message; returns the server's reply, or raises SmtpFailure."""
+        client = self._client if self._client is not None and self._client.is_connected else None
+        if client is None:
+            client = await self._connect()
+        options = ["SMTPUTF8"] if smtputf8 else None
+        try:
+            _, reply = await client.sendmail(sender, [recipient], message, mail_options=options)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients[0]
+            raise _failure(refused, "recipient") from exc
+        except aiosmtplib.SMTPSenderRefused as exc:
+            raise _failure(exc, "sender") from exc
+        except aiosmtplib.SMTPDataError as exc:
+            raise _failure(exc, "data") from exc
+        except aiosmtplib.SMTPNotSupported as exc:
+            raise SmtpFailure(str(exc), permanent=True, phase="sender") from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            # 421 and friends: the server is closing; reconnect next time.
+            await self.close()
+            raise _failure(exc, "connection") from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await self.close()
+            raise SmtpFailure(
+                f"connection lost: {exc or type(exc).__name__}", permanent=False
+            ) from exc
+        return reply
+
+    async def close(self) -> None:
+        """QUIT politely when possible; never raises."""
+        client, self._client = self._client, None
+        if client is None or not client.is_connected:
+            return
+        try:
+            async with asyncio.timeout(5):
+                await client.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            client.close()

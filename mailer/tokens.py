@@ -1,0 +1,90 @@
+"""Tamper-proof tokens: personal links (HMAC-signed, no lookup) and VERP bounce addresses."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import struct
+from enum import StrEnum
+
+from mailer.errors import MailerError
+
+
+class InvalidToken(MailerError):
+    """A token that was tampered with, truncated, or made for something else."""
+
+
+class Purpose(StrEnum):
+    PREFERENCES = "preferences"
+    UNSUBSCRIBE = "unsubscribe"
+    BOUNCE = "bounce"
+
+
+_SUBSCRIBER = struct.Struct(">QI")  # subscriber_id, key_version
+_MAC_BYTES = 16  # 128 bits: unguessable
+_VERP = re.compile(
+    r"^(?P<local>[a-z0-9.-]+)\+(?P<id>\d{1,19})-(?P<sig>[a-z2-7]{8})@(?P<domain>.+)$"
+)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidToken("malformed token") from exc
+
+
+class Signer:
+    """Signs with one key per purpose derived from the secret key, so a token made for
+    one use (say preferences) is never accepted for another (say unsubscribe)."""
+
+    def __init__(self, secret_key: str) -> None:
+        root = secret_key.encode()
+        self._keys = {
+            purpose: hmac.new(root, f"mailer:{purpose.value}".encode(), hashlib.sha256).digest()
+            for purpose in Purpose
+        }
+
+    def _mac(self, purpose: Purpose, data: bytes) -> bytes:
+        return hmac.new(self._keys[purpose], data, hashlib.sha256).digest()[:_MAC_BYTES]
+
+    def subscriber_token(self, purpose: Purpose, subscriber_id: int, key_version: int) -> str:
+        payload = _SUBSCRIBER.pack(subscriber_id, key_version)
+        return _b64(payload + self._mac(purpose, payload))
+
+    def read_subscriber_token(self, purpose: Purpose, token: str) -> tuple[int, int]:
+        """(subscriber_id, key_version); the caller checks the version is still current."""
+        if not 20 <= len(token) <= 64:
+            raise InvalidToken("malformed token")
+        raw = _unb64(token)
+        if len(raw) != _SUBSCRIBER.size + _MAC_BYTES:
+            raise InvalidToken("malformed token")
+        payload, mac = raw[: _SUBSCRIBER.size], raw[_SUBSCRIBER.size :]
+        if not hmac.compare_digest(mac, self._mac(purpose, payload)):
+            raise InvalidToken("bad signature")
+        subscriber_id, key_version = _SUBSCRIBER.unpack(payload)
+        return subscriber_id, key_version
+
+    def bounce_address(self, local: str, domain: str, delivery_id: int) -> str:
+        """VERP envelope sender: a bounce to it names its delivery, and cannot be forged."""
+        return f"{local}+{delivery_id}-{self._verp_sig(delivery_id)}@{domain}"
+
+    def read_bounce_address(self, address: str) -> int:
+        match = _VERP.match(address.strip().lower())
+        if not match:
+            raise InvalidToken("not a bounce address")
+        delivery_id = int(match.group("id"))
+        if not hmac.compare_digest(match.group("sig"), self._verp_sig(delivery_id)):
+            raise InvalidToken("bad signature")
+        return delivery_id
+
+    def _verp_sig(self, delivery_id: int) -> str:
+        mac = self._mac(Purpose.BOUNCE, str(delivery_id).encode())
+        return base64.b32encode(mac[:5]).decode().lower()
