@@ -30,5 +30,9 @@ browser-deps:
 test: lint browser-deps
 	$(BIN)/pytest
 
+## bench-delivery: the delivery-engine benchmark (installs Postfix's smtp-sink if missing; BENCH_ARGS=--million)
+bench-delivery: $(STAMP)
+	bench/delivery $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

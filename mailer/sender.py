@@ -296,6 +296,7 @@ class DeliveryWorker:
         try:
             outgoing = await self.composer.compose(delivery)
         except TemplateProblem as problem:
+            log.error("delivery %d not sent: %s", delivery.delivery_id, problem)
             self._fail(delivery, f"not sent: {problem}")
             return False
         except _DB_ERRORS as exc:  # loading the mailing failed: try again later

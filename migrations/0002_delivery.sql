@@ -62,7 +62,7 @@ CREATE TABLE deliveries (
     attempts        integer NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
     claimed_until   timestamptz,                    -- the lease of the worker sending it
-    claimed_by      text,
+    claimed_by      text,                           -- the worker holding (or last holding) it
     last_reply      text,                           -- the last SMTP reply or error
     message_id      text,
     created_at      timestamptz NOT NULL DEFAULT now(),

@@ -100,3 +100,26 @@ class Service:
 
     def output(self) -> str:
         return self.collect()
+
+
+def start_worker(env: Mapping[str, str]) -> subprocess.Popen[str]:
+    """A delivery worker process without HTTP (as `serve` starts its extra workers)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "mailer", "serve", "--role", "worker", "--no-listen"],
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float = 30) -> str:
+    """Stop a process (if still running) and return what it printed."""
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output

@@ -30,9 +30,31 @@ class RecordingHandler:
     received: list[Received] = field(default_factory=list)
     # Replies to give instead of accepting, one per message, e.g. "451 4.3.0 try later".
     data_replies: deque[str] = field(default_factory=deque)
+    # Replies to RCPT TO for given addresses, e.g. {"x@example.org": "550 5.1.1 no such user"}.
+    rcpt_replies: dict[str, str] = field(default_factory=dict)
+    # Abort the connection during this many DATA transfers (no reply at all).
+    drops: int = 0
+    # Seconds to wait before answering DATA (a slow server).
+    delay: float = 0.0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        reply = self.rcpt_replies.get(address)
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.drops > 0:
+            self.drops -= 1
+            assert isinstance(server.transport, asyncio.Transport)
+            server.transport.abort()
+            return "421 gone"
         if self.data_replies:
             return self.data_replies.popleft()
         self.received.append(
@@ -56,6 +78,9 @@ class SmtpSink:
     @property
     def received(self) -> list[Received]:
         return self.handler.received
+
+    def recipients(self) -> list[str]:
+        return [rcpt for mail in self.handler.received for rcpt in mail.rcpt_tos]
 
     async def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         async with asyncio.timeout(timeout):

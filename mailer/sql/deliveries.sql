@@ -75,9 +75,10 @@ RETURNING d.delivery_id, d.mailing_id, d.subscriber_id, d.kind, d.recipient, d.p
 SELECT mailing_id FROM mailings WHERE status = 'sending' ORDER BY priority, mailing_id;
 
 -- name: mark_sent
+-- claimed_by stays: which worker sent it is worth knowing later.
 UPDATE deliveries d
 SET status = 'sent', sent_at = now(), finished_at = now(), message_id = o.message_id,
-    claimed_until = NULL, claimed_by = NULL, last_reply = NULL
+    claimed_until = NULL, last_reply = NULL
 FROM unnest($1::bigint[], $2::text[]) AS o(delivery_id, message_id)
 WHERE d.delivery_id = o.delivery_id;
 
@@ -91,8 +92,7 @@ WHERE d.delivery_id = o.delivery_id AND d.status = 'sending';
 
 -- name: mark_failed
 UPDATE deliveries d
-SET status = 'failed', finished_at = now(), last_reply = o.reply,
-    claimed_until = NULL, claimed_by = NULL
+SET status = 'failed', finished_at = now(), last_reply = o.reply, claimed_until = NULL
 FROM unnest($1::bigint[], $2::text[]) AS o(delivery_id, reply)
 WHERE d.delivery_id = o.delivery_id AND d.status IN ('sending', 'deferred');
 

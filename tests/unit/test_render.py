@@ -134,7 +134,7 @@ def test_transactional_mail_has_no_list_headers() -> None:
     compiler = MessageCompiler(TEMPLATES)
     compiled = compiler.compile(
         "notice",
-        {"org": ORG, "topic": "lead <b>"},
+        {"org": {**ORG, "name": "lead <b>"}},
         sender="a@example.org",
         list_id=None,
         bulk=False,
@@ -142,7 +142,7 @@ def test_transactional_mail_has_no_list_headers() -> None:
     values = {"greeting": "Hi <script>,", "code": "X&Y", "link": "https://x/?a=1&b=2"}
     message = parse(compiled.build(recipient(values=values, unsubscribe_url=None)))
     assert message["List-Unsubscribe"] is None
-    assert message["Subject"] == "Notice for Health News"
+    assert message["Subject"] == "Notice for lead <b>"
     html = message.get_body(("html",))
     assert html is not None
     assert "Hi &lt;script&gt;," in html.get_content()
