@@ -14,7 +14,7 @@ import uvloop
 
 from mailer import __version__
 from mailer.config import Settings, ensure_dev_secret_key, load_settings
-from mailer.errors import ConfigError, StartupError
+from mailer.errors import ConfigError, MailerError, StartupError
 from mailer.logs import configure_logging
 
 log = logging.getLogger("mailer")
@@ -54,6 +54,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.set_defaults(handler=_migrate)
 
+    keys_cmd = commands.add_parser(
+        "api-keys", help="create, list and revoke editor API keys", description="Editor API keys."
+    )
+    keys_sub = keys_cmd.add_subparsers(dest="action", metavar="ACTION", required=True)
+    create = keys_sub.add_parser("create", help="create a key and print it (shown only once)")
+    create.add_argument("name", help="who or what uses the key, e.g. 'cms' or 'Ana Editor'")
+    keys_sub.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id", type=int)
+    keys_cmd.set_defaults(handler=_api_keys)
+
+    mailings_cmd = commands.add_parser(
+        "mailings",
+        help="watch, pause, resume or cancel a sending mailing",
+        description="Control the delivery of a bulk mailing (a digest, an alert).",
+    )
+    mailing_sub = mailings_cmd.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, text in (
+        ("watch", "show live progress (rate, ETA) until it is sent or cancelled"),
+        ("progress", "print progress once, as JSON"),
+        ("pause", "stop handing its mails to SMTP (in-flight ones finish)"),
+        ("resume", "continue a paused mailing"),
+        ("cancel", "cancel every mail not yet handed to SMTP"),
+    ):
+        sub = mailing_sub.add_parser(action, help=text)
+        sub.add_argument("mailing_id", type=int)
+    mailings_cmd.set_defaults(handler=_mailings)
+
     config = commands.add_parser(
         "config",
         help="print the effective settings (secrets redacted)",
@@ -79,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StartupError as exc:
         print(f"mailer: {exc}", file=sys.stderr)
         return EXIT_STARTUP
+    except MailerError as exc:  # a refused command: not found, wrong state, bad input
+        print(f"mailer: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -106,4 +137,50 @@ async def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 async def _config(settings: Settings, args: argparse.Namespace) -> int:
     for name, value in settings.redacted().items():
         print(f"{name:18} {value}")
+    return 0
+
+
+async def _api_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from mailer import api_keys
+    from mailer.service import open_database
+
+    async with open_database(settings) as (pool, _):
+        if args.action == "create":
+            async with pool.acquire() as conn:
+                key_id, key = await api_keys.create_api_key(conn, args.name)
+            print(f"API key {key_id} ({args.name.strip()}); store it now, it is not shown again:")
+            print(key)
+        elif args.action == "list":
+            for row in await api_keys.list_api_keys(pool):
+                state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "active"
+                used = f"{row['last_used_at']:%Y-%m-%d %H:%M}" if row["last_used_at"] else "never"
+                print(f"{row['api_key_id']:>4}  {row['name']:<30} {state:<18} last used {used}")
+        else:
+            await api_keys.revoke_api_key(pool, args.key_id)
+            print(f"API key {args.key_id} revoked")
+    return 0
+
+
+async def _mailings(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from mailer import mailings
+    from mailer.service import open_database
+    from mailer.watch import format_progress, watch
+
+    async with open_database(settings) as (pool, _):
+        if args.action == "watch":
+            await watch(pool, args.mailing_id)
+            return 0
+        if args.action == "pause":
+            await mailings.pause(pool, args.mailing_id)
+        elif args.action == "resume":
+            await mailings.resume(pool, args.mailing_id)
+        elif args.action == "cancel":
+            await mailings.cancel(pool, args.mailing_id)
+        current = await mailings.progress(pool, args.mailing_id)
+        if args.action == "progress":
+            print(json.dumps(current.as_json(), indent=2))
+        else:
+            print(format_progress(current))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from mailer.config import Settings
-from mailer.web import health, outbox
+from mailer.web import api, health, outbox
 
 
 def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -> None:
@@ -14,6 +14,13 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     app.router.add_get("/metrics", health.metrics)
     if not full:
         return
+
+    v1 = api.create_api_app(app)  # every route below needs an API key
+    v1.router.add_get("/mailings/{mailing_id}/progress", api.mailing_progress)
+    v1.router.add_post("/mailings/{mailing_id}/pause", api.pause_mailing)
+    v1.router.add_post("/mailings/{mailing_id}/resume", api.resume_mailing)
+    v1.router.add_post("/mailings/{mailing_id}/cancel", api.cancel_mailing)
+    app.add_subapp("/api/v1", v1)
 
     if not settings.is_production:
         app.router.add_get("/dev/outbox", outbox.list_page, name="outbox")
