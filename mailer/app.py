@@ -12,6 +12,8 @@ from mailer import keys
 from mailer.config import Settings
 from mailer.metrics import Metrics
 from mailer.resources import migrations_dir, templates_dir
+from mailer.tokens import Signer
+from mailer.web.limits import SignupLimits
 from mailer.web.middleware import error_middleware, security_headers_middleware
 from mailer.web.routes import add_routes
 
@@ -45,5 +47,7 @@ def create_app(
     app[keys.pages_key] = page_environment(settings)
     app[keys.migrations_dir_key] = migrations or migrations_dir()
     app[keys.metrics_key] = metrics or Metrics()
+    app[keys.signer_key] = Signer(settings.secret_key)
+    app[keys.limits_key] = SignupLimits(settings.signup_rate_per_ip)
     add_routes(app, settings, full=full)
     return app

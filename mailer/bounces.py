@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from mailer.addresses import address_hash
 from mailer.db import Connection, load_queries
+from mailer.events import Event, record_events
 
 Q = load_queries("bounces")
 
@@ -35,7 +36,7 @@ async def record_bounces(conn: Connection, bounces: Sequence[Bounce]) -> None:
         [b.detail for b in bounces],
     )
     hard = [b for b in bounces if b.kind == "hard"]
-    events: list[tuple[str, str, int, dict[str, object]]] = [
+    events: list[Event] = [
         (
             "delivery.bounced",
             "subscriber" if b.subscriber_id else "delivery",
@@ -58,10 +59,4 @@ async def record_bounces(conn: Connection, bounces: Sequence[Bounce]) -> None:
             ("subscriber.suppressed", "subscriber", row["subscriber_id"], {"reason": "hard_bounce"})
             for row in changed
         ]
-    await conn.execute(
-        Q["insert_events"],
-        [e[0] for e in events],
-        [e[1] for e in events],
-        [e[2] for e in events],
-        [e[3] for e in events],
-    )
+    await record_events(conn, events)

@@ -65,6 +65,28 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id", type=int)
     keys_cmd.set_defaults(handler=_api_keys)
 
+    topics_cmd = commands.add_parser(
+        "topics", help="add, list, change or remove topics", description="Topics people choose."
+    )
+    topic_sub = topics_cmd.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = topic_sub.add_parser("add", help="add a topic")
+    add.add_argument("name", help='e.g. "Overdose Prevention"')
+    add.add_argument("--slug", help="URL and API name (default: from the name)")
+    add.add_argument("--description", default="")
+    add.add_argument("--hidden", action="store_true", help="not offered on public forms")
+    add.add_argument("--position", type=int, default=0, help="order on forms (lower first)")
+    topic_sub.add_parser("list", help="list topics")
+    change = topic_sub.add_parser("update", help="change a topic")
+    change.add_argument("slug")
+    change.add_argument("--name")
+    change.add_argument("--description")
+    change.add_argument("--public", dest="public", action="store_true", default=None)
+    change.add_argument("--hidden", dest="public", action="store_false")
+    change.add_argument("--position", type=int)
+    remove = topic_sub.add_parser("remove", help="remove a topic (subscribers lose it)")
+    remove.add_argument("slug")
+    topics_cmd.set_defaults(handler=_topics)
+
     mailings_cmd = commands.add_parser(
         "mailings",
         help="watch, pause, resume or cancel a sending mailing",
@@ -183,4 +205,39 @@ async def _mailings(settings: Settings, args: argparse.Namespace) -> int:
             print(json.dumps(current.as_json(), indent=2))
         else:
             print(format_progress(current))
+    return 0
+
+
+async def _topics(settings: Settings, args: argparse.Namespace) -> int:
+    from mailer import topics
+    from mailer.service import open_database
+
+    async with open_database(settings) as (pool, _):
+        if args.action == "add":
+            topic = await topics.create_topic(
+                pool,
+                name=args.name,
+                slug=args.slug,
+                description=args.description,
+                public=not args.hidden,
+                position=args.position,
+            )
+            print(f"added topic {topic.slug} ({topic.name})")
+        elif args.action == "list":
+            for t in await topics.list_topics(pool):
+                shown = "public" if t.public else "hidden"
+                print(f"{t.position:>4}  {t.slug:<30} {shown:<7} {t.name}")
+        elif args.action == "update":
+            topic = await topics.update_topic(
+                pool,
+                args.slug,
+                name=args.name,
+                description=args.description,
+                public=args.public,
+                position=args.position,
+            )
+            print(f"updated topic {topic.slug}")
+        else:
+            await topics.delete_topic(pool, args.slug)
+            print(f"removed topic {args.slug}")
     return 0

@@ -89,6 +89,16 @@ class Settings:
     claim_batch: int = 200
     # Delivery worker processes `mailer serve` runs (role all or worker).
     worker_processes: int = 1
+    # How long a confirmation link works.
+    confirm_ttl_seconds: float = 7 * 24 * 3600.0
+    # Send a welcome mail after confirmation (the welcome page is always shown).
+    welcome_mail: bool = False
+    # Unconfirmed signups are purged after this many days.
+    pending_purge_days: int = 30
+    # Trust X-Forwarded-For from a reverse proxy for client addresses (rate limits, consent).
+    trust_proxy: bool = False
+    # Hosted signup form submissions per client IP per minute (the signed webhook: 20x this).
+    signup_rate_per_ip: int = 10
     # Optional DKIM signing: PEM private key file, selector, and signing domain (From's by default).
     dkim_key_file: Path | None = None
     dkim_selector: str = ""
@@ -259,6 +269,24 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
     )
     workers = _parse_number(get("MAILER_WORKERS"), "MAILER_WORKERS", 1, int, 1, 64, problems)
 
+    confirm_ttl_hours = _parse_number(
+        get("MAILER_CONFIRM_TTL_HOURS"),
+        "MAILER_CONFIRM_TTL_HOURS",
+        168.0,
+        float,
+        0.01,
+        8760.0,
+        problems,
+    )
+    purge_days = _parse_number(
+        get("MAILER_PENDING_PURGE_DAYS"), "MAILER_PENDING_PURGE_DAYS", 30, int, 1, 3650, problems
+    )
+    signup_rate = _parse_number(
+        get("MAILER_SIGNUP_RATE_PER_IP"), "MAILER_SIGNUP_RATE_PER_IP", 10, int, 1, 100_000, problems
+    )
+    welcome_mail = _parse_bool(get("MAILER_WELCOME_MAIL"), "MAILER_WELCOME_MAIL", problems)
+    trust_proxy = _parse_bool(get("MAILER_TRUST_PROXY"), "MAILER_TRUST_PROXY", problems)
+
     dkim_key_text = get("MAILER_DKIM_KEY_FILE")
     dkim_key_file = Path(dkim_key_text) if dkim_key_text else None
     dkim_selector = get("MAILER_DKIM_SELECTOR") or ""
@@ -297,6 +325,11 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
         lease_seconds=lease,
         claim_batch=claim_batch,
         worker_processes=workers,
+        confirm_ttl_seconds=confirm_ttl_hours * 3600.0,
+        welcome_mail=welcome_mail,
+        pending_purge_days=purge_days,
+        trust_proxy=trust_proxy,
+        signup_rate_per_ip=signup_rate,
         dkim_key_file=dkim_key_file,
         dkim_selector=dkim_selector,
         dkim_domain=(get("MAILER_DKIM_DOMAIN") or from_domain).lower(),
@@ -391,6 +424,18 @@ def _parse_number(
         problems.append(f"{name} must be between {low} and {high}")
         return default
     return value
+
+
+def _parse_bool(text: str | None, name: str, problems: list[str]) -> bool:
+    if text is None:
+        return False
+    value = text.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    problems.append(f"{name} must be true or false, not {text!r}")
+    return False
 
 
 def ensure_dev_secret_key(settings: Settings) -> Settings:

@@ -10,9 +10,13 @@ from aiohttp import web
 
 from mailer.config import Settings
 from mailer.metrics import Metrics
+from mailer.tokens import Signer
+from mailer.web.limits import SignupLimits
 
 settings_key = web.AppKey("settings", Settings)
 pool_key = web.AppKey("pool", asyncpg.Pool)
 pages_key = web.AppKey("pages", jinja2.Environment)
 migrations_dir_key = web.AppKey("migrations_dir", Path)
 metrics_key = web.AppKey("metrics", Metrics)
+signer_key = web.AppKey("signer", Signer)
+limits_key = web.AppKey("limits", SignupLimits)

@@ -10,6 +10,7 @@ import asyncpg
 
 from mailer.db import Connection, load_queries
 from mailer.errors import Conflict, NotFound
+from mailer.events import record_event
 from mailer.models import DeliveryStatus, MailingStatus
 
 Q = load_queries("mailings")
@@ -40,9 +41,7 @@ async def start_sending(pool: asyncpg.Pool, mailing_id: int) -> int:
         if kind is None:
             await _raise_state(conn, mailing_id, "start sending")
         status = await conn.execute(Q["fan_out_to_active"], mailing_id, kind)
-        await conn.execute(
-            Q["insert_event"], f"{kind}.sending", kind, mailing_id, {"mailing_id": mailing_id}
-        )
+        await record_event(conn, f"{kind}.sending", kind, mailing_id, {"mailing_id": mailing_id})
         await conn.execute(DQ["notify_deliveries"])
     return int(status.rsplit(" ", 1)[1])
 
@@ -69,9 +68,7 @@ async def cancel(pool: asyncpg.Pool, mailing_id: int) -> int:
         state = await conn.fetchrow(Q["get_mailing_state"], mailing_id)
         kind = state["kind"] if state else "mailing"
         status = await conn.execute(Q["cancel_pending_deliveries"], mailing_id)
-        await conn.execute(
-            Q["insert_event"], f"{kind}.cancelled", kind, mailing_id, {"mailing_id": mailing_id}
-        )
+        await record_event(conn, f"{kind}.cancelled", kind, mailing_id, {"mailing_id": mailing_id})
     return int(status.rsplit(" ", 1)[1])
 
 

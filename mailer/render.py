@@ -350,6 +350,7 @@ class MessageCompiler:
         subject = " ".join(
             self._render(self.text_env, f"email/{kind}/subject.txt", context).split()
         )
+        context = {**context, "subject": subject}  # the HTML <title>, a digest heading
         text = compile_part(
             self._render(self.text_env, f"email/{kind}/body.txt", context), escape=False
         )

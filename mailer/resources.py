@@ -14,3 +14,7 @@ def migrations_dir() -> Path:
 
 def templates_dir() -> Path:
     return Path(os.environ.get("MAILER_TEMPLATES_DIR") or _PROJECT_ROOT / "templates")
+
+
+def static_dir() -> Path:
+    return Path(__file__).resolve().parent / "static"

@@ -21,9 +21,11 @@ from mailer.config import Settings, SmtpSecurity, SmtpSettings
 from mailer.db import open_pool
 from mailer.embedded import start_dev_smtp_sink, start_embedded_postgres
 from mailer.errors import StartupError
+from mailer.mail_kinds import standard_slot_providers
 from mailer.metrics import Metrics
 from mailer.migrate import apply_migrations
 from mailer.resources import migrations_dir
+from mailer.schedule import schedule_jobs
 from mailer.sender import DeliveryWorker
 from mailer.supervisor import WorkerProcesses
 
@@ -86,6 +88,7 @@ async def run_service(
                 stack.push_async_callback(sink.close)
                 smtp = SmtpSettings(host=sink.host, port=sink.port)
             scheduler = AsyncIOScheduler(timezone="UTC")
+            schedule_jobs(scheduler, settings, pool)
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
             worker_task = await _start_worker(stack, settings, pool, database_url, smtp, metrics)
@@ -139,7 +142,9 @@ async def _start_worker(
         settings,
         smtp,
         database_url=database_url,
-        composer=Composer(pool, settings, dkim=dkim),
+        composer=Composer(
+            pool, settings, dkim=dkim, slot_providers=standard_slot_providers(settings)
+        ),
         metrics=metrics,
         grace_seconds=SHUTDOWN_GRACE_SECONDS,
     )

@@ -21,9 +21,12 @@ class Purpose(StrEnum):
     PREFERENCES = "preferences"
     UNSUBSCRIBE = "unsubscribe"
     BOUNCE = "bounce"
+    CONFIRM = "confirm"
+    FORM = "form"
 
 
 _SUBSCRIBER = struct.Struct(">QI")  # subscriber_id, key_version
+_ID = struct.Struct(">Q")
 _MAC_BYTES = 16  # 128 bits: unguessable
 _VERP = re.compile(
     r"^(?P<local>[a-z0-9.-]+)\+(?P<id>\d{1,19})-(?P<sig>[a-z2-7]{8})@(?P<domain>.+)$"
@@ -72,6 +75,28 @@ class Signer:
         subscriber_id, key_version = _SUBSCRIBER.unpack(payload)
         return subscriber_id, key_version
 
+    def confirmation_token(self, confirmation_id: int, nonce: bytes) -> str:
+        """The secret part of a confirmation link; the database keeps only its hash."""
+        payload = _ID.pack(confirmation_id)
+        return _b64(payload + self._mac(Purpose.CONFIRM, payload + nonce))
+
+    def form_stamp(self, issued_at: int) -> str:
+        """A signed time for the hosted form: bots that post too fast or replay are spotted."""
+        payload = _ID.pack(issued_at)
+        return _b64(payload + self._mac(Purpose.FORM, payload)[:8])
+
+    def read_form_stamp(self, stamp: str) -> int:
+        if len(stamp) > 40:
+            raise InvalidToken("malformed stamp")
+        raw = _unb64(stamp)
+        if len(raw) != _ID.size + 8:
+            raise InvalidToken("malformed stamp")
+        payload, mac = raw[: _ID.size], raw[_ID.size :]
+        if not hmac.compare_digest(mac, self._mac(Purpose.FORM, payload)[:8]):
+            raise InvalidToken("bad signature")
+        issued_at: int = _ID.unpack(payload)[0]
+        return issued_at
+
     def bounce_address(self, local: str, domain: str, delivery_id: int) -> str:
         """VERP envelope sender: a bounce to it names its delivery, and cannot be forged."""
         return f"{local}+{delivery_id}-{self._verp_sig(delivery_id)}@{domain}"
@@ -88,3 +113,12 @@ class Signer:
     def _verp_sig(self, delivery_id: int) -> str:
         mac = self._mac(Purpose.BOUNCE, str(delivery_id).encode())
         return base64.b32encode(mac[:5]).decode().lower()
+
+
+def token_hash(token: str) -> bytes:
+    """What the database keeps of a confirmation token."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+def looks_like_confirmation_token(token: str) -> bool:
+    return len(token) == 32 and all(c.isalnum() or c in "-_" for c in token)

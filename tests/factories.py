@@ -15,6 +15,7 @@ from mailer.addresses import address_key
 from mailer.compose import Composer
 from mailer.config import Settings, SmtpSettings, load_settings
 from mailer.demo import sample_digest_content
+from mailer.mail_kinds import standard_slot_providers
 from mailer.mailings import create_mailing
 from mailer.metrics import Metrics
 from mailer.sender import DeliveryWorker
@@ -85,7 +86,12 @@ async def running_worker(
 ) -> AsyncIterator[DeliveryWorker]:
     """A DeliveryWorker in this event loop, stopped gracefully on exit."""
     smtp = SmtpSettings(host=sink.host, port=sink.port)
-    composer = Composer(pool, settings, template_dirs=[FIXTURE_TEMPLATES, Path("templates")])
+    composer = Composer(
+        pool,
+        settings,
+        template_dirs=[FIXTURE_TEMPLATES, Path("templates")],
+        slot_providers=standard_slot_providers(settings),
+    )
     worker = DeliveryWorker(
         pool,
         settings,

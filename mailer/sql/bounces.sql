@@ -14,7 +14,3 @@ RETURNING subscriber_id;
 INSERT INTO suppressions (email_hash, reason, detail)
 SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[])
 ON CONFLICT (email_hash) DO NOTHING;
-
--- name: insert_events
-INSERT INTO events (type, subject, subject_id, payload)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::jsonb[]);

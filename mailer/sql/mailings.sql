@@ -68,8 +68,5 @@ SELECT status, count(*) AS total,
 FROM deliveries WHERE mailing_id = $1
 GROUP BY status;
 
--- name: insert_event
-INSERT INTO events (type, subject, subject_id, payload) VALUES ($1, $2, $3, $4);
-
 -- name: get_mailing_state
 SELECT kind, status FROM mailings WHERE mailing_id = $1;

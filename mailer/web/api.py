@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from mailer import keys, mailings
+from mailer import keys, mailings, topics
 from mailer.api_keys import authenticate
 from mailer.errors import InvalidInput
+from mailer.web.forms import BodyProblem, parse_body, read_limited
 from mailer.web.middleware import error_response
 
 # Which API key made the request (its name), for handlers that record who did what.
@@ -70,3 +73,77 @@ def create_api_app(parent: web.Application) -> web.Application:
     api[keys.settings_key] = parent[keys.settings_key]
     api[keys.pages_key] = parent[keys.pages_key]
     return api
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        data = parse_body(request, await read_limited(request))
+    except BodyProblem as problem:
+        raise ApiProblem(problem.status, str(problem)) from problem
+    return data
+
+
+class ApiProblem(web.HTTPException):
+    """A body that cannot be read: 400, 413 or 415 with the reason, in the error shape."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(text=message)
+        self.set_status(status)
+
+
+def _optional(data: dict[str, Any], key: str, kind: type, problems: dict[str, str]) -> Any:
+    value = data.get(key)
+    if value is not None and not isinstance(value, kind):
+        problems[key] = f"must be a {kind.__name__}"
+        return None
+    return value
+
+
+def _topic_fields(data: dict[str, Any]) -> dict[str, Any]:
+    problems: dict[str, str] = {}
+    fields = {
+        "name": _optional(data, "name", str, problems),
+        "description": _optional(data, "description", str, problems),
+        "public": _optional(data, "public", bool, problems),
+        "position": _optional(data, "position", int, problems),
+    }
+    if problems:
+        raise InvalidInput("invalid topic", problems)
+    return fields
+
+
+async def list_topics_handler(request: web.Request) -> web.Response:
+    found = await topics.list_topics(request.app[keys.pool_key])
+    return web.json_response({"topics": [t.as_json() for t in found]})
+
+
+async def create_topic_handler(request: web.Request) -> web.Response:
+    data = await _json_object(request)
+    fields = _topic_fields(data)
+    slug = data.get("slug")
+    if fields["name"] is None:
+        raise InvalidInput("invalid topic", {"name": "required"})
+    if slug is not None and not isinstance(slug, str):
+        raise InvalidInput("invalid topic", {"slug": "must be a str"})
+    topic = await topics.create_topic(
+        request.app[keys.pool_key],
+        name=fields["name"],
+        slug=slug,
+        description=fields["description"] or "",
+        public=True if fields["public"] is None else fields["public"],
+        position=fields["position"] or 0,
+    )
+    return web.json_response(topic.as_json(), status=201)
+
+
+async def update_topic_handler(request: web.Request) -> web.Response:
+    fields = _topic_fields(await _json_object(request))
+    topic = await topics.update_topic(
+        request.app[keys.pool_key], request.match_info["slug"], **fields
+    )
+    return web.json_response(topic.as_json())
+
+
+async def delete_topic_handler(request: web.Request) -> web.Response:
+    await topics.delete_topic(request.app[keys.pool_key], request.match_info["slug"])
+    return web.Response(status=204)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from mailer.config import Settings
-from mailer.web import api, health, outbox
+from mailer.resources import static_dir
+from mailer.web import api, health, outbox, public, webhooks
 
 
 def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -> None:
@@ -14,8 +15,27 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     app.router.add_get("/metrics", health.metrics)
     if not full:
         return
+    app.router.add_static("/static", static_dir())
 
+    # The website's back end (signed)
+    app.router.add_post("/webhooks/signup", webhooks.signup)
+
+    # Subscribers (no account; links in mail)
+    app.router.add_get("/subscribe", public.subscribe_page)
+    app.router.add_post("/subscribe", public.subscribe_post)
+    app.router.add_get("/subscribe/embed", public.subscribe_embed_page)
+    app.router.add_post("/subscribe/embed", public.subscribe_post)
+    app.router.add_get("/subscribe/thanks", public.subscribe_thanks)
+    app.router.add_get("/confirm/{token}", public.confirm_page)
+    app.router.add_post("/confirm/{token}", public.confirm_post)
+    app.router.add_post("/confirm/{token}/resend", public.confirm_resend)
+
+    # Editors (API key)
     v1 = api.create_api_app(app)  # every route below needs an API key
+    v1.router.add_get("/topics", api.list_topics_handler)
+    v1.router.add_post("/topics", api.create_topic_handler)
+    v1.router.add_patch("/topics/{slug}", api.update_topic_handler)
+    v1.router.add_delete("/topics/{slug}", api.delete_topic_handler)
     v1.router.add_get("/mailings/{mailing_id}/progress", api.mailing_progress)
     v1.router.add_post("/mailings/{mailing_id}/pause", api.pause_mailing)
     v1.router.add_post("/mailings/{mailing_id}/resume", api.resume_mailing)

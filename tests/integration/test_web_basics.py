@@ -58,9 +58,11 @@ async def test_unknown_pages_get_a_page_not_a_traceback(
     assert "Traceback" not in text
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     assert page.headers["Referrer-Policy"] == "no-referrer"
-    api = await client.get("/api/v1/nothing")
+    api = await client.get("/webhooks/nothing")
     assert api.status == 404
     assert (await api.json())["error"]["status"] == 404
+    unauthenticated = await client.get("/api/v1/nothing")
+    assert unauthenticated.status == 401  # no hint of what exists without a key
 
 
 async def test_production_has_no_outbox(pool: asyncpg.Pool, aiohttp_client: ClientFactory) -> None:

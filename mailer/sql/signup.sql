@@ -1,0 +1,74 @@
+-- Signup with double opt-in, confirmation, and the purge of what never got confirmed.
+
+-- name: upsert_signup
+-- One row per address whatever its case; the row lock taken here serialises concurrent
+-- signups of one address until the transaction ends.
+INSERT INTO subscribers (email, email_key, name, locale, source, status)
+VALUES ($1, $2, $3, $4, $5, 'pending')
+ON CONFLICT (email_key) DO UPDATE SET updated_at = now()
+RETURNING subscriber_id, status, (xmax = 0) AS created;
+
+-- name: restart_opt_in
+-- A pending or unsubscribed address starts (again) at pending, with its new details.
+UPDATE subscribers
+SET status = 'pending', name = coalesce($2, name), locale = coalesce($3, locale),
+    source = coalesce($4, source), updated_at = now()
+WHERE subscriber_id = $1;
+
+-- name: replace_topics
+WITH gone AS (DELETE FROM subscriber_topics WHERE subscriber_id = $1)
+INSERT INTO subscriber_topics (subscriber_id, topic_id)
+SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING;
+
+-- name: take_notice_slot
+-- At most one confirmation (or "already subscribed") mail per address per 10 minutes.
+UPDATE subscribers SET last_notice_at = now()
+WHERE subscriber_id = $1
+  AND (last_notice_at IS NULL OR last_notice_at < now() - interval '10 minutes')
+RETURNING subscriber_id;
+
+-- name: next_confirmation_id
+SELECT nextval(pg_get_serial_sequence('confirmations', 'confirmation_id'));
+
+-- name: create_confirmation
+INSERT INTO confirmations (confirmation_id, subscriber_id, nonce, token_hash, expires_at)
+VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5));
+
+-- name: find_confirmation
+-- The confirmation a token names, with its subscriber, locked for the decision.
+SELECT c.confirmation_id, c.subscriber_id, c.expires_at, c.used_at,
+       c.expires_at <= now() AS expired,
+       s.status, s.email, s.name, s.key_version
+FROM confirmations c JOIN subscribers s USING (subscriber_id)
+WHERE c.token_hash = $1
+FOR UPDATE OF c, s;
+
+-- name: use_confirmation
+UPDATE confirmations SET used_at = now() WHERE confirmation_id = $1;
+
+-- name: activate_subscriber
+UPDATE subscribers
+SET status = 'active', confirmed_at = now(), unsubscribed_at = NULL, updated_at = now()
+WHERE subscriber_id = $1;
+
+-- name: subscriber_topic_slugs
+SELECT t.slug FROM subscriber_topics st JOIN topics t USING (topic_id)
+WHERE st.subscriber_id = $1 ORDER BY t.position, t.name;
+
+-- name: is_suppressed
+SELECT reason FROM suppressions WHERE email_hash = $1;
+
+-- name: purge_pending
+-- Signups never confirmed within the window are removed (their consent events stay, by
+-- hash); an unsubscribed address that asked again and never confirmed goes back to
+-- unsubscribed.
+WITH reverted AS (
+    UPDATE subscribers SET status = 'unsubscribed', updated_at = now()
+    WHERE status = 'pending' AND confirmed_at IS NOT NULL
+      AND updated_at < now() - make_interval(days => $1)
+    RETURNING subscriber_id
+)
+DELETE FROM subscribers
+WHERE status = 'pending' AND confirmed_at IS NULL
+  AND updated_at < now() - make_interval(days => $1)
+RETURNING subscriber_id;

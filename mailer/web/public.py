@@ -1,0 +1,210 @@
+"""Pages subscribers reach: the hosted signup form and the confirmation link."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from mailer import keys
+from mailer.consent import Context
+from mailer.errors import InvalidInput
+from mailer.signup import (
+    ConfirmState,
+    ConfirmView,
+    confirm,
+    inspect_confirmation,
+    resend_confirmation,
+    sign_up,
+)
+from mailer.signup_input import parse_signup
+from mailer.tokens import InvalidToken, Purpose
+from mailer.topics import list_topics
+from mailer.web.forms import BodyProblem, parse_body, read_limited
+from mailer.web.limits import client_ip
+from mailer.web.middleware import error_response
+from mailer.web.webhooks import too_many
+
+# A form posted faster than this after it was served is a bot's.
+MIN_FORM_SECONDS = 2.0
+MAX_FORM_AGE_SECONDS = 24 * 3600.0
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    settings = request.app[keys.settings_key]
+    page = request.app[keys.pages_key].get_template(template)
+    html = page.render(org=settings.organisation, **context)
+    return web.Response(text=html, status=status, content_type="text/html")
+
+
+def consent_wording(organisation: str) -> str:
+    return (
+        f"Yes, send me {organisation}'s news on the topics I chose. I can unsubscribe at any "
+        "time with the link in every mail."
+    )
+
+
+async def _form(
+    request: web.Request,
+    *,
+    embed: bool,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+) -> web.Response:
+    settings = request.app[keys.settings_key]
+    topics = await list_topics(request.app[keys.pool_key], public_only=True)
+    response = render(
+        request,
+        "web/subscribe.html",
+        status=status,
+        title="Subscribe",
+        embed=embed,
+        topics=topics,
+        errors=errors or {},
+        values=values or {},
+        stamp=request.app[keys.signer_key].form_stamp(int(time.time())),
+        consent=consent_wording(settings.organisation),
+        action="/subscribe/embed" if embed else "/subscribe",
+    )
+    if embed:  # meant to sit in an iframe on the organisation's site
+        response.headers["Content-Security-Policy"] = "frame-ancestors *"
+    return response
+
+
+async def subscribe_page(request: web.Request) -> web.Response:
+    return await _form(request, embed=False)
+
+
+async def subscribe_embed_page(request: web.Request) -> web.Response:
+    return await _form(request, embed=True)
+
+
+async def subscribe_post(request: web.Request) -> web.Response:
+    embed = request.path.endswith("/embed")
+    settings = request.app[keys.settings_key]
+    limits = request.app[keys.limits_key]
+    wait = limits.form_ip.hit(client_ip(request, settings))
+    if wait:
+        return too_many(request, wait)
+    try:
+        data = parse_body(request, await read_limited(request))
+    except BodyProblem as problem:
+        return error_response(request, problem.status, str(problem))
+    thanks = web.HTTPSeeOther("/subscribe/thanks" + ("?embed=1" if embed else ""))
+    if str(data.get("website", "")).strip():
+        raise thanks  # the honeypot was filled in: a bot; it learns nothing
+    try:
+        issued = request.app[keys.signer_key].read_form_stamp(str(data.get("stamp", "")))
+    except InvalidToken:
+        return await _form(
+            request,
+            embed=embed,
+            status=400,
+            errors={"form": "The form expired; please fill it in again."},
+            values=data,
+        )
+    age = time.time() - issued
+    if age < MIN_FORM_SECONDS:
+        raise thanks  # faster than a person types
+    if age > MAX_FORM_AGE_SECONDS:
+        return await _form(
+            request,
+            embed=embed,
+            status=400,
+            errors={"form": "The form expired; please fill it in again."},
+            values=data,
+        )
+    fields = {
+        "email": data.get("email"),
+        "name": data.get("name") or None,
+        "topics": data.get("topics") or [],
+        "source": request.headers.get("Referer") or "hosted form",
+        "consent_text": consent_wording(settings.organisation),
+    }
+    try:
+        signup_request = parse_signup(
+            fields,
+            ip=client_ip(request, settings),
+            user_agent=request.headers.get("User-Agent"),
+        )
+        if not signup_request.topics:
+            raise InvalidInput("no topic", {"topics": "Choose at least one topic."})
+        wait = limits.address.hit(signup_request.email.casefold())
+        if wait:
+            return too_many(request, wait)
+        await sign_up(
+            request.app[keys.pool_key], request.app[keys.signer_key], settings, signup_request
+        )
+    except InvalidInput as exc:
+        return await _form(request, embed=embed, status=400, errors=exc.fields, values=data)
+    raise thanks
+
+
+async def subscribe_thanks(request: web.Request) -> web.Response:
+    return render(
+        request,
+        "web/subscribe_thanks.html",
+        title="Check your inbox",
+        embed=request.query.get("embed") == "1",
+    )
+
+
+def _expired(request: web.Request, token: str) -> web.Response:
+    return render(
+        request, "web/confirm_expired.html", status=410, title="Link expired", token=token
+    )
+
+
+def _welcome(request: web.Request, view: ConfirmView) -> web.Response:
+    settings = request.app[keys.settings_key]
+    token = request.app[keys.signer_key].subscriber_token(
+        Purpose.PREFERENCES, view.subscriber_id, view.key_version
+    )
+    return render(
+        request,
+        "web/confirm_done.html",
+        title="You're subscribed",
+        already=view.state is ConfirmState.DONE,
+        name=view.name,
+        preferences_url=f"{settings.base_url}/preferences/{token}",
+    )
+
+
+async def confirm_page(request: web.Request) -> web.Response:
+    """GET changes nothing: link scanners fetch it too. The page confirms by POST itself."""
+    token = request.match_info["token"]
+    view = await inspect_confirmation(request.app[keys.pool_key], token)
+    if view.state is ConfirmState.EXPIRED:
+        return _expired(request, token)
+    if view.state is ConfirmState.DONE:
+        return _welcome(request, view)
+    response = render(request, "web/confirm.html", title="Confirm your subscription", token=token)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def confirm_post(request: web.Request) -> web.Response:
+    token = request.match_info["token"]
+    settings = request.app[keys.settings_key]
+    context = Context(
+        ip=client_ip(request, settings),
+        user_agent=request.headers.get("User-Agent"),
+        source="confirmation link",
+    )
+    view = await confirm(request.app[keys.pool_key], settings, token, context)
+    if view.state is ConfirmState.EXPIRED:
+        return _expired(request, token)
+    return _welcome(request, view)
+
+
+async def confirm_resend(request: web.Request) -> web.Response:
+    pool = request.app[keys.pool_key]
+    await resend_confirmation(
+        pool,
+        request.app[keys.signer_key],
+        request.app[keys.settings_key],
+        request.match_info["token"],
+    )
+    return render(request, "web/confirm_resent.html", title="A new link is on its way")

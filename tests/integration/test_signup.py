@@ -1,0 +1,365 @@
+"""Signup with double opt-in through the signed webhook, end to end to the SMTP sink."""
+
+import asyncio
+import io
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from mailer.addresses import address_hash
+from mailer.app import create_app
+from mailer.config import Settings
+from mailer.signatures import sign
+from mailer.signup import purge_pending
+from mailer.topics import create_topic
+from tests.factories import engine_settings, running_worker
+from tests.helpers import ClientFactory
+from tests.smtp_sink import SmtpSink
+
+Client = TestClient[web.Request, web.Application]
+SECRET = "website-webhook-secret-1"
+ROTATED = "website-webhook-secret-2"
+CONSENT = "Yes, send me the newsroom's news. I can unsubscribe at any time."
+
+
+def signup_settings(tmp_path: Path, **changes: Any) -> Settings:
+    return replace(engine_settings(tmp_path), webhook_secrets=(SECRET, ROTATED), **changes)
+
+
+@pytest.fixture
+async def topics(pool: asyncpg.Pool) -> None:
+    await create_topic(pool, name="Overdose Prevention", position=1)
+    await create_topic(pool, name="Tobacco Control", position=2)
+    await create_topic(pool, name="Staff Bulletin", slug="staff", public=False)
+
+
+@pytest.fixture
+async def client(
+    pool: asyncpg.Pool, topics: None, tmp_path: Path, aiohttp_client: ClientFactory
+) -> Client:
+    return await aiohttp_client(create_app(signup_settings(tmp_path), pool))
+
+
+async def post_signup(
+    client: Client,
+    payload: Any,
+    *,
+    secret: str = SECRET,
+    timestamp: int | None = None,
+    content_type: str = "application/json",
+    body: bytes | None = None,
+) -> Any:
+    raw = body if body is not None else json.dumps(payload).encode()
+    headers = {"Content-Type": content_type, "Mailer-Signature": sign(secret, raw, timestamp)}
+    return await client.post("/webhooks/signup", data=io.BytesIO(raw), headers=headers)
+
+
+def signup(email: str = "Zoe@Example.org", **extra: Any) -> dict[str, Any]:
+    return {
+        "email": email,
+        "name": "Zoë",
+        "topics": ["overdose-prevention"],
+        "source": "https://health.example.org/newsletter",
+        "consent_text": CONSENT,
+        "ip": "203.0.113.7",
+        "user_agent": "Mozilla/5.0 (test)",
+        **extra,
+    }
+
+
+async def test_signup_confirm_end_to_end(
+    client: Client,
+    pool: asyncpg.Pool,
+    db_url: str,
+    smtp_sink: SmtpSink,
+    tmp_path: Path,
+) -> None:
+    response = await post_signup(client, signup())
+    assert response.status == 202
+    assert await response.json() == {"status": "accepted"}
+    subscriber = await pool.fetchrow("SELECT * FROM subscribers")
+    assert subscriber is not None
+    assert (subscriber["email"], subscriber["email_key"]) == ("Zoe@example.org", "zoe@example.org")
+    assert subscriber["status"] == "pending"
+    topics = await pool.fetch(
+        "SELECT slug FROM subscriber_topics JOIN topics USING (topic_id) ORDER BY slug"
+    )
+    assert [t["slug"] for t in topics] == ["overdose-prevention"]
+    ledger = await pool.fetchrow("SELECT * FROM consent_events")
+    assert ledger is not None
+    assert (ledger["action"], str(ledger["ip"]), ledger["topics"]) == (
+        "signup",
+        "203.0.113.7",
+        ["overdose-prevention"],
+    )
+    assert await pool.fetchval("SELECT text FROM consent_texts") == CONSENT
+    queued = await pool.fetchrow("SELECT kind, payload FROM deliveries")
+    assert queued is not None
+    assert queued["kind"] == "confirm"
+    token_in_queue = json.dumps(queued["payload"])
+    assert "nonce" in token_in_queue  # the link itself is derived at send time
+
+    async with running_worker(pool, db_url, smtp_sink, signup_settings(tmp_path)):
+        (mail,) = await smtp_sink.wait_for(1)
+    message = mail.message
+    assert message["Subject"] == "Confirm your subscription to Newsroom news"
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    match = re.search(r"https://news\.example\.org(/confirm/[A-Za-z0-9_-]{32})", text)
+    assert match, text
+    link = match.group(1)
+    stored = await pool.fetchval("SELECT token_hash FROM confirmations")
+    assert link.rsplit("/", 1)[1].encode() not in stored
+
+    # A link scanner's GET changes nothing.
+    page = await client.get(link)
+    assert page.status == 200
+    assert 'action="' + link + '"' in await page.text()
+    assert await pool.fetchval("SELECT status FROM subscribers") == "pending"
+
+    confirmed = await client.post(link, headers={"User-Agent": "Browser/1.0"})
+    assert confirmed.status == 200
+    html = await confirmed.text()
+    assert "Welcome, Zoë!" in html
+    assert "/preferences/" in html
+    assert await pool.fetchval("SELECT status FROM subscribers") == "active"
+    events = await pool.fetch("SELECT type FROM events WHERE subject = 'subscriber'")
+    assert [e["type"] for e in events] == ["subscriber.pending", "subscriber.confirmed"]
+    actions = await pool.fetch("SELECT action FROM consent_events ORDER BY consent_event_id")
+    assert [a["action"] for a in actions] == ["signup", "confirm"]
+
+    again = await client.post(link)
+    assert again.status == 200
+    assert "already subscribed" in (await again.text()).lower()
+    assert await pool.fetchval("SELECT count(*) FROM consent_events") == 2  # single use
+
+
+async def test_signatures(client: Client) -> None:
+    body = json.dumps(signup()).encode()
+    unsigned = await client.post(
+        "/webhooks/signup", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert unsigned.status == 401
+    assert "Mailer-Signature" in (await unsigned.json())["error"]["message"]
+    assert (await post_signup(client, signup(), secret="not-the-secret-at-all")).status == 401
+    assert (await post_signup(client, signup(), secret=ROTATED)).status == 202
+    old = await post_signup(client, signup(), timestamp=1_600_000_000)
+    assert old.status == 401
+    assert "replay" in (await old.json())["error"]["message"]
+    tampered = await client.post(
+        "/webhooks/signup",
+        data=body.replace(b"Zoe", b"Eve"),
+        headers={"Content-Type": "application/json", "Mailer-Signature": sign(SECRET, body)},
+    )
+    assert tampered.status == 401
+    garbage = await client.post(
+        "/webhooks/signup",
+        data=body,
+        headers={"Content-Type": "application/json", "Mailer-Signature": "t=abc,v1="},
+    )
+    assert garbage.status == 401
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"name": "x"}, "email"),
+        ({"email": 42}, "email"),
+        ({"email": "not an address"}, "email"),
+        ({"email": "a" * 250 + "@example.org"}, "email"),
+        ({"email": "a" * 400 + "@example.org"}, "email"),
+        ({"email": "x@example.org", "name": "Eve\r\nBcc: all@example.org"}, "name"),
+        ({"email": "x@example.org", "name": "<script>alert(1)</script>"}, "name"),
+        ({"email": "x@example.org", "name": "n" * 101}, "name"),
+        ({"email": "x@example.org", "topics": "overdose-prevention;drop table"}, "topics"),
+        ({"email": "x@example.org", "topics": [f"t{i}" for i in range(5000)]}, "topics"),
+        ({"email": "x@example.org", "topics": [1, 2]}, "topics"),
+        ({"email": "x@example.org", "topics": ["no-such-topic"]}, "topics"),
+        ({"email": "x@example.org", "locale": "english please"}, "locale"),
+        ({"email": "x@example.org", "consent_text": ["a"]}, "consent_text"),
+    ],
+)
+async def test_each_bad_field_gets_a_precise_400_and_nothing_is_written(
+    client: Client,
+    pool: asyncpg.Pool,
+    payload: dict[str, Any],
+    field: str,
+) -> None:
+    response = await post_signup(client, payload)
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert field in error["fields"], error
+    assert await pool.fetchval("SELECT count(*) FROM subscribers") == 0
+    assert await pool.fetchval("SELECT count(*) FROM deliveries") == 0
+
+
+async def test_body_problems(client: Client) -> None:
+    big = b'{"email": "x@example.org", "name": "' + b"a" * 70_000 + b'"}'
+    assert (await post_signup(client, None, body=big)).status == 413
+    huge = b"x" * (10 * 1024 * 1024)
+    assert (await post_signup(client, None, body=huge)).status == 413
+    text = await post_signup(client, None, body=b"email=x", content_type="text/plain")
+    assert text.status == 415
+    broken = await post_signup(client, None, body=b'{"email": ')
+    assert broken.status == 400
+    assert "not valid JSON" in (await broken.json())["error"]["message"]
+    array = await post_signup(client, None, body=b"[1, 2]")
+    assert array.status == 400
+
+
+async def test_form_encoded_webhook(
+    client: Client,
+    pool: asyncpg.Pool,
+) -> None:
+    body = b"email=form%40example.org&topics=overdose-prevention&topics=staff&name=Ana"
+    response = await post_signup(
+        client, None, body=body, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status == 202
+    slugs = await pool.fetch("SELECT slug FROM subscriber_topics JOIN topics USING (topic_id)")
+    assert sorted(s["slug"] for s in slugs) == ["overdose-prevention", "staff"]  # hidden: signed
+
+
+async def test_no_topics_means_every_public_topic(
+    client: Client,
+    pool: asyncpg.Pool,
+) -> None:
+    assert (await post_signup(client, {"email": "all@example.org"})).status == 202
+    slugs = await pool.fetch("SELECT slug FROM subscriber_topics JOIN topics USING (topic_id)")
+    assert sorted(s["slug"] for s in slugs) == ["overdose-prevention", "tobacco-control"]
+
+
+async def kinds(pool: asyncpg.Pool) -> list[str]:
+    return [r["kind"] for r in await pool.fetch("SELECT kind FROM deliveries ORDER BY 1")]
+
+
+async def test_the_answer_never_reveals_the_state(
+    client: Client,
+    pool: asyncpg.Pool,
+) -> None:
+    answers = []
+    answers.append(await post_signup(client, signup("a@example.org")))
+    await pool.execute("UPDATE subscribers SET status = 'active', last_notice_at = NULL")
+    answers.append(await post_signup(client, signup("A@EXAMPLE.org")))  # active: a notice
+    answers.append(await post_signup(client, signup("a@example.org")))  # throttled: nothing
+    assert await kinds(pool) == ["already_subscribed", "confirm"]
+
+    await pool.execute("UPDATE subscribers SET status = 'unsubscribed', last_notice_at = NULL")
+    answers.append(await post_signup(client, signup("a@example.org")))  # fresh opt-in
+    assert await pool.fetchval("SELECT status FROM subscribers") == "pending"
+    assert await kinds(pool) == ["already_subscribed", "confirm", "confirm"]
+
+    await pool.execute(
+        "INSERT INTO suppressions (email_hash, reason) VALUES ($1, 'complaint')",
+        address_hash("gone@example.org"),
+    )
+    answers.append(await post_signup(client, signup("gone@example.org")))  # silently nothing
+    assert await pool.fetchval("SELECT count(*) FROM subscribers") == 1
+    assert len(await kinds(pool)) == 3
+    bodies = {json.dumps(await a.json()) for a in answers}
+    assert {a.status for a in answers} == {202}
+    assert len(bodies) == 1
+
+
+async def test_twenty_concurrent_signups_of_one_address(
+    client: Client,
+    pool: asyncpg.Pool,
+) -> None:
+    spellings = ["same@example.org", "SAME@example.org", "Same@Example.ORG", "same@EXAMPLE.org"]
+    responses = await asyncio.gather(
+        *(post_signup(client, signup(spellings[i % 4])) for i in range(20))
+    )
+    statuses = sorted({r.status for r in responses})
+    assert statuses in ([202], [202, 429])  # the per-address limit may answer some
+    assert await pool.fetchval("SELECT count(*) FROM subscribers") == 1
+    assert await kinds(pool) == ["confirm"]
+
+
+async def test_per_address_limit_answers_429(client: Client) -> None:
+    for _ in range(5):
+        assert (await post_signup(client, signup("busy@example.org"))).status == 202
+    limited = await post_signup(client, signup("busy@example.org"))
+    assert limited.status == 429
+    assert int(limited.headers["Retry-After"]) > 0
+
+
+async def test_bad_tampered_and_expired_confirmation_links(
+    client: Client,
+    pool: asyncpg.Pool,
+    tmp_path: Path,
+) -> None:
+    for bad in ("x", "A" * 32, "A" * 31 + "!", "A" * 300):
+        page = await client.get(f"/confirm/{bad}")
+        assert page.status == 404, bad
+        assert "This confirmation link is not valid." in await page.text()
+        assert (await client.post(f"/confirm/{bad}")).status == 404
+    assert (await client.get("/confirm/../../etc/passwd")).status == 404
+    # A real token, made as the worker would.
+    from mailer.signup import confirm_slots
+    from mailer.tokens import Signer
+
+    await post_signup(client, signup("late@example.org"))
+    row = await pool.fetchrow("SELECT * FROM deliveries")
+    assert row is not None
+    settings = signup_settings(tmp_path)
+    from tests.factories import SECRET as KEY
+
+    provide = confirm_slots(Signer(KEY), settings)
+    from mailer.models import ClaimedDelivery
+
+    delivery = ClaimedDelivery(
+        row["delivery_id"], None, row["subscriber_id"], "confirm", row["recipient"],
+        row["payload"], None, 1, row["created_at"], None, 1, False,
+    )  # fmt: skip
+    link = provide(delivery)["confirm_url"].removeprefix(settings.base_url)
+    tampered = link[:-1] + ("A" if link[-1] != "A" else "B")
+    assert (await client.post(tampered)).status == 404
+    await pool.execute("UPDATE confirmations SET expires_at = now() - interval '1 second'")
+    expired = await client.get(link)
+    assert expired.status == 410
+    assert "/resend" in await expired.text()
+    assert (await client.post(link)).status == 410
+    assert await pool.fetchval("SELECT status FROM subscribers") == "pending"
+    resent = await client.post(link + "/resend")
+    assert resent.status == 200
+    assert await kinds(pool) == ["confirm"]  # throttled: the first mail was just sent
+    await pool.execute("UPDATE subscribers SET last_notice_at = NULL")
+    await client.post(link + "/resend")
+    assert await kinds(pool) == ["confirm", "confirm"]
+
+
+async def test_unconfirmed_signups_are_purged_and_the_ledger_stays(
+    client: Client,
+    pool: asyncpg.Pool,
+) -> None:
+    await post_signup(client, signup("old@example.org"))
+    await post_signup(client, signup("new@example.org"))
+    await pool.execute(
+        "UPDATE subscribers SET updated_at = now() - interval '31 days' "
+        "WHERE email = 'old@example.org'"
+    )
+    assert await purge_pending(pool, 30) == 1
+    remaining = await pool.fetch("SELECT email FROM subscribers")
+    assert [r["email"] for r in remaining] == ["new@example.org"]
+    ledger = await pool.fetch("SELECT subscriber_id, email_hash FROM consent_events")
+    assert len(ledger) == 2
+    orphan = [r for r in ledger if r["subscriber_id"] is None]
+    assert [r["email_hash"] for r in orphan] == [address_hash("old@example.org")]
+
+
+async def test_consent_ledger_is_append_only(
+    client: Client,
+    pool: asyncpg.Pool,
+) -> None:
+    await post_signup(client, signup())
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await pool.execute("UPDATE consent_events SET action = 'confirm'")
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await pool.execute("DELETE FROM consent_events")
+    await pool.execute("UPDATE consent_events SET ip = NULL, user_agent = NULL")  # erasure
