@@ -74,8 +74,9 @@ class Settings:
     send_rate: float = 0.0
     # Python logging level name.
     log_level: str = "INFO"
-    # The organisation's name, shown in mails and pages.
+    # The organisation's name, shown in mails and pages, and its logo's URL for the pages.
     organisation: str = "Newsroom"
+    logo_url: str = ""
     # Domain of the per-delivery bounce addresses (bounces+<id>-<sig>@domain); From's by default.
     bounce_domain: str = "example.org"
     # First retry delay after a temporary failure; doubles per attempt (with jitter) up to
@@ -318,6 +319,7 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
         send_rate=send_rate,
         log_level=log_level,
         organisation=get("MAILER_ORGANISATION") or "Newsroom",
+        logo_url=get("MAILER_LOGO_URL") or "",
         bounce_domain=(get("MAILER_BOUNCE_DOMAIN") or from_domain).lower(),
         retry_base_seconds=retry_base,
         retry_max_delay_seconds=retry_max_delay,

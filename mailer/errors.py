@@ -31,6 +31,10 @@ class NotFound(MailerError):
     """The thing asked for does not exist (or must not be revealed)."""
 
 
+class Gone(NotFound):
+    """It existed, and is no more (a revoked link, an erased subscriber)."""
+
+
 class Conflict(MailerError):
     """The request clashes with the current state."""
 

@@ -2,8 +2,8 @@
 
 Nobody learns from the outcome whether an address is subscribed: every valid signup gets
 the same answer, and what happens next depends on the address's state (new or pending:
-a confirmation mail; active: a throttled "already subscribed" mail; unsubscribed: a fresh
-double opt-in; suppressed or erased: nothing at all).
+a confirmation mail; active: a throttled "already subscribed" mail; unsubscribed, or
+erased on request: a fresh double opt-in; bounced or complained: nothing at all).
 """
 
 from __future__ import annotations
@@ -65,8 +65,9 @@ async def sign_up(
     context = Context(ip=request.ip, user_agent=request.user_agent, source=request.source)
     async with pool.acquire() as conn, conn.transaction():
         topic_ids, slugs = await _resolve_topics(conn, request.topics, allow_hidden=allow_hidden)
-        if await conn.fetchval(Q["is_suppressed"], address_hash(request.email)):
-            return  # asked to be forgotten, bounced or complained: silence
+        suppressed = await conn.fetchval(Q["is_suppressed"], address_hash(request.email))
+        if suppressed is not None and suppressed != "erased":
+            return  # bounced or complained: silence. (Erased people may opt in anew.)
         row = await conn.fetchrow(
             Q["upsert_signup"],
             request.email,
@@ -201,6 +202,7 @@ async def confirm(
         subscriber_id = row["subscriber_id"]
         await conn.execute(Q["use_confirmation"], row["confirmation_id"])
         await conn.execute(Q["activate_subscriber"], subscriber_id)
+        await conn.execute(Q["lift_erasure"], address_hash(row["email"]))
         slugs = [r["slug"] for r in await conn.fetch(Q["subscriber_topic_slugs"], subscriber_id)]
         await record_consent(
             conn,

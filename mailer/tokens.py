@@ -39,9 +39,12 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
         raise InvalidToken("malformed token") from exc
+    if _b64(raw) != text:  # one spelling per token: no variants in the unused bits
+        raise InvalidToken("malformed token")
+    return raw
 
 
 class Signer:

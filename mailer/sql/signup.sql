@@ -72,3 +72,7 @@ DELETE FROM subscribers
 WHERE status = 'pending' AND confirmed_at IS NULL
   AND updated_at < now() - make_interval(days => $1)
 RETURNING subscriber_id;
+
+-- name: lift_erasure
+-- An erased address that signs up again and confirms is a new opt-in: it may be mailed.
+DELETE FROM suppressions WHERE email_hash = $1 AND reason = 'erased';

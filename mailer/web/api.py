@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from mailer import keys, mailings, topics
+from mailer import keys, mailings, preferences, topics
 from mailer.api_keys import authenticate
 from mailer.errors import InvalidInput
 from mailer.web.forms import BodyProblem, parse_body, read_limited
@@ -147,3 +148,31 @@ async def update_topic_handler(request: web.Request) -> web.Response:
 async def delete_topic_handler(request: web.Request) -> web.Response:
     await topics.delete_topic(request.app[keys.pool_key], request.match_info["slug"])
     return web.Response(status=204)
+
+
+def _address_from(data: dict[str, Any] | Any) -> str:
+    email = data.get("email") if hasattr(data, "get") else None
+    if not isinstance(email, str) or not email.strip() or len(email) > 320:
+        raise InvalidInput("an address is required", {"email": "required"})
+    return email
+
+
+async def subscriber_data(request: web.Request) -> web.Response:
+    """A data-subject access request: everything held about one address."""
+    pool = request.app[keys.pool_key]
+    subscriber_id = await preferences.find_by_address(pool, _address_from(request.query))
+    return web.json_response(await preferences.export_data(pool, subscriber_id), dumps=_dumps)
+
+
+async def subscriber_erase(request: web.Request) -> web.Response:
+    """A data-subject erasure request, made by an editor on the person's behalf."""
+    pool = request.app[keys.pool_key]
+    subscriber_id = await preferences.find_by_address(
+        pool, _address_from(await _json_object(request))
+    )
+    await preferences.erase(pool, subscriber_id, requested_by=f"editor ({request[api_key_name]})")
+    return web.json_response({"status": "erased"})
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, default=str)

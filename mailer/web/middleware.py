@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from mailer import keys
-from mailer.errors import Conflict, InvalidInput, MailerError, NotFound
+from mailer.errors import Conflict, Gone, InvalidInput, MailerError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,14 @@ def error_response(
             body["error"] = {"status": status, "message": message, "fields": fields}
         return web.json_response(body, status=status)
     pages = request.app[keys.pages_key]
+    settings = request.app[keys.settings_key]
     html = pages.get_template("web/error.html").render(
-        title=title, status=status, message=message, fields=fields or {}
+        title=title,
+        status=status,
+        message=message,
+        fields=fields or {},
+        org=settings.organisation,
+        logo_url=settings.logo_url,
     )
     return web.Response(text=html, status=status, content_type="text/html")
 
@@ -60,6 +66,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
         return error_response(request, exc.status, message or _TITLES.get(exc.status, "Error"))
+    except Gone as exc:
+        return error_response(request, 410, str(exc))
     except NotFound as exc:
         return error_response(request, 404, str(exc) or "Not found")
     except Conflict as exc:
@@ -89,6 +97,6 @@ async def security_headers_middleware(request: web.Request, handler: Handler) ->
             # Our pages load only our own scripts; inline styles are the base template's.
             headers["Content-Security-Policy"] = (
                 "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                "img-src 'self' data:; form-action 'self'; frame-ancestors 'self'"
+                "img-src 'self' data: https:; form-action 'self'; frame-ancestors 'self'"
             )
     return response

@@ -34,7 +34,7 @@ MAX_FORM_AGE_SECONDS = 24 * 3600.0
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     settings = request.app[keys.settings_key]
     page = request.app[keys.pages_key].get_template(template)
-    html = page.render(org=settings.organisation, **context)
+    html = page.render(org=settings.organisation, logo_url=settings.logo_url, **context)
     return web.Response(text=html, status=status, content_type="text/html")
 
 

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from mailer.config import Settings
 from mailer.resources import static_dir
-from mailer.web import api, health, outbox, public, webhooks
+from mailer.web import api, health, outbox, preferences, public, webhooks
 
 
 def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -> None:
@@ -29,6 +29,15 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     app.router.add_get("/confirm/{token}", public.confirm_page)
     app.router.add_post("/confirm/{token}", public.confirm_post)
     app.router.add_post("/confirm/{token}/resend", public.confirm_resend)
+    app.router.add_get("/preferences/{token}", preferences.preferences_page)
+    app.router.add_post("/preferences/{token}", preferences.preferences_save)
+    app.router.add_post("/preferences/{token}/unsubscribe", preferences.preferences_unsubscribe)
+    app.router.add_post("/preferences/{token}/resubscribe", preferences.resubscribe)
+    app.router.add_get("/preferences/{token}/data", preferences.data_download)
+    app.router.add_get("/preferences/{token}/erase", preferences.erase_page)
+    app.router.add_post("/preferences/{token}/erase", preferences.erase_post)
+    app.router.add_get("/unsubscribe/{token}", preferences.unsubscribe_page)
+    app.router.add_post("/unsubscribe/{token}", preferences.unsubscribe_post)
 
     # Editors (API key)
     v1 = api.create_api_app(app)  # every route below needs an API key
@@ -36,6 +45,8 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     v1.router.add_post("/topics", api.create_topic_handler)
     v1.router.add_patch("/topics/{slug}", api.update_topic_handler)
     v1.router.add_delete("/topics/{slug}", api.delete_topic_handler)
+    v1.router.add_get("/subscribers/data", api.subscriber_data)
+    v1.router.add_post("/subscribers/erase", api.subscriber_erase)
     v1.router.add_get("/mailings/{mailing_id}/progress", api.mailing_progress)
     v1.router.add_post("/mailings/{mailing_id}/pause", api.pause_mailing)
     v1.router.add_post("/mailings/{mailing_id}/resume", api.resume_mailing)

@@ -1,0 +1,227 @@
+"""Preference, unsubscribe and personal-data pages, reached from the links in every mail."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from mailer import keys
+from mailer.consent import Context
+from mailer.errors import Conflict, InvalidInput
+from mailer.preferences import (
+    PAUSE_CHOICES,
+    PreferenceChoice,
+    Subscriber,
+    erase,
+    export_data,
+    save_preferences,
+    subscriber_from_link,
+    unsubscribe,
+)
+from mailer.signup import sign_up
+from mailer.signup_input import SignupRequest
+from mailer.tokens import Purpose
+from mailer.topics import list_topics
+from mailer.web.limits import client_ip
+from mailer.web.public import render
+
+MAX_FIELD = 200
+
+
+def _context(request: web.Request, source: str) -> Context:
+    settings = request.app[keys.settings_key]
+    return Context(
+        ip=client_ip(request, settings),
+        user_agent=request.headers.get("User-Agent"),
+        source=source,
+    )
+
+
+async def _subscriber(request: web.Request, purpose: Purpose) -> Subscriber:
+    return await subscriber_from_link(
+        request.app[keys.pool_key],
+        request.app[keys.signer_key],
+        purpose,
+        request.match_info["token"],
+    )
+
+
+def _links(request: web.Request, subscriber: Subscriber) -> dict[str, str]:
+    signer = request.app[keys.signer_key]
+    ids = (subscriber.subscriber_id, subscriber.key_version)
+    return {
+        "preferences": f"/preferences/{signer.subscriber_token(Purpose.PREFERENCES, *ids)}",
+        "unsubscribe": f"/unsubscribe/{signer.subscriber_token(Purpose.UNSUBSCRIBE, *ids)}",
+    }
+
+
+async def _page(
+    request: web.Request,
+    subscriber: Subscriber,
+    *,
+    status: int = 200,
+    changes: list[str] | None = None,
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+) -> web.Response:
+    topics = await list_topics(request.app[keys.pool_key], public_only=True)
+    response = render(
+        request,
+        "web/preferences.html",
+        status=status,
+        title="Your preferences",
+        subscriber=subscriber,
+        topics=topics,
+        links=_links(request, subscriber),
+        changes=changes,
+        errors=errors or {},
+        notice=notice,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def preferences_page(request: web.Request) -> web.Response:
+    return await _page(request, await _subscriber(request, Purpose.PREFERENCES))
+
+
+async def preferences_save(request: web.Request) -> web.Response:
+    subscriber = await _subscriber(request, Purpose.PREFERENCES)
+    form = await request.post()
+    name = str(form.get("name", "")).strip()
+    errors: dict[str, str] = {}
+    if len(name) > 100 or any(c in name for c in "<>\r\n\x00"):
+        errors["name"] = "At most 100 characters, on one line, without < or >."
+    pause = str(form.get("pause", "keep"))
+    if pause != "keep" and pause not in PAUSE_CHOICES:
+        errors["pause"] = "Choose one of the offered pauses."
+    slugs = tuple(str(v)[:MAX_FIELD] for v in form.getall("topics", []))
+    if len(slugs) > 100:
+        errors["topics"] = "Too many topics."
+    if errors:
+        return await _page(request, subscriber, status=400, errors=errors)
+    choice = PreferenceChoice(
+        name=name or None,
+        topics=tuple(dict.fromkeys(slugs)),
+        plain_text_only=form.get("plain_text_only") == "on",
+        pause_months=None if pause == "keep" else PAUSE_CHOICES[pause],
+    )
+    try:
+        changes = await save_preferences(
+            request.app[keys.pool_key], subscriber, choice, _context(request, "preferences page")
+        )
+    except InvalidInput as exc:
+        return await _page(request, subscriber, status=400, errors=exc.fields)
+    except Conflict as exc:
+        return await _page(request, subscriber, status=409, notice=str(exc))
+    updated = await _subscriber(request, Purpose.PREFERENCES)
+    return await _page(request, updated, changes=changes or ["Nothing changed."])
+
+
+async def preferences_unsubscribe(request: web.Request) -> web.Response:
+    subscriber = await _subscriber(request, Purpose.PREFERENCES)
+    return await _unsubscribe(request, subscriber, one_click=False)
+
+
+async def _unsubscribe(
+    request: web.Request, subscriber: Subscriber, *, one_click: bool
+) -> web.Response:
+    await unsubscribe(
+        request.app[keys.pool_key],
+        subscriber.subscriber_id,
+        _context(request, "one-click unsubscribe" if one_click else "unsubscribe page"),
+        one_click=one_click,
+    )
+    return render(
+        request,
+        "web/unsubscribed.html",
+        title="You're unsubscribed",
+        links=_links(request, subscriber),
+    )
+
+
+async def resubscribe(request: web.Request) -> web.Response:
+    """An unsubscribed person subscribes again: a fresh confirmation mail, as at signup."""
+    subscriber = await _subscriber(request, Purpose.PREFERENCES)
+    settings = request.app[keys.settings_key]
+    context = _context(request, "preferences page")
+    await sign_up(
+        request.app[keys.pool_key],
+        request.app[keys.signer_key],
+        settings,
+        SignupRequest(
+            email=subscriber.email,
+            name=subscriber.name,
+            topics=subscriber.topics or None,
+            source=context.source,
+            ip=context.ip,
+            user_agent=context.user_agent,
+        ),
+        allow_hidden=True,
+    )
+    return render(request, "web/subscribe_thanks.html", title="Check your inbox", embed=False)
+
+
+async def unsubscribe_page(request: web.Request) -> web.Response:
+    """GET shows one button: link scanners must not unsubscribe anybody."""
+    subscriber = await _subscriber(request, Purpose.UNSUBSCRIBE)
+    response = render(
+        request,
+        "web/unsubscribe.html",
+        title="Unsubscribe",
+        subscriber=subscriber,
+        links=_links(request, subscriber),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def unsubscribe_post(request: web.Request) -> web.Response:
+    """RFC 8058 one-click (body List-Unsubscribe=One-Click, urlencoded or multipart, no
+    cookies) and our own button: unsubscribe at once, answer 200, no redirect."""
+    subscriber = await _subscriber(request, Purpose.UNSUBSCRIBE)
+    form = await request.post()
+    one_click = form.get("List-Unsubscribe") == "One-Click"
+    return await _unsubscribe(request, subscriber, one_click=one_click)
+
+
+async def data_download(request: web.Request) -> web.Response:
+    subscriber = await _subscriber(request, Purpose.PREFERENCES)
+    data = await export_data(request.app[keys.pool_key], subscriber.subscriber_id)
+    return web.Response(
+        text=json.dumps(data, indent=2, ensure_ascii=False, default=str),
+        content_type="application/json",
+        headers={
+            "Content-Disposition": 'attachment; filename="my-newsletter-data.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def erase_page(request: web.Request) -> web.Response:
+    subscriber = await _subscriber(request, Purpose.PREFERENCES)
+    return render(
+        request,
+        "web/erase_confirm.html",
+        title="Delete my data",
+        subscriber=subscriber,
+        links=_links(request, subscriber),
+    )
+
+
+async def erase_post(request: web.Request) -> web.Response:
+    subscriber = await _subscriber(request, Purpose.PREFERENCES)
+    form = await request.post()
+    if form.get("confirm") != "yes":
+        return render(
+            request,
+            "web/erase_confirm.html",
+            status=400,
+            title="Delete my data",
+            subscriber=subscriber,
+            links=_links(request, subscriber),
+            error="Tick the box to confirm.",
+        )
+    await erase(request.app[keys.pool_key], subscriber.subscriber_id, requested_by="subscriber")
+    return render(request, "web/erased.html", title="Your data is deleted")

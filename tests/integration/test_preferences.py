@@ -1,0 +1,279 @@
+"""Preferences by link, one-click unsubscribe, personal data, erasure."""
+
+import io
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from mailer import mailings
+from mailer.addresses import address_hash
+from mailer.api_keys import create_api_key
+from mailer.app import create_app
+from mailer.tokens import Purpose, Signer
+from mailer.topics import create_topic
+from tests.factories import SECRET, add_subscribers, digest_mailing, engine_settings
+from tests.helpers import ClientFactory
+
+Client = TestClient[web.Request, web.Application]
+SIGNER = Signer(SECRET)
+
+
+def link(purpose: Purpose, subscriber_id: int, version: int = 1) -> str:
+    return f"/{purpose.value}/{SIGNER.subscriber_token(purpose, subscriber_id, version)}"
+
+
+@pytest.fixture
+async def reader(pool: asyncpg.Pool) -> int:
+    overdose = await create_topic(pool, name="Overdose Prevention")
+    await create_topic(pool, name="Tobacco Control")
+    staff = await create_topic(pool, name="Staff", public=False)
+    (subscriber_id,) = await add_subscribers(pool, 1)
+    await pool.execute(
+        "INSERT INTO subscriber_topics VALUES ($1, $2), ($1, $3)",
+        subscriber_id,
+        overdose.topic_id,
+        staff.topic_id,
+    )
+    return subscriber_id
+
+
+@pytest.fixture
+async def client(pool: asyncpg.Pool, tmp_path: Path, aiohttp_client: ClientFactory) -> Client:
+    settings = replace(engine_settings(tmp_path), webhook_secrets=("x" * 20,))
+    return await aiohttp_client(create_app(settings, pool))
+
+
+async def test_preference_page_and_saving_shows_what_changed(
+    client: Client, pool: asyncpg.Pool, reader: int
+) -> None:
+    url = link(Purpose.PREFERENCES, reader)
+    page = await client.get(url)
+    assert page.status == 200
+    html = await page.text()
+    assert "r••••••@example.org" in html  # masked
+    assert 'value="overdose-prevention" checked' in html
+    assert "Staff" not in html  # hidden topics are not offered
+
+    saved = await client.post(
+        url,
+        data={
+            "name": "Rita",
+            "topics": ["tobacco-control"],
+            "pause": "1",
+            "plain_text_only": "on",
+        },
+    )
+    assert saved.status == 200
+    html = await saved.text()
+    for change in (
+        "Added Tobacco Control",
+        "Removed Overdose Prevention",
+        "Name set to Rita",
+        "plain text only",
+        "Paused until",
+    ):
+        assert change in html
+    row = await pool.fetchrow("SELECT * FROM subscribers")
+    assert row is not None
+    assert row["name"] == "Rita"
+    assert row["plain_text_only"]
+    assert row["paused_until"] is not None
+    slugs = await pool.fetch(
+        "SELECT slug FROM subscriber_topics JOIN topics USING (topic_id) ORDER BY slug"
+    )
+    assert [s["slug"] for s in slugs] == ["staff", "tobacco-control"]  # hidden one kept
+    assert await pool.fetchval("SELECT action FROM consent_events") == "preferences"
+    assert await pool.fetchval("SELECT type FROM events") == "subscriber.updated"
+    # A paused subscriber is left out of the next digest's fan-out.
+    mailing_id = await digest_mailing(pool)
+    assert await mailings.start_sending(pool, mailing_id) == 0
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"topics": ["staff"]}, "topics"),  # hidden: not theirs to choose
+        ({"topics": ["no-such-topic"]}, "topics"),
+        ({}, "topics"),  # none at all: unsubscribe instead
+        ({"topics": ["tobacco-control"], "name": "x" * 101}, "name"),
+        ({"topics": ["tobacco-control"], "name": "a\r\nb"}, "name"),
+        ({"topics": ["tobacco-control"], "pause": "12"}, "pause"),
+    ],
+)
+async def test_bad_preference_posts_change_nothing(
+    client: Client, pool: asyncpg.Pool, reader: int, form: dict[str, object], field: str
+) -> None:
+    response = await client.post(link(Purpose.PREFERENCES, reader), data=form)
+    assert response.status == 400
+    assert 'aria-invalid="true"' in await response.text() or field in ("topics", "pause")
+    assert await pool.fetchval("SELECT count(*) FROM consent_events") == 0
+    assert await pool.fetchval("SELECT name FROM subscribers") == "Reader 0"
+
+
+async def test_bad_and_revoked_links(client: Client, pool: asyncpg.Pool, reader: int) -> None:
+    good = link(Purpose.PREFERENCES, reader)
+    token = good.rsplit("/", 1)[1]
+    for bad in (token[:-2], token[:-1] + ("A" if token[-1] != "A" else "B"), "garbage", "x" * 200):
+        response = await client.get(f"/preferences/{bad}")
+        assert response.status == 404
+        text = await response.text()
+        assert "not valid" in text
+        assert "Traceback" not in text
+    # A link made for unsubscribing is not a preferences link (and vice versa).
+    assert (
+        await client.get(f"/preferences/{link(Purpose.UNSUBSCRIBE, reader)[13:]}")
+    ).status == 404
+    # Another subscriber's id with this token's signature cannot be made.
+    other = await client.get(link(Purpose.PREFERENCES, reader + 1))
+    assert other.status == 410  # genuine signature, no such subscriber
+    await pool.execute("UPDATE subscribers SET key_version = key_version + 1")
+    revoked = await client.get(good)
+    assert revoked.status == 410
+    assert "no longer works" in await revoked.text()
+    assert (await client.get(link(Purpose.PREFERENCES, reader, version=2))).status == 200
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+async def test_one_click_unsubscribe(
+    client: Client, pool: asyncpg.Pool, reader: int, encoding: str
+) -> None:
+    await add_subscribers(pool, 2, prefix="other")
+    mailing_id = await digest_mailing(pool)
+    await mailings.start_sending(pool, mailing_id)
+    url = link(Purpose.UNSUBSCRIBE, reader)
+
+    page = await client.get(url)  # a link scanner
+    assert page.status == 200
+    assert "<button" in await page.text()
+    assert (
+        await pool.fetchval("SELECT status FROM subscribers WHERE subscriber_id = $1", reader)
+        == "active"
+    )
+
+    if encoding == "multipart":
+        body = aiohttp.FormData()
+        body.add_field("List-Unsubscribe", "One-Click")
+        body.add_field("x", io.BytesIO(b""), filename="")  # forces multipart/form-data
+        response = await client.post(url, data=body, allow_redirects=False)
+    else:
+        response = await client.post(
+            url, data="List-Unsubscribe=One-Click", allow_redirects=False,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )  # fmt: skip
+    assert response.status == 200
+    assert "Set-Cookie" not in response.headers
+    row = await pool.fetchrow(
+        "SELECT status, unsubscribed_at FROM subscribers WHERE subscriber_id = $1", reader
+    )
+    assert row is not None
+    assert row["status"] == "unsubscribed"
+    assert row["unsubscribed_at"] is not None
+    # The digest already queued for them will not reach them.
+    queued = await pool.fetchval(
+        "SELECT status FROM deliveries WHERE subscriber_id = $1 AND mailing_id = $2",
+        reader,
+        mailing_id,
+    )
+    assert queued == "cancelled"
+    assert await pool.fetchval("SELECT count(*) FROM deliveries WHERE status = 'queued'") == 2
+    ledger = await pool.fetchrow("SELECT action, detail FROM consent_events")
+    assert ledger is not None
+    assert ledger["action"] == "unsubscribe"
+    assert ledger["detail"] == {"one_click": True}
+    assert (
+        await pool.fetchval("SELECT type FROM events WHERE subject = 'subscriber'")
+        == "subscriber.unsubscribed"
+    )
+    # Twice is harmless.
+    assert (await client.post(url, data={"List-Unsubscribe": "One-Click"})).status == 200
+    assert await pool.fetchval("SELECT count(*) FROM consent_events") == 1
+
+
+async def test_replayed_form_after_unsubscribing_changes_nothing(
+    client: Client, pool: asyncpg.Pool, reader: int
+) -> None:
+    url = link(Purpose.PREFERENCES, reader)
+    assert (await client.post(f"{url}/unsubscribe")).status == 200
+    replay = await client.post(url, data={"topics": ["tobacco-control"], "name": "Mallory"})
+    assert replay.status == 409
+    row = await pool.fetchrow("SELECT status, name FROM subscribers")
+    assert row is not None
+    assert (row["status"], row["name"]) == ("unsubscribed", "Reader 0")
+    page = await (await client.get(url)).text()
+    assert "Subscribe again" in page
+
+    again = await client.post(f"{url}/resubscribe")
+    assert again.status == 200
+    assert await pool.fetchval("SELECT status FROM subscribers") == "pending"
+    assert await pool.fetchval("SELECT kind FROM deliveries") == "confirm"
+    actions = await pool.fetch("SELECT action FROM consent_events ORDER BY consent_event_id")
+    assert [a["action"] for a in actions] == ["unsubscribe", "resubscribe"]
+
+
+async def test_download_and_delete_my_data(client: Client, pool: asyncpg.Pool, reader: int) -> None:
+    url = link(Purpose.PREFERENCES, reader)
+    await client.post(url, data={"topics": ["tobacco-control"]}, headers={"User-Agent": "UA/1"})
+    mailing_id = await digest_mailing(pool)
+    await mailings.start_sending(pool, mailing_id)
+
+    download = await client.get(f"{url}/data")
+    assert download.status == 200
+    assert "attachment" in download.headers["Content-Disposition"]
+    data = json.loads(await download.text())
+    assert data["profile"]["email"] == "reader0@example.org"
+    assert [t["slug"] for t in data["topics"]] == ["staff", "tobacco-control"]
+    assert data["consent_ledger"][0]["action"] == "preferences"
+    assert data["consent_ledger"][0]["user_agent"] == "UA/1"
+    assert data["deliveries"][0]["subject"] == "Weekly public health news"
+
+    not_ticked = await client.post(f"{url}/erase", data={})
+    assert not_ticked.status == 400
+    assert await pool.fetchval("SELECT count(*) FROM subscribers") == 1
+    erased = await client.post(f"{url}/erase", data={"confirm": "yes"})
+    assert erased.status == 200
+    assert await pool.fetchval("SELECT count(*) FROM subscribers") == 0
+    assert (
+        await pool.fetchval(
+            "SELECT reason FROM suppressions WHERE email_hash = $1",
+            address_hash("reader0@example.org"),
+        )
+        == "erased"
+    )
+    leftovers = await pool.fetchrow("SELECT recipient, status FROM deliveries")
+    assert leftovers is not None
+    assert (leftovers["recipient"], leftovers["status"]) == ("", "cancelled")
+    ledger = await pool.fetch("SELECT subscriber_id, user_agent, action FROM consent_events")
+    assert all(r["subscriber_id"] is None and r["user_agent"] is None for r in ledger)
+    assert sorted(r["action"] for r in ledger) == ["erase", "preferences"]
+    everything = json.dumps(
+        [dict(r) for r in await pool.fetch("SELECT * FROM events")], default=str
+    )
+    assert "reader0" not in everything
+    assert (await client.get(url)).status == 410
+
+
+async def test_editor_data_subject_requests(
+    client: Client, pool: asyncpg.Pool, reader: int
+) -> None:
+    async with pool.acquire() as conn:
+        _, key = await create_api_key(conn, "privacy officer")
+    headers = {"Authorization": f"Bearer {key}"}
+    found = await client.get("/api/v1/subscribers/data?email=READER0@example.org", headers=headers)
+    assert found.status == 200
+    assert (await found.json())["profile"]["subscriber_id"] == reader
+    missing = await client.get("/api/v1/subscribers/data?email=nobody@example.org", headers=headers)
+    assert missing.status == 404
+    assert (await client.get("/api/v1/subscribers/data", headers=headers)).status == 400
+    erased = await client.post(
+        "/api/v1/subscribers/erase", json={"email": "reader0@example.org"}, headers=headers
+    )
+    assert erased.status == 200
+    assert await pool.fetchval("SELECT count(*) FROM subscribers") == 0
+    by = await pool.fetchval("SELECT payload->>'by' FROM events WHERE type = 'subscriber.erased'")
+    assert by == "editor (privacy officer)"
