@@ -14,7 +14,7 @@ import uvloop
 
 from mailer import __version__
 from mailer.config import Settings, ensure_dev_secret_key, load_settings
-from mailer.errors import ConfigError, MailerError, StartupError
+from mailer.errors import ConfigError, InvalidInput, MailerError, StartupError
 from mailer.logs import configure_logging
 
 log = logging.getLogger("mailer")
@@ -86,6 +86,35 @@ def build_parser() -> argparse.ArgumentParser:
     remove = topic_sub.add_parser("remove", help="remove a topic (subscribers lose it)")
     remove.add_argument("slug")
     topics_cmd.set_defaults(handler=_topics)
+
+    feeds_cmd = commands.add_parser(
+        "feeds", help="add, list, pause, poll or remove feed sources", description="Feeds."
+    )
+    feed_sub = feeds_cmd.add_subparsers(dest="action", metavar="ACTION", required=True)
+    feed_add = feed_sub.add_parser("add", help="add a feed (RSS, Atom or JSON Feed)")
+    feed_add.add_argument("url")
+    feed_add.add_argument("--name", default="")
+    feed_add.add_argument(
+        "--topic", action="append", default=[], help="a topic every item gets (repeatable)"
+    )
+    feed_add.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="CATEGORY=TOPIC",
+        help="items with this feed category get this topic (repeatable)",
+    )
+    feed_add.add_argument("--interval", type=int, default=900, help="seconds between polls")
+    feed_sub.add_parser("list", help="list sources with their last poll")
+    for action, text in (
+        ("pause", "stop polling a source"),
+        ("resume", "poll a paused source again"),
+        ("remove", "remove a source (its items stay)"),
+    ):
+        feed_sub.add_parser(action, help=text).add_argument("source_id", type=int)
+    feed_poll = feed_sub.add_parser("poll", help="poll one source, or all, now")
+    feed_poll.add_argument("source_id", type=int, nargs="?")
+    feeds_cmd.set_defaults(handler=_feeds)
 
     mailings_cmd = commands.add_parser(
         "mailings",
@@ -240,4 +269,51 @@ async def _topics(settings: Settings, args: argparse.Namespace) -> int:
         else:
             await topics.delete_topic(pool, args.slug)
             print(f"removed topic {args.slug}")
+    return 0
+
+
+async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
+    from mailer import feeds
+    from mailer.fetch import make_session
+    from mailer.service import open_database
+
+    async with open_database(settings) as (pool, _):
+        if args.action == "add":
+            rules: dict[str, list[str]] = {}
+            for mapping in args.map:
+                category, sep, slug = mapping.partition("=")
+                if not sep or not category.strip() or not slug.strip():
+                    raise InvalidInput(f"--map takes CATEGORY=TOPIC, not {mapping!r}")
+                rules.setdefault(category.strip(), []).append(slug.strip())
+            source = await feeds.create_source(
+                pool,
+                url=args.url,
+                name=args.name,
+                topics=args.topic,
+                category_rules=rules,
+                poll_interval=args.interval,
+            )
+            print(f"added feed {source['source_id']}: {source['url']}")
+        elif args.action == "list":
+            for s in await feeds.list_sources(pool):
+                state = "paused" if s["paused"] else f"every {s['poll_interval']}s"
+                last = s["last_error"] or s["last_warning"] or f"{s['items_seen']} items"
+                polled = s["last_polled_at"] or "never"
+                print(f"{s['source_id']:>4}  {s['url']:<50} {state:<14} {polled}  {last}")
+        elif args.action in ("pause", "resume"):
+            await feeds.update_source(pool, args.source_id, paused=args.action == "pause")
+            print(f"feed {args.source_id} {args.action}d")
+        elif args.action == "remove":
+            await feeds.delete_source(pool, args.source_id)
+            print(f"feed {args.source_id} removed")
+        else:
+            async with make_session(allow_private=settings.feed_allow_private) as session:
+                results = await feeds.poll_now(
+                    pool, session, args.source_id, allow_private=settings.feed_allow_private
+                )
+            for r in results:
+                outcome = (
+                    r.error or f"{r.created} new, {r.updated} updated, {r.unchanged} unchanged"
+                )
+                print(f"feed {r.source_id}: HTTP {r.status}: {outcome}")
     return 0

@@ -100,6 +100,8 @@ class Settings:
     trust_proxy: bool = False
     # Hosted signup form submissions per client IP per minute (the signed webhook: 20x this).
     signup_rate_per_ip: int = 10
+    # Let feed sources point at loopback or private addresses (off: no SSRF through a feed).
+    feed_allow_private: bool = False
     # Optional DKIM signing: PEM private key file, selector, and signing domain (From's by default).
     dkim_key_file: Path | None = None
     dkim_selector: str = ""
@@ -287,6 +289,9 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
     )
     welcome_mail = _parse_bool(get("MAILER_WELCOME_MAIL"), "MAILER_WELCOME_MAIL", problems)
     trust_proxy = _parse_bool(get("MAILER_TRUST_PROXY"), "MAILER_TRUST_PROXY", problems)
+    feed_allow_private = _parse_bool(
+        get("MAILER_FEED_ALLOW_PRIVATE"), "MAILER_FEED_ALLOW_PRIVATE", problems
+    )
 
     dkim_key_text = get("MAILER_DKIM_KEY_FILE")
     dkim_key_file = Path(dkim_key_text) if dkim_key_text else None
@@ -331,6 +336,7 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
         welcome_mail=welcome_mail,
         pending_purge_days=purge_days,
         trust_proxy=trust_proxy,
+        feed_allow_private=feed_allow_private,
         signup_rate_per_ip=signup_rate,
         dkim_key_file=dkim_key_file,
         dkim_selector=dkim_selector,

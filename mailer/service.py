@@ -21,6 +21,7 @@ from mailer.config import Settings, SmtpSecurity, SmtpSettings
 from mailer.db import open_pool
 from mailer.embedded import start_dev_smtp_sink, start_embedded_postgres
 from mailer.errors import StartupError
+from mailer.fetch import make_session
 from mailer.mail_kinds import standard_slot_providers
 from mailer.metrics import Metrics
 from mailer.migrate import apply_migrations
@@ -87,8 +88,10 @@ async def run_service(
                 sink = await start_dev_smtp_sink(settings.data_dir)
                 stack.push_async_callback(sink.close)
                 smtp = SmtpSettings(host=sink.host, port=sink.port)
+            session = make_session(allow_private=settings.feed_allow_private)
+            stack.push_async_callback(session.close)
             scheduler = AsyncIOScheduler(timezone="UTC")
-            schedule_jobs(scheduler, settings, pool)
+            schedule_jobs(scheduler, settings, pool, session)
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
             worker_task = await _start_worker(stack, settings, pool, database_url, smtp, metrics)

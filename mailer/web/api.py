@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from mailer import keys, mailings, preferences, topics
+from mailer import feeds, items, keys, mailings, preferences, topics
 from mailer.api_keys import authenticate
 from mailer.errors import InvalidInput
+from mailer.feed_parse import parse_iso_date
+from mailer.fetch import make_session
 from mailer.web.forms import BodyProblem, parse_body, read_limited
 from mailer.web.middleware import error_response
 
@@ -176,3 +180,155 @@ async def subscriber_erase(request: web.Request) -> web.Response:
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, default=str)
+
+
+def _int_param(request: web.Request, name: str) -> int | None:
+    text = request.query.get(name)
+    if text is None or text == "":
+        return None
+    if not text.isdigit() or len(text) > 18:
+        raise InvalidInput(f"invalid {name}", {name: "a positive integer"})
+    return int(text)
+
+
+def _date_param(request: web.Request, name: str) -> datetime | None:
+    text = request.query.get(name)
+    if not text:
+        return None
+    moment = parse_iso_date(text)
+    if moment is None:
+        raise InvalidInput(f"invalid {name}", {name: "an ISO 8601 date, e.g. 2026-11-01"})
+    return moment
+
+
+async def list_items_handler(request: web.Request) -> web.Response:
+    """Items, newest first; `cursor` from the previous page's `next_cursor`."""
+    pool = request.app[keys.pool_key]
+    topic_id = None
+    if slug := request.query.get("topic"):
+        topic = {t.slug: t for t in await topics.list_topics(pool)}.get(slug)
+        if topic is None:
+            raise InvalidInput("unknown topic", {"topic": f"no topic {slug!r}"})
+        topic_id = topic.topic_id
+    after = None
+    if cursor := request.query.get("cursor"):
+        micros, _, last_id = cursor.partition("-")
+        if not micros.isdigit() or not last_id.isdigit() or len(cursor) > 40:
+            raise InvalidInput("invalid cursor", {"cursor": "use next_cursor as given"})
+        after = (datetime.fromtimestamp(int(micros) / 1e6, UTC), int(last_id))
+    limit = _int_param(request, "limit") or 50
+    found = await items.list_items(
+        pool,
+        topic_id=topic_id,
+        source_id=_int_param(request, "source"),
+        since=_date_param(request, "since"),
+        unsent=request.query.get("unsent") in ("1", "true", "yes"),
+        search=(request.query.get("q") or None),
+        include_hidden=request.query.get("hidden") in ("1", "true", "yes"),
+        after=after,
+        limit=min(limit, 200),
+    )
+    next_cursor = None
+    if len(found) == min(limit, 200):
+        last = found[-1]
+        stamp = datetime.fromisoformat(last["published_at"])
+        next_cursor = f"{round(stamp.timestamp() * 1e6)}-{last['item_id']}"
+    return web.json_response({"items": found, "next_cursor": next_cursor}, dumps=_dumps)
+
+
+async def edit_item_handler(request: web.Request) -> web.Response:
+    data = await _json_object(request)
+    problems: dict[str, str] = {}
+    title = _optional(data, "title", str, problems)
+    summary = _optional(data, "summary_html", str, problems)
+    hidden = _optional(data, "hidden", bool, problems)
+    slugs = data.get("topics")
+    if slugs is not None and (
+        not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs)
+    ):
+        problems["topics"] = "must be a list of topic slugs"
+    if problems:
+        raise InvalidInput("invalid item", problems)
+    item_id = _path_id(request, "item_id")
+    await items.edit_item(
+        request.app[keys.pool_key],
+        item_id,
+        title=title,
+        summary_html=summary,
+        topics=slugs,
+        hidden=hidden,
+    )
+    return web.json_response({"item_id": item_id, "status": "saved"})
+
+
+def _path_id(request: web.Request, name: str) -> int:
+    text = request.match_info[name]
+    if not text.isdigit() or len(text) > 18:
+        raise InvalidInput(f"invalid {name}", {name: "a positive integer"})
+    return int(text)
+
+
+def _source_fields(data: dict[str, Any]) -> dict[str, Any]:
+    problems: dict[str, str] = {}
+    fields = {
+        "name": _optional(data, "name", str, problems),
+        "topics": _optional(data, "topics", list, problems),
+        "category_rules": _optional(data, "category_rules", dict, problems),
+        "poll_interval": _optional(data, "poll_interval", int, problems),
+    }
+    if problems:
+        raise InvalidInput("invalid feed source", problems)
+    return fields
+
+
+async def list_feeds_handler(request: web.Request) -> web.Response:
+    return web.json_response(
+        {"feeds": await feeds.list_sources(request.app[keys.pool_key])}, dumps=_dumps
+    )
+
+
+async def create_feed_handler(request: web.Request) -> web.Response:
+    data = await _json_object(request)
+    url = data.get("url")
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidInput("invalid feed source", {"url": "required"})
+    fields = _source_fields(data)
+    source = await feeds.create_source(
+        request.app[keys.pool_key],
+        url=url.strip(),
+        name=fields["name"] or "",
+        topics=fields["topics"],
+        category_rules=fields["category_rules"],
+        poll_interval=fields["poll_interval"] or 900,
+    )
+    return web.json_response(source, status=201, dumps=_dumps)
+
+
+async def update_feed_handler(request: web.Request) -> web.Response:
+    data = await _json_object(request)
+    fields = _source_fields(data)
+    problems: dict[str, str] = {}
+    paused = _optional(data, "paused", bool, problems)
+    if problems:
+        raise InvalidInput("invalid feed source", problems)
+    source = await feeds.update_source(
+        request.app[keys.pool_key], _path_id(request, "source_id"), paused=paused, **fields
+    )
+    return web.json_response(source, dumps=_dumps)
+
+
+async def delete_feed_handler(request: web.Request) -> web.Response:
+    await feeds.delete_source(request.app[keys.pool_key], _path_id(request, "source_id"))
+    return web.Response(status=204)
+
+
+async def poll_feed_handler(request: web.Request) -> web.Response:
+    settings = request.app[keys.settings_key]
+    async with make_session(allow_private=settings.feed_allow_private) as session:
+        results = await feeds.poll_now(
+            request.app[keys.pool_key],
+            session,
+            _path_id(request, "source_id"),
+            allow_private=settings.feed_allow_private,
+        )
+    return web.json_response({"polls": [asdict(r) for r in results]})

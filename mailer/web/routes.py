@@ -19,6 +19,7 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
 
     # The website's back end (signed)
     app.router.add_post("/webhooks/signup", webhooks.signup)
+    app.router.add_post("/webhooks/content", webhooks.content)
 
     # Subscribers (no account; links in mail)
     app.router.add_get("/subscribe", public.subscribe_page)
@@ -45,6 +46,13 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     v1.router.add_post("/topics", api.create_topic_handler)
     v1.router.add_patch("/topics/{slug}", api.update_topic_handler)
     v1.router.add_delete("/topics/{slug}", api.delete_topic_handler)
+    v1.router.add_get("/feeds", api.list_feeds_handler)
+    v1.router.add_post("/feeds", api.create_feed_handler)
+    v1.router.add_patch("/feeds/{source_id}", api.update_feed_handler)
+    v1.router.add_delete("/feeds/{source_id}", api.delete_feed_handler)
+    v1.router.add_post("/feeds/{source_id}/poll", api.poll_feed_handler)
+    v1.router.add_get("/items", api.list_items_handler)
+    v1.router.add_patch("/items/{item_id}", api.edit_item_handler)
     v1.router.add_get("/subscribers/data", api.subscriber_data)
     v1.router.add_post("/subscribers/erase", api.subscriber_erase)
     v1.router.add_get("/mailings/{mailing_id}/progress", api.mailing_progress)

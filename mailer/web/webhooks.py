@@ -7,6 +7,7 @@ import math
 from aiohttp import web
 
 from mailer import keys
+from mailer.content_push import push
 from mailer.errors import InvalidInput
 from mailer.signatures import HEADER, BadSignature, verify
 from mailer.signup import sign_up
@@ -14,6 +15,8 @@ from mailer.signup_input import parse_signup
 from mailer.web.forms import BodyProblem, parse_body, read_limited
 from mailer.web.limits import client_ip
 from mailer.web.middleware import error_response
+
+MAX_CONTENT_BODY = 2 * 1024 * 1024  # a batch of items with their summaries
 
 
 def too_many(request: web.Request, retry_after: float) -> web.Response:
@@ -52,3 +55,23 @@ async def signup(request: web.Request) -> web.Response:
         allow_hidden=True,
     )
     return web.json_response({"status": "accepted"}, status=202)
+
+
+async def content(request: web.Request) -> web.Response:
+    """POST /webhooks/content: the CMS pushes items (upsert), or deletes or hides them."""
+    settings = request.app[keys.settings_key]
+    try:
+        body = await read_limited(request, MAX_CONTENT_BODY)
+        verify(request.headers.get(HEADER), body, settings.webhook_secrets)
+        if request.content_type != "application/json":
+            raise BodyProblem(415, "send application/json")
+        data = parse_body(request, body)
+    except BodyProblem as problem:
+        return error_response(request, problem.status, str(problem))
+    except BadSignature as exc:
+        return error_response(request, 401, str(exc))
+    outcome = await push(request.app[keys.pool_key], data)
+    return web.json_response(
+        {"items": outcome.items, "deleted": outcome.deleted, "hidden": outcome.hidden},
+        status=202,
+    )
