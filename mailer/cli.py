@@ -116,6 +116,49 @@ def build_parser() -> argparse.ArgumentParser:
     feed_poll.add_argument("source_id", type=int, nargs="?")
     feeds_cmd.set_defaults(handler=_feeds)
 
+    series_cmd = commands.add_parser(
+        "series", help="add or list digest series", description="Digest series and schedules."
+    )
+    series_sub = series_cmd.add_subparsers(dest="action", metavar="ACTION", required=True)
+    series_add = series_sub.add_parser("add", help="add a series")
+    series_add.add_argument("name", help='e.g. "Weekly public health news"')
+    series_add.add_argument(
+        "--cron", required=True, help="'minute hour day month weekday', e.g. '0 9 * * tue'"
+    )
+    series_add.add_argument("--timezone", required=True, help="e.g. America/New_York")
+    series_add.add_argument("--auto", action="store_true", help="send without an editor")
+    series_add.add_argument("--default", action="store_true", help="new subscribers get it")
+    series_add.add_argument("--slug")
+    series_sub.add_parser("list", help="list series with their next occurrence")
+    series_cmd.set_defaults(handler=_series)
+
+    digests_cmd = commands.add_parser(
+        "digests",
+        help="create, schedule, send, watch or list digests",
+        description="Digests assembled from the feed for a series.",
+    )
+    digest_sub = digests_cmd.add_subparsers(dest="action", metavar="ACTION", required=True)
+    digest_create = digest_sub.add_parser("create", help="assemble a draft for a series")
+    digest_create.add_argument("--series", type=int, required=True, help="the series id")
+    digest_create.add_argument("--subject")
+    digest_list = digest_sub.add_parser("list", help="list digests")
+    digest_list.add_argument("--status")
+    digest_schedule = digest_sub.add_parser("schedule", help="schedule a digest")
+    digest_schedule.add_argument("mailing_id", type=int)
+    digest_schedule.add_argument(
+        "--at", required=True, help="ISO time with zone, e.g. 2026-12-01T09:00-05:00"
+    )
+    for action, text in (
+        ("send-now", "start sending now"),
+        ("watch", "live progress until sent"),
+        ("cancel", "cancel (what was not handed to SMTP)"),
+    ):
+        digest_sub.add_parser(action, help=text).add_argument("mailing_id", type=int)
+    digest_preview = digest_sub.add_parser("preview", help="print the text version")
+    digest_preview.add_argument("mailing_id", type=int)
+    digest_preview.add_argument("--subscriber", help="id or address: their items only")
+    digests_cmd.set_defaults(handler=_digests)
+
     mailings_cmd = commands.add_parser(
         "mailings",
         help="watch, pause, resume or cancel a sending mailing",
@@ -316,4 +359,78 @@ async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
                     r.error or f"{r.created} new, {r.updated} updated, {r.unchanged} unchanged"
                 )
                 print(f"feed {r.source_id}: HTTP {r.status}: {outcome}")
+    return 0
+
+
+async def _series(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from mailer import series
+    from mailer.service import open_database
+
+    async with open_database(settings) as (pool, _):
+        if args.action == "add":
+            created = await series.create_series(
+                pool,
+                name=args.name,
+                cron=args.cron,
+                timezone=args.timezone,
+                now=datetime.now(UTC),
+                slug=args.slug,
+                mode="auto" if args.auto else "draft",
+                is_default=args.default,
+            )
+            slug, upcoming = created["slug"], created["next_run_at"]
+            print(f"added series {created['series_id']} ({slug}), next {upcoming}")
+        else:
+            for row in await series.list_series(pool):
+                flags = ", ".join(
+                    f for f in (row["mode"], "default" if row["is_default"] else "") if f
+                )
+                when = f"{row['cron']:<14} {row['timezone']:<20} next {row['next_run_at']}"
+                print(f"{row['series_id']:>4}  {row['slug']:<28} {when}  ({flags})")
+    return 0
+
+
+async def _digests(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from mailer import digests, mailings
+    from mailer.service import open_database
+    from mailer.watch import watch
+
+    async with open_database(settings) as (pool, _):
+        if args.action == "create":
+            mailing_id = await digests.create_digest(
+                pool, settings, args.series, now=datetime.now(UTC), subject=args.subject
+            )
+            print(f"created digest {mailing_id}")
+        elif args.action == "list":
+            for row in await pool.fetch(digests.Q["list_digests"], args.status):
+                when = row["scheduled_at"] or row["started_at"] or row["created_at"]
+                state = f"{row['status']:<10} {row['items']:>3} items"
+                print(f"{row['mailing_id']:>5}  {state}  {when:%Y-%m-%d %H:%M}  {row['subject']}")
+        elif args.action == "schedule":
+            try:
+                send_at = datetime.fromisoformat(args.at.replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise InvalidInput(
+                    f"--at takes an ISO time with its zone, not {args.at!r}"
+                ) from exc
+            await digests.schedule(pool, settings, args.mailing_id, send_at, now=datetime.now(UTC))
+            print(f"digest {args.mailing_id} scheduled for {send_at.isoformat()}")
+        elif args.action == "send-now":
+            count = await digests.start(pool, settings, args.mailing_id)
+            print(f"digest {args.mailing_id} is sending to {count} recipients")
+        elif args.action == "watch":
+            await watch(pool, args.mailing_id)
+        elif args.action == "cancel":
+            await mailings.cancel(pool, args.mailing_id)
+            print(f"digest {args.mailing_id} cancelled")
+        else:
+            shown = await digests.preview(
+                pool, settings, args.mailing_id, subscriber=args.subscriber
+            )
+            print(f"Subject: {shown['subject']}\n")
+            print(shown["text"])
     return 0

@@ -81,6 +81,13 @@ class Composer:
         return {"name": s.organisation, "postal_address": s.postal_address, "base_url": s.base_url}
 
     async def compiled_for(self, delivery: ClaimedDelivery) -> CompiledMessage:
+        preview_of = (delivery.payload or {}).get("preview_of")
+        if delivery.mailing_id is None and preview_of is not None:
+            # A test send of a draft: compiled afresh, as the draft stands now.
+            compiled = await self._compile(delivery, int(preview_of))
+            if isinstance(compiled, TemplateProblem):
+                raise compiled
+            return compiled
         key: tuple[str, int | str] = (
             ("mailing", delivery.mailing_id)
             if delivery.mailing_id is not None
@@ -96,16 +103,21 @@ class Composer:
             raise found
         return found
 
-    async def _compile(self, delivery: ClaimedDelivery) -> CompiledMessage | TemplateProblem:
+    async def _compile(
+        self, delivery: ClaimedDelivery, preview_of: int | None = None
+    ) -> CompiledMessage | TemplateProblem:
         context: dict[str, Any] = {"org": self.org(), "base_url": self.settings.base_url}
         list_id = None
-        bulk = delivery.mailing_id is not None
-        if bulk:
-            mailing = await self.pool.fetchrow(MQ["get_mailing"], delivery.mailing_id)
+        mailing_id = delivery.mailing_id or preview_of
+        bulk = mailing_id is not None
+        if mailing_id is not None:
+            mailing = await self.pool.fetchrow(MQ["get_mailing"], mailing_id)
             if mailing is None:
-                return TemplateProblem(f"mailing {delivery.mailing_id} no longer exists")
+                return TemplateProblem(f"mailing {mailing_id} no longer exists")
             context |= mailing["content"]
             context["subject"] = mailing["subject"]
+            if preview_of is not None:
+                context["subject"] = f"[Test] {mailing['subject']}"
             list_id = mailing["list_id"]
         try:
             return self.compiler.compile(

@@ -22,6 +22,7 @@ from mailer.tokens import InvalidToken, Purpose, Signer
 
 Q = load_queries("preferences")
 TQ = load_queries("topics")
+SIGNUP_Q = load_queries("signup")
 
 PAUSE_CHOICES = {"": 0, "1": 1, "3": 3}  # months
 
@@ -120,8 +121,9 @@ async def save_preferences(
         changes = _describe(subscriber, choice, before, after, public, paused_until)
         if not changes:
             return []
+        await conn.execute(Q["clear_public_topics"], subscriber.subscriber_id)
         await conn.execute(
-            Q["replace_public_topics"],
+            SIGNUP_Q["add_topics"],
             subscriber.subscriber_id,
             [public[slug]["topic_id"] for slug in choice.topics],
         )

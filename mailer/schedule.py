@@ -3,7 +3,9 @@ what is due, so several instances may run the same job at once without harm."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import aiohttp
@@ -11,6 +13,7 @@ import asyncpg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from mailer.config import Settings
+from mailer.digests import send_due, tick_series
 from mailer.feeds import poll_due
 from mailer.signup import purge_pending
 
@@ -19,40 +22,59 @@ log = logging.getLogger(__name__)
 _DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-def schedule_jobs(
-    scheduler: AsyncIOScheduler,
-    settings: Settings,
-    pool: asyncpg.Pool,
-    session: aiohttp.ClientSession,
-) -> None:
-    async def poll_feeds() -> None:
-        try:
-            await poll_due(pool, session, allow_private=settings.feed_allow_private)
-        except _DB_ERRORS as exc:
-            log.warning("polling feeds failed (%s); trying again shortly", exc)
+class Ticks:
+    """The scheduler plus the jobs it is running, so that a shutdown stops new ticks and
+    then waits for the running ones before the pool and the HTTP session close."""
 
-    scheduler.add_job(
-        poll_feeds,
-        "interval",
-        seconds=5,
-        next_run_time=datetime.now(UTC),
-        id="poll_feeds",
-        coalesce=True,
-        max_instances=1,
-    )
+    def __init__(self) -> None:
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self._running: set[asyncio.Task[object]] = set()
+
+    def every(self, seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
+        async def tracked() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                await job()
+            except _DB_ERRORS as exc:
+                log.warning("%s failed (%s); it runs again shortly", name, exc)
+            finally:
+                self._running.discard(task)
+
+        self.scheduler.add_job(
+            tracked,
+            "interval",
+            seconds=seconds,
+            next_run_time=datetime.now(UTC),
+            id=name,
+            coalesce=True,
+            max_instances=1,
+        )
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    async def stop(self, grace: float = 20.0) -> None:
+        self.scheduler.shutdown(wait=False)
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=grace)
+
+
+def schedule_jobs(
+    ticks: Ticks, settings: Settings, pool: asyncpg.Pool, session: aiohttp.ClientSession
+) -> None:
+    async def digests_tick() -> None:
+        now = datetime.now(UTC)
+        await tick_series(pool, settings, now=now)
+        await send_due(pool, settings, now=now)
+
+    async def poll_feeds() -> None:
+        await poll_due(pool, session, allow_private=settings.feed_allow_private)
 
     async def purge() -> None:
-        try:
-            await purge_pending(pool, settings.pending_purge_days)
-        except _DB_ERRORS as exc:
-            log.warning("purging unconfirmed signups failed (%s); next hour again", exc)
+        await purge_pending(pool, settings.pending_purge_days)
 
-    scheduler.add_job(
-        purge,
-        "interval",
-        hours=1,
-        next_run_time=datetime.now(UTC),
-        id="purge_pending",
-        coalesce=True,
-        max_instances=1,
-    )
+    ticks.every(5, "digests_tick", digests_tick)
+    ticks.every(5, "poll_feeds", poll_feeds)
+    ticks.every(3600, "purge_pending", purge)

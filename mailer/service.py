@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 import asyncpg
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from mailer.app import create_app
 from mailer.compose import Composer, dkim_signer
@@ -26,7 +25,7 @@ from mailer.mail_kinds import standard_slot_providers
 from mailer.metrics import Metrics
 from mailer.migrate import apply_migrations
 from mailer.resources import migrations_dir
-from mailer.schedule import schedule_jobs
+from mailer.schedule import Ticks, schedule_jobs
 from mailer.sender import DeliveryWorker
 from mailer.supervisor import WorkerProcesses
 
@@ -90,10 +89,10 @@ async def run_service(
                 smtp = SmtpSettings(host=sink.host, port=sink.port)
             session = make_session(allow_private=settings.feed_allow_private)
             stack.push_async_callback(session.close)
-            scheduler = AsyncIOScheduler(timezone="UTC")
-            schedule_jobs(scheduler, settings, pool, session)
-            scheduler.start()
-            stack.callback(scheduler.shutdown, wait=False)
+            ticks = Ticks()
+            schedule_jobs(ticks, settings, pool, session)
+            ticks.start()
+            stack.push_async_callback(ticks.stop, SHUTDOWN_GRACE_SECONDS)
             worker_task = await _start_worker(stack, settings, pool, database_url, smtp, metrics)
             if settings.worker_processes > 1:
                 children = WorkerProcesses(

@@ -30,6 +30,7 @@ from mailer.tokens import Signer, looks_like_confirmation_token, token_hash
 
 Q = load_queries("signup")
 TQ = load_queries("topics")
+SQ = load_queries("series")
 log = logging.getLogger(__name__)
 
 
@@ -94,7 +95,9 @@ async def sign_up(
             await conn.execute(
                 Q["restart_opt_in"], subscriber_id, request.name, request.locale, request.source
             )
-        await conn.execute(Q["replace_topics"], subscriber_id, topic_ids)
+        # Two statements: a DELETE in a CTE is invisible to the INSERT beside it.
+        await conn.execute(Q["clear_topics"], subscriber_id)
+        await conn.execute(Q["add_topics"], subscriber_id, topic_ids)
         resubscribing = status is SubscriberStatus.UNSUBSCRIBED
         await record_consent(
             conn,
@@ -202,6 +205,7 @@ async def confirm(
         subscriber_id = row["subscriber_id"]
         await conn.execute(Q["use_confirmation"], row["confirmation_id"])
         await conn.execute(Q["activate_subscriber"], subscriber_id)
+        await conn.execute(SQ["subscribe_to_default_series"], subscriber_id)
         await conn.execute(Q["lift_erasure"], address_hash(row["email"]))
         slugs = [r["slug"] for r in await conn.fetch(Q["subscriber_topic_slugs"], subscriber_id)]
         await record_consent(

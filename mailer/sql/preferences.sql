@@ -14,14 +14,10 @@ SELECT t.topic_id, t.slug, t.name, t.public
 FROM subscriber_topics st JOIN topics t USING (topic_id)
 WHERE st.subscriber_id = $1 ORDER BY t.position, t.name;
 
--- name: replace_public_topics
+-- name: clear_public_topics
 -- Only public topics are the subscriber's to choose; hidden ones given by the website stay.
-WITH gone AS (
-    DELETE FROM subscriber_topics st USING topics t
-    WHERE st.subscriber_id = $1 AND t.topic_id = st.topic_id AND t.public
-)
-INSERT INTO subscriber_topics (subscriber_id, topic_id)
-SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING;
+DELETE FROM subscriber_topics st USING topics t
+WHERE st.subscriber_id = $1 AND t.topic_id = st.topic_id AND t.public;
 
 -- name: update_profile
 UPDATE subscribers

@@ -15,8 +15,10 @@ SET status = 'pending', name = coalesce($2, name), locale = coalesce($3, locale)
     source = coalesce($4, source), updated_at = now()
 WHERE subscriber_id = $1;
 
--- name: replace_topics
-WITH gone AS (DELETE FROM subscriber_topics WHERE subscriber_id = $1)
+-- name: clear_topics
+DELETE FROM subscriber_topics WHERE subscriber_id = $1;
+
+-- name: add_topics
 INSERT INTO subscriber_topics (subscriber_id, topic_id)
 SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING;
 

@@ -80,7 +80,7 @@ def create_api_app(parent: web.Application) -> web.Application:
     return api
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
+async def json_object(request: web.Request) -> dict[str, Any]:
     try:
         data = parse_body(request, await read_limited(request))
     except BodyProblem as problem:
@@ -96,7 +96,7 @@ class ApiProblem(web.HTTPException):
         self.set_status(status)
 
 
-def _optional(data: dict[str, Any], key: str, kind: type, problems: dict[str, str]) -> Any:
+def optional_field(data: dict[str, Any], key: str, kind: type, problems: dict[str, str]) -> Any:
     value = data.get(key)
     if value is not None and not isinstance(value, kind):
         problems[key] = f"must be a {kind.__name__}"
@@ -107,10 +107,10 @@ def _optional(data: dict[str, Any], key: str, kind: type, problems: dict[str, st
 def _topic_fields(data: dict[str, Any]) -> dict[str, Any]:
     problems: dict[str, str] = {}
     fields = {
-        "name": _optional(data, "name", str, problems),
-        "description": _optional(data, "description", str, problems),
-        "public": _optional(data, "public", bool, problems),
-        "position": _optional(data, "position", int, problems),
+        "name": optional_field(data, "name", str, problems),
+        "description": optional_field(data, "description", str, problems),
+        "public": optional_field(data, "public", bool, problems),
+        "position": optional_field(data, "position", int, problems),
     }
     if problems:
         raise InvalidInput("invalid topic", problems)
@@ -123,7 +123,7 @@ async def list_topics_handler(request: web.Request) -> web.Response:
 
 
 async def create_topic_handler(request: web.Request) -> web.Response:
-    data = await _json_object(request)
+    data = await json_object(request)
     fields = _topic_fields(data)
     slug = data.get("slug")
     if fields["name"] is None:
@@ -142,7 +142,7 @@ async def create_topic_handler(request: web.Request) -> web.Response:
 
 
 async def update_topic_handler(request: web.Request) -> web.Response:
-    fields = _topic_fields(await _json_object(request))
+    fields = _topic_fields(await json_object(request))
     topic = await topics.update_topic(
         request.app[keys.pool_key], request.match_info["slug"], **fields
     )
@@ -165,20 +165,20 @@ async def subscriber_data(request: web.Request) -> web.Response:
     """A data-subject access request: everything held about one address."""
     pool = request.app[keys.pool_key]
     subscriber_id = await preferences.find_by_address(pool, _address_from(request.query))
-    return web.json_response(await preferences.export_data(pool, subscriber_id), dumps=_dumps)
+    return web.json_response(await preferences.export_data(pool, subscriber_id), dumps=dumps_json)
 
 
 async def subscriber_erase(request: web.Request) -> web.Response:
     """A data-subject erasure request, made by an editor on the person's behalf."""
     pool = request.app[keys.pool_key]
     subscriber_id = await preferences.find_by_address(
-        pool, _address_from(await _json_object(request))
+        pool, _address_from(await json_object(request))
     )
     await preferences.erase(pool, subscriber_id, requested_by=f"editor ({request[api_key_name]})")
     return web.json_response({"status": "erased"})
 
 
-def _dumps(data: Any) -> str:
+def dumps_json(data: Any) -> str:
     return json.dumps(data, default=str)
 
 
@@ -233,15 +233,15 @@ async def list_items_handler(request: web.Request) -> web.Response:
         last = found[-1]
         stamp = datetime.fromisoformat(last["published_at"])
         next_cursor = f"{round(stamp.timestamp() * 1e6)}-{last['item_id']}"
-    return web.json_response({"items": found, "next_cursor": next_cursor}, dumps=_dumps)
+    return web.json_response({"items": found, "next_cursor": next_cursor}, dumps=dumps_json)
 
 
 async def edit_item_handler(request: web.Request) -> web.Response:
-    data = await _json_object(request)
+    data = await json_object(request)
     problems: dict[str, str] = {}
-    title = _optional(data, "title", str, problems)
-    summary = _optional(data, "summary_html", str, problems)
-    hidden = _optional(data, "hidden", bool, problems)
+    title = optional_field(data, "title", str, problems)
+    summary = optional_field(data, "summary_html", str, problems)
+    hidden = optional_field(data, "hidden", bool, problems)
     slugs = data.get("topics")
     if slugs is not None and (
         not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs)
@@ -249,7 +249,7 @@ async def edit_item_handler(request: web.Request) -> web.Response:
         problems["topics"] = "must be a list of topic slugs"
     if problems:
         raise InvalidInput("invalid item", problems)
-    item_id = _path_id(request, "item_id")
+    item_id = path_id(request, "item_id")
     await items.edit_item(
         request.app[keys.pool_key],
         item_id,
@@ -261,7 +261,7 @@ async def edit_item_handler(request: web.Request) -> web.Response:
     return web.json_response({"item_id": item_id, "status": "saved"})
 
 
-def _path_id(request: web.Request, name: str) -> int:
+def path_id(request: web.Request, name: str) -> int:
     text = request.match_info[name]
     if not text.isdigit() or len(text) > 18:
         raise InvalidInput(f"invalid {name}", {name: "a positive integer"})
@@ -271,10 +271,10 @@ def _path_id(request: web.Request, name: str) -> int:
 def _source_fields(data: dict[str, Any]) -> dict[str, Any]:
     problems: dict[str, str] = {}
     fields = {
-        "name": _optional(data, "name", str, problems),
-        "topics": _optional(data, "topics", list, problems),
-        "category_rules": _optional(data, "category_rules", dict, problems),
-        "poll_interval": _optional(data, "poll_interval", int, problems),
+        "name": optional_field(data, "name", str, problems),
+        "topics": optional_field(data, "topics", list, problems),
+        "category_rules": optional_field(data, "category_rules", dict, problems),
+        "poll_interval": optional_field(data, "poll_interval", int, problems),
     }
     if problems:
         raise InvalidInput("invalid feed source", problems)
@@ -283,12 +283,12 @@ def _source_fields(data: dict[str, Any]) -> dict[str, Any]:
 
 async def list_feeds_handler(request: web.Request) -> web.Response:
     return web.json_response(
-        {"feeds": await feeds.list_sources(request.app[keys.pool_key])}, dumps=_dumps
+        {"feeds": await feeds.list_sources(request.app[keys.pool_key])}, dumps=dumps_json
     )
 
 
 async def create_feed_handler(request: web.Request) -> web.Response:
-    data = await _json_object(request)
+    data = await json_object(request)
     url = data.get("url")
     if not isinstance(url, str) or not url.strip():
         raise InvalidInput("invalid feed source", {"url": "required"})
@@ -301,24 +301,24 @@ async def create_feed_handler(request: web.Request) -> web.Response:
         category_rules=fields["category_rules"],
         poll_interval=fields["poll_interval"] or 900,
     )
-    return web.json_response(source, status=201, dumps=_dumps)
+    return web.json_response(source, status=201, dumps=dumps_json)
 
 
 async def update_feed_handler(request: web.Request) -> web.Response:
-    data = await _json_object(request)
+    data = await json_object(request)
     fields = _source_fields(data)
     problems: dict[str, str] = {}
-    paused = _optional(data, "paused", bool, problems)
+    paused = optional_field(data, "paused", bool, problems)
     if problems:
         raise InvalidInput("invalid feed source", problems)
     source = await feeds.update_source(
-        request.app[keys.pool_key], _path_id(request, "source_id"), paused=paused, **fields
+        request.app[keys.pool_key], path_id(request, "source_id"), paused=paused, **fields
     )
-    return web.json_response(source, dumps=_dumps)
+    return web.json_response(source, dumps=dumps_json)
 
 
 async def delete_feed_handler(request: web.Request) -> web.Response:
-    await feeds.delete_source(request.app[keys.pool_key], _path_id(request, "source_id"))
+    await feeds.delete_source(request.app[keys.pool_key], path_id(request, "source_id"))
     return web.Response(status=204)
 
 
@@ -328,7 +328,7 @@ async def poll_feed_handler(request: web.Request) -> web.Response:
         results = await feeds.poll_now(
             request.app[keys.pool_key],
             session,
-            _path_id(request, "source_id"),
+            path_id(request, "source_id"),
             allow_private=settings.feed_allow_private,
         )
     return web.json_response({"polls": [asdict(r) for r in results]})

@@ -12,6 +12,12 @@ from mailer.errors import Conflict, Gone, InvalidInput, MailerError, NotFound
 
 log = logging.getLogger(__name__)
 
+# Mail HTML shown in a page is untrusted: no scripts, no same-origin access; remote images
+# allowed so that a preview looks like a mail client's.
+MAIL_PREVIEW_CSP = (
+    "sandbox; default-src 'none'; img-src data: http: https:; style-src 'unsafe-inline'"
+)
+
 _TITLES = {
     400: "Bad request",
     404: "Not found",

@@ -16,6 +16,7 @@ from aiohttp import web
 from mailer import keys
 from mailer.embedded import outbox_dir
 from mailer.errors import NotFound
+from mailer.web.middleware import MAIL_PREVIEW_CSP
 
 _KEY = re.compile(r"^[A-Za-z0-9._,=-]{1,200}$")
 _LIST_LIMIT = 500
@@ -136,11 +137,7 @@ async def message_html(request: web.Request) -> web.Response:
     if html is None:
         raise NotFound("This mail has no HTML part")
     response = web.Response(text=html, content_type="text/html")
-    # Mail HTML is untrusted: no scripts, no same-origin access, remote images allowed
-    # so that the preview looks like a mail client's.
-    response.headers["Content-Security-Policy"] = (
-        "sandbox; default-src 'none'; img-src data: http: https:; style-src 'unsafe-inline'"
-    )
+    response.headers["Content-Security-Policy"] = MAIL_PREVIEW_CSP
     return response
 
 

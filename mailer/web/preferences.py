@@ -24,7 +24,7 @@ from mailer.signup_input import SignupRequest
 from mailer.tokens import Purpose
 from mailer.topics import list_topics
 from mailer.web.limits import client_ip
-from mailer.web.public import render
+from mailer.web.public import consent_wording, render
 
 MAX_FIELD = 200
 
@@ -77,6 +77,7 @@ async def _page(
         changes=changes,
         errors=errors or {},
         notice=notice,
+        consent=consent_wording(request.app[keys.settings_key].organisation),
     )
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -155,6 +156,7 @@ async def resubscribe(request: web.Request) -> web.Response:
             name=subscriber.name,
             topics=subscriber.topics or None,
             source=context.source,
+            consent_text=consent_wording(settings.organisation),
             ip=context.ip,
             user_agent=context.user_agent,
         ),

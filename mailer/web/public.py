@@ -65,6 +65,7 @@ async def _form(
         errors=errors or {},
         values=values or {},
         stamp=request.app[keys.signer_key].form_stamp(int(time.time())),
+        source=request.query.get("source", "")[:200],
         consent=consent_wording(settings.organisation),
         action="/subscribe/embed" if embed else "/subscribe",
     )
@@ -116,21 +117,26 @@ async def subscribe_post(request: web.Request) -> web.Response:
             errors={"form": "The form expired; please fill it in again."},
             values=data,
         )
+    place = str(data.get("source") or "").strip()[:200]
     fields = {
         "email": data.get("email"),
         "name": data.get("name") or None,
         "topics": data.get("topics") or [],
-        "source": request.headers.get("Referer") or "hosted form",
+        "source": f"hosted form{' (embedded)' if embed else ''}{': ' + place if place else ''}",
         "consent_text": consent_wording(settings.organisation),
     }
     try:
-        signup_request = parse_signup(
-            fields,
-            ip=client_ip(request, settings),
-            user_agent=request.headers.get("User-Agent"),
-        )
-        if not signup_request.topics:
-            raise InvalidInput("no topic", {"topics": "Choose at least one topic."})
+        no_topic = {} if fields["topics"] else {"topics": "Choose at least one topic."}
+        try:
+            signup_request = parse_signup(
+                fields,
+                ip=client_ip(request, settings),
+                user_agent=request.headers.get("User-Agent"),
+            )
+        except InvalidInput as exc:  # report every problem at once
+            raise InvalidInput(str(exc), {**exc.fields, **no_topic}) from exc
+        if no_topic:
+            raise InvalidInput("no topic", no_topic)
         wait = limits.address.hit(signup_request.email.casefold())
         if wait:
             return too_many(request, wait)
@@ -143,12 +149,11 @@ async def subscribe_post(request: web.Request) -> web.Response:
 
 
 async def subscribe_thanks(request: web.Request) -> web.Response:
-    return render(
-        request,
-        "web/subscribe_thanks.html",
-        title="Check your inbox",
-        embed=request.query.get("embed") == "1",
-    )
+    embed = request.query.get("embed") == "1"
+    response = render(request, "web/subscribe_thanks.html", title="Check your inbox", embed=embed)
+    if embed:  # the answer to the embedded form shows in the same frame
+        response.headers["Content-Security-Policy"] = "frame-ancestors *"
+    return response
 
 
 def _expired(request: web.Request, token: str) -> web.Response:
@@ -162,7 +167,7 @@ def _welcome(request: web.Request, view: ConfirmView) -> web.Response:
     token = request.app[keys.signer_key].subscriber_token(
         Purpose.PREFERENCES, view.subscriber_id, view.key_version
     )
-    return render(
+    response = render(
         request,
         "web/confirm_done.html",
         title="You're subscribed",
@@ -170,6 +175,8 @@ def _welcome(request: web.Request, view: ConfirmView) -> web.Response:
         name=view.name,
         preferences_url=f"{settings.base_url}/preferences/{token}",
     )
+    response.headers["Cache-Control"] = "no-store"  # it carries the personal link
+    return response
 
 
 async def confirm_page(request: web.Request) -> web.Response:

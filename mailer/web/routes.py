@@ -6,7 +6,17 @@ from aiohttp import web
 
 from mailer.config import Settings
 from mailer.resources import static_dir
-from mailer.web import api, health, outbox, preferences, public, webhooks
+from mailer.web import (
+    api,
+    api_digests,
+    archive,
+    health,
+    openapi,
+    outbox,
+    preferences,
+    public,
+    webhooks,
+)
 
 
 def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -> None:
@@ -16,6 +26,11 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     if not full:
         return
     app.router.add_static("/static", static_dir())
+    app.router.add_get("/", archive.start_page)
+    app.router.add_get("/archive", archive.archive_page)
+    app.router.add_get("/archive.atom", archive.archive_atom)
+    app.router.add_get("/archive/{slug}", archive.archived_digest)
+    app.router.add_get("/archive/{slug}/body", archive.archived_digest_body)
 
     # The website's back end (signed)
     app.router.add_post("/webhooks/signup", webhooks.signup)
@@ -40,7 +55,8 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     app.router.add_get("/unsubscribe/{token}", preferences.unsubscribe_page)
     app.router.add_post("/unsubscribe/{token}", preferences.unsubscribe_post)
 
-    # Editors (API key)
+    # Editors (API key; the description itself is public)
+    app.router.add_get("/api/v1/openapi.json", openapi.openapi)
     v1 = api.create_api_app(app)  # every route below needs an API key
     v1.router.add_get("/topics", api.list_topics_handler)
     v1.router.add_post("/topics", api.create_topic_handler)
@@ -53,6 +69,19 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     v1.router.add_post("/feeds/{source_id}/poll", api.poll_feed_handler)
     v1.router.add_get("/items", api.list_items_handler)
     v1.router.add_patch("/items/{item_id}", api.edit_item_handler)
+    v1.router.add_get("/series", api_digests.list_series)
+    v1.router.add_post("/series", api_digests.create_series)
+    v1.router.add_patch("/series/{series_id}", api_digests.update_series)
+    v1.router.add_get("/digests", api_digests.list_digests)
+    v1.router.add_post("/digests", api_digests.create_digest)
+    v1.router.add_get("/digests/{mailing_id}", api_digests.get_digest)
+    v1.router.add_patch("/digests/{mailing_id}", api_digests.edit_digest)
+    v1.router.add_post("/digests/{mailing_id}/schedule", api_digests.schedule_digest)
+    v1.router.add_post("/digests/{mailing_id}/send-now", api_digests.send_now)
+    v1.router.add_post("/digests/{mailing_id}/cancel", api_digests.cancel_digest)
+    v1.router.add_get("/digests/{mailing_id}/preview", api_digests.preview_digest)
+    v1.router.add_post("/digests/{mailing_id}/test-send", api_digests.test_send)
+    v1.router.add_get("/digests/{mailing_id}/stats", api_digests.digest_stats)
     v1.router.add_get("/subscribers/data", api.subscriber_data)
     v1.router.add_post("/subscribers/erase", api.subscriber_erase)
     v1.router.add_get("/mailings/{mailing_id}/progress", api.mailing_progress)

@@ -277,3 +277,13 @@ async def test_editor_data_subject_requests(
     assert await pool.fetchval("SELECT count(*) FROM subscribers") == 0
     by = await pool.fetchval("SELECT payload->>'by' FROM events WHERE type = 'subscriber.erased'")
     assert by == "editor (privacy officer)"
+
+
+async def test_keeping_a_topic_keeps_it(client: Client, pool: asyncpg.Pool, reader: int) -> None:
+    url = link(Purpose.PREFERENCES, reader)
+    saved = await client.post(url, data={"topics": ["overdose-prevention", "tobacco-control"]})
+    assert saved.status == 200
+    slugs = await pool.fetch(
+        "SELECT slug FROM subscriber_topics JOIN topics USING (topic_id) ORDER BY slug"
+    )
+    assert [s["slug"] for s in slugs] == ["overdose-prevention", "staff", "tobacco-control"]

@@ -363,3 +363,14 @@ async def test_consent_ledger_is_append_only(
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
         await pool.execute("DELETE FROM consent_events")
     await pool.execute("UPDATE consent_events SET ip = NULL, user_agent = NULL")  # erasure
+
+
+async def test_signing_up_again_keeps_the_topics_chosen(client: Client, pool: asyncpg.Pool) -> None:
+    await post_signup(client, signup("twice@example.org"))
+    await post_signup(
+        client, signup("twice@example.org", topics=["overdose-prevention", "tobacco-control"])
+    )
+    slugs = await pool.fetch(
+        "SELECT slug FROM subscriber_topics JOIN topics USING (topic_id) ORDER BY slug"
+    )
+    assert [s["slug"] for s in slugs] == ["overdose-prevention", "tobacco-control"]

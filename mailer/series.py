@@ -1,0 +1,130 @@
+"""Digest series: the kinds of digest offered, each on a recurring local-time schedule."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import asyncpg
+from apscheduler.triggers.cron import CronTrigger
+
+from mailer.db import load_queries
+from mailer.errors import Conflict, InvalidInput, NotFound
+from mailer.topics import SLUG, slug_for
+
+Q = load_queries("series")
+log = logging.getLogger(__name__)
+
+
+def trigger(cron: str, timezone: str) -> CronTrigger:
+    """The schedule as APScheduler computes it (daylight-saving changes included)."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(
+            "invalid series", {"timezone": f"unknown time zone {timezone!r}"}
+        ) from exc
+    try:
+        return CronTrigger.from_crontab(cron, timezone=zone)
+    except ValueError as exc:
+        raise InvalidInput(
+            "invalid series",
+            {"cron": f"five fields: minute hour day month weekday, e.g. '0 9 * * tue' ({exc})"},
+        ) from exc
+
+
+def next_occurrence(cron: str, timezone: str, after: datetime) -> datetime | None:
+    """The first scheduled time strictly after `after`."""
+    fire: datetime | None = trigger(cron, timezone).get_next_fire_time(None, after)
+    if fire is not None and fire <= after:
+        fire = trigger(cron, timezone).get_next_fire_time(fire, after.replace(microsecond=0))
+    return fire
+
+
+def series_json(row: asyncpg.Record) -> dict[str, Any]:
+    data = dict(row)
+    for key, value in data.items():
+        if isinstance(value, datetime):
+            data[key] = value.isoformat()
+    return data
+
+
+async def create_series(
+    pool: asyncpg.Pool,
+    *,
+    name: str,
+    cron: str,
+    timezone: str,
+    now: datetime,
+    slug: str | None = None,
+    description: str = "",
+    mode: str = "draft",
+    is_default: bool = False,
+) -> dict[str, Any]:
+    slug = slug or slug_for(name)
+    problems = {}
+    if not SLUG.match(slug):
+        problems["slug"] = "lower-case letters, digits and dashes"
+    if not 1 <= len(name.strip()) <= 100:
+        problems["name"] = "1 to 100 characters"
+    if mode not in ("draft", "auto"):
+        problems["mode"] = "draft (editors review) or auto (sent without a human)"
+    if problems:
+        raise InvalidInput("invalid series", problems)
+    first = next_occurrence(cron, timezone, now)
+    try:
+        row = await pool.fetchrow(
+            Q["create_series"],
+            slug,
+            name.strip(),
+            description,
+            cron,
+            timezone,
+            mode,
+            is_default,
+            first,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise Conflict(f"a series with the slug {slug!r} exists already") from exc
+    assert row is not None
+    return series_json(row)
+
+
+async def list_series(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    return [series_json(r) for r in await pool.fetch(Q["list_series"])]
+
+
+async def get_series(pool: asyncpg.Pool, series_id: int) -> asyncpg.Record:
+    row = await pool.fetchrow(Q["get_series"], series_id)
+    if row is None:
+        raise NotFound(f"series {series_id} does not exist")
+    return row
+
+
+async def update_series(
+    pool: asyncpg.Pool,
+    series_id: int,
+    *,
+    now: datetime,
+    name: str | None = None,
+    description: str | None = None,
+    cron: str | None = None,
+    timezone: str | None = None,
+    mode: str | None = None,
+    is_default: bool | None = None,
+    active: bool | None = None,
+) -> dict[str, Any]:
+    current = await get_series(pool, series_id)
+    if mode is not None and mode not in ("draft", "auto"):
+        raise InvalidInput("invalid series", {"mode": "draft or auto"})
+    next_run = None
+    if cron is not None or timezone is not None:
+        next_run = next_occurrence(cron or current["cron"], timezone or current["timezone"], now)
+    row = await pool.fetchrow(
+        Q["update_series"], series_id, name, description, cron, timezone, mode, is_default,
+        active, next_run,
+    )  # fmt: skip
+    assert row is not None
+    return series_json(row)

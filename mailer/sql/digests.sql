@@ -1,0 +1,140 @@
+-- Digests: assembly, editing, the personalised fan-out, the archive.
+
+-- name: create_digest
+INSERT INTO mailings (kind, subject, list_id, series_id, occurrence_at, slug, status)
+VALUES ('digest', $1, $2, $3, $4, $5, 'draft')
+ON CONFLICT (series_id, occurrence_at) WHERE occurrence_at IS NOT NULL DO NOTHING
+RETURNING mailing_id;
+
+-- name: last_sent_start
+SELECT max(started_at) FROM mailings WHERE series_id = $1 AND status = 'sent';
+
+-- name: assemble_items
+-- New items since the series' last sent digest, not hidden, never sent in this series,
+-- with at least one topic; newest first.
+INSERT INTO mailing_items (mailing_id, item_id, position)
+SELECT $1, i.item_id, row_number() OVER (ORDER BY i.published_at DESC, i.item_id DESC)
+FROM items i
+WHERE NOT i.hidden
+  AND i.published_at > $3
+  AND cardinality(i.topic_ids) > 0
+  AND NOT EXISTS (
+      SELECT 1 FROM mailing_items mi JOIN mailings m USING (mailing_id)
+      WHERE mi.item_id = i.item_id AND m.series_id = $2 AND m.status IN ('sending', 'sent'))
+ORDER BY i.published_at DESC
+LIMIT $4
+ON CONFLICT DO NOTHING;
+
+-- name: digest_items
+-- The digest's items in order, each under its first topic (by topic order).
+SELECT i.item_id, i.title, i.link, i.summary_html, i.summary_text, i.image_url, i.image_alt,
+       i.author, i.published_at, mi.position, i.topic_ids,
+       (SELECT t.name FROM topics t WHERE t.topic_id = ANY(i.topic_ids)
+        ORDER BY t.position, t.name LIMIT 1) AS topic,
+       (SELECT min(t.position * 1000000 + t.topic_id) FROM topics t
+        WHERE t.topic_id = ANY(i.topic_ids)) AS topic_rank
+FROM mailing_items mi JOIN items i USING (item_id)
+WHERE mi.mailing_id = $1
+ORDER BY topic_rank NULLS LAST, mi.position;
+
+-- name: clear_digest_items
+DELETE FROM mailing_items WHERE mailing_id = $1;
+
+-- name: set_digest_items
+INSERT INTO mailing_items (mailing_id, item_id, position)
+SELECT $1, item_id, ordinality FROM unnest($2::bigint[]) WITH ORDINALITY AS x(item_id, ordinality);
+
+-- name: existing_items
+SELECT item_id FROM items WHERE item_id = ANY($1::bigint[]);
+
+-- name: get_digest
+SELECT m.*, s.name AS series_name, s.slug AS series_slug
+FROM mailings m LEFT JOIN series s USING (series_id)
+WHERE m.mailing_id = $1 AND m.kind = 'digest';
+
+-- name: lock_digest
+SELECT mailing_id, status FROM mailings WHERE mailing_id = $1 AND kind = 'digest' FOR UPDATE;
+
+-- name: list_digests
+SELECT m.mailing_id, m.status, m.subject, m.series_id, m.scheduled_at, m.started_at,
+       m.finished_at, m.created_at, m.slug,
+       (SELECT count(*) FROM mailing_items mi WHERE mi.mailing_id = m.mailing_id) AS items
+FROM mailings m
+WHERE m.kind = 'digest' AND ($1::text IS NULL OR m.status = $1)
+ORDER BY m.mailing_id DESC
+LIMIT 200;
+
+-- name: update_digest_text
+UPDATE mailings SET subject = coalesce($2, subject), intro_md = coalesce($3, intro_md),
+       updated_at = now()
+WHERE mailing_id = $1;
+
+-- name: store_content
+UPDATE mailings SET content = $2, updated_at = now() WHERE mailing_id = $1;
+
+-- name: schedule_digest
+UPDATE mailings SET status = 'scheduled', scheduled_at = $2, updated_at = now()
+WHERE mailing_id = $1 AND status IN ('draft', 'scheduled')
+RETURNING mailing_id;
+
+-- name: due_digests
+SELECT mailing_id FROM mailings
+WHERE status = 'scheduled' AND scheduled_at <= $1 ORDER BY scheduled_at;
+
+-- name: fan_out_digest
+-- One row per active, unpaused subscriber of the series, carrying exactly the digest's
+-- items of their topics that they never received (in any series, alert or digest); a
+-- subscriber left with no item gets no row, so no mail.
+INSERT INTO deliveries (mailing_id, subscriber_id, kind, recipient, item_ids)
+SELECT $1, s.subscriber_id, 'digest', s.email, picked.item_ids
+FROM subscriber_series ss
+JOIN subscribers s ON s.subscriber_id = ss.subscriber_id
+CROSS JOIN LATERAL (
+    SELECT array_agg(mi.item_id ORDER BY mi.position) AS item_ids
+    FROM mailing_items mi
+    JOIN items i ON i.item_id = mi.item_id
+    WHERE mi.mailing_id = $1
+      AND i.topic_ids && ARRAY(SELECT st.topic_id FROM subscriber_topics st
+                               WHERE st.subscriber_id = s.subscriber_id)
+      AND NOT EXISTS (
+          SELECT 1 FROM deliveries d
+          WHERE d.subscriber_id = s.subscriber_id
+            AND d.status IN ('queued', 'sending', 'deferred', 'sent')
+            AND mi.item_id = ANY(d.item_ids))
+) picked
+WHERE ss.series_id = $2
+  AND s.status = 'active' AND (s.paused_until IS NULL OR s.paused_until <= now())
+  AND picked.item_ids IS NOT NULL
+ON CONFLICT (mailing_id, subscriber_id) DO NOTHING;
+
+-- name: archive
+SELECT m.mailing_id, m.slug, m.subject, m.started_at, s.name AS series_name
+FROM mailings m LEFT JOIN series s USING (series_id)
+WHERE m.kind = 'digest' AND m.status IN ('sending', 'sent') AND m.slug IS NOT NULL
+ORDER BY m.started_at DESC
+LIMIT $1;
+
+-- name: archived_digest
+SELECT m.mailing_id, m.slug, m.subject, m.content, m.started_at
+FROM mailings m
+WHERE m.kind = 'digest' AND m.status IN ('sending', 'sent') AND m.slug = $1;
+
+-- name: subscriber_for_preview
+SELECT s.subscriber_id, s.email, s.name, s.key_version, s.plain_text_only,
+       ARRAY(SELECT topic_id FROM subscriber_topics st WHERE st.subscriber_id = s.subscriber_id)
+           AS topic_ids
+FROM subscribers s WHERE s.subscriber_id = $1 OR s.email_key = $2;
+
+-- name: items_for_subscriber
+-- What fan_out_digest would give one subscriber (for previews).
+SELECT coalesce(array_agg(mi.item_id ORDER BY mi.position), '{}') AS item_ids
+FROM mailing_items mi
+JOIN items i ON i.item_id = mi.item_id
+WHERE mi.mailing_id = $1
+  AND i.topic_ids && ARRAY(SELECT st.topic_id FROM subscriber_topics st
+                           WHERE st.subscriber_id = $2)
+  AND NOT EXISTS (
+      SELECT 1 FROM deliveries d
+      WHERE d.subscriber_id = $2 AND d.mailing_id IS DISTINCT FROM $1
+        AND d.status IN ('queued', 'sending', 'deferred', 'sent')
+        AND mi.item_id = ANY(d.item_ids));

@@ -1,0 +1,217 @@
+"""The editor API for series and digests (routes in web/routes.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from mailer import digests, keys, mailings, series
+from mailer.errors import InvalidInput
+from mailer.web.api import dumps_json, json_object, optional_field, path_id
+from mailer.web.middleware import MAIL_PREVIEW_CSP
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _series_fields(data: dict[str, Any]) -> dict[str, Any]:
+    problems: dict[str, str] = {}
+    fields = {
+        key: optional_field(data, key, kind, problems)
+        for key, kind in (
+            ("name", str),
+            ("description", str),
+            ("cron", str),
+            ("timezone", str),
+            ("mode", str),
+            ("is_default", bool),
+        )
+    }
+    if problems:
+        raise InvalidInput("invalid series", problems)
+    return fields
+
+
+async def list_series(request: web.Request) -> web.Response:
+    found = await series.list_series(request.app[keys.pool_key])
+    return web.json_response({"series": found}, dumps=dumps_json)
+
+
+async def create_series(request: web.Request) -> web.Response:
+    data = await json_object(request)
+    fields = _series_fields(data)
+    missing = {k: "required" for k in ("name", "cron", "timezone") if not fields[k]}
+    if missing:
+        raise InvalidInput("invalid series", missing)
+    slug = data.get("slug")
+    if slug is not None and not isinstance(slug, str):
+        raise InvalidInput("invalid series", {"slug": "must be a str"})
+    created = await series.create_series(
+        request.app[keys.pool_key],
+        name=fields["name"],
+        cron=fields["cron"],
+        timezone=fields["timezone"],
+        now=_now(),
+        slug=slug,
+        description=fields["description"] or "",
+        mode=fields["mode"] or "draft",
+        is_default=bool(fields["is_default"]),
+    )
+    return web.json_response(created, status=201, dumps=dumps_json)
+
+
+async def update_series(request: web.Request) -> web.Response:
+    data = await json_object(request)
+    fields = _series_fields(data)
+    problems: dict[str, str] = {}
+    active = optional_field(data, "active", bool, problems)
+    if problems:
+        raise InvalidInput("invalid series", problems)
+    updated = await series.update_series(
+        request.app[keys.pool_key],
+        path_id(request, "series_id"),
+        now=_now(),
+        active=active,
+        **fields,
+    )
+    return web.json_response(updated, dumps=dumps_json)
+
+
+def _digest_json(row: Any) -> dict[str, Any]:
+    data = dict(row)
+    for key, value in data.items():
+        if isinstance(value, datetime):
+            data[key] = value.isoformat()
+    return data
+
+
+async def list_digests(request: web.Request) -> web.Response:
+    status = request.query.get("status") or None
+    rows = await request.app[keys.pool_key].fetch(digests.Q["list_digests"], status)
+    return web.json_response({"digests": [_digest_json(r) for r in rows]}, dumps=dumps_json)
+
+
+async def create_digest(request: web.Request) -> web.Response:
+    data = await json_object(request)
+    series_id = data.get("series_id")
+    if not isinstance(series_id, int):
+        raise InvalidInput("invalid digest", {"series_id": "required: the series' id"})
+    problems: dict[str, str] = {}
+    subject = optional_field(data, "subject", str, problems)
+    if problems:
+        raise InvalidInput("invalid digest", problems)
+    mailing_id = await digests.create_digest(
+        request.app[keys.pool_key],
+        request.app[keys.settings_key],
+        series_id,
+        now=_now(),
+        subject=subject,
+    )
+    return await _digest(request, mailing_id or 0, status=201)
+
+
+async def _digest(request: web.Request, mailing_id: int, status: int = 200) -> web.Response:
+    row = await request.app[keys.pool_key].fetchrow(digests.Q["get_digest"], mailing_id)
+    if row is None:
+        raise web.HTTPNotFound(text=f"digest {mailing_id} does not exist")
+    return web.json_response(_digest_json(row), status=status, dumps=dumps_json)
+
+
+async def get_digest(request: web.Request) -> web.Response:
+    return await _digest(request, path_id(request, "mailing_id"))
+
+
+async def edit_digest(request: web.Request) -> web.Response:
+    data = await json_object(request)
+    problems: dict[str, str] = {}
+    subject = optional_field(data, "subject", str, problems)
+    intro = optional_field(data, "intro_md", str, problems)
+    items = data.get("items")
+    if items is not None and (
+        not isinstance(items, list) or not all(isinstance(i, int) for i in items)
+    ):
+        problems["items"] = "a list of item ids, in the order they appear"
+    if problems:
+        raise InvalidInput("invalid digest", problems)
+    mailing_id = path_id(request, "mailing_id")
+    await digests.edit_digest(
+        request.app[keys.pool_key],
+        request.app[keys.settings_key],
+        mailing_id,
+        subject=subject,
+        intro_md=intro,
+        item_ids=items,
+    )
+    return await _digest(request, mailing_id)
+
+
+async def schedule_digest(request: web.Request) -> web.Response:
+    data = await json_object(request)
+    text = data.get("send_at")
+    try:
+        send_at: datetime | None = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+    except ValueError:
+        send_at = None
+    if send_at is None or send_at.tzinfo is None:
+        example = "an ISO 8601 time with its zone, e.g. 2026-12-01T14:00Z"
+        raise InvalidInput("invalid schedule", {"send_at": example})
+    mailing_id = path_id(request, "mailing_id")
+    await digests.schedule(
+        request.app[keys.pool_key], request.app[keys.settings_key], mailing_id, send_at, now=_now()
+    )
+    return await _digest(request, mailing_id)
+
+
+async def send_now(request: web.Request) -> web.Response:
+    mailing_id = path_id(request, "mailing_id")
+    recipients = await digests.start(
+        request.app[keys.pool_key], request.app[keys.settings_key], mailing_id
+    )
+    response = await _digest(request, mailing_id)
+    response.headers["Mailer-Recipients"] = str(recipients)
+    return response
+
+
+async def cancel_digest(request: web.Request) -> web.Response:
+    mailing_id = path_id(request, "mailing_id")
+    await mailings.cancel(request.app[keys.pool_key], mailing_id)
+    return await _digest(request, mailing_id)
+
+
+async def preview_digest(request: web.Request) -> web.Response:
+    result = await digests.preview(
+        request.app[keys.pool_key],
+        request.app[keys.settings_key],
+        path_id(request, "mailing_id"),
+        subscriber=request.query.get("subscriber") or None,
+    )
+    wanted = request.query.get("format", "json")
+    if wanted == "html":
+        response = web.Response(text=result["html"], content_type="text/html")
+        response.headers["Content-Security-Policy"] = MAIL_PREVIEW_CSP
+        return response
+    if wanted == "text":
+        return web.Response(text=result["text"], content_type="text/plain")
+    return web.json_response(result)
+
+
+async def test_send(request: web.Request) -> web.Response:
+    data = await json_object(request)
+    addresses = data.get("addresses")
+    if not isinstance(addresses, list):
+        raise InvalidInput("invalid test send", {"addresses": "a list of 1 to 10 addresses"})
+    queued = await digests.test_send(
+        request.app[keys.pool_key],
+        request.app[keys.settings_key],
+        path_id(request, "mailing_id"),
+        [str(a) for a in addresses],
+    )
+    return web.json_response({"queued": len(queued)}, status=202)
+
+
+async def digest_stats(request: web.Request) -> web.Response:
+    progress = await mailings.progress(request.app[keys.pool_key], path_id(request, "mailing_id"))
+    return web.json_response(progress.as_json())
