@@ -41,6 +41,7 @@ class Subscriber:
     paused_until: datetime | None
     key_version: int
     topics: tuple[str, ...]  # slugs
+    series: tuple[int, ...] = ()  # the digest series they receive
 
     @property
     def masked_email(self) -> str:
@@ -72,6 +73,7 @@ async def load_subscriber(pool: asyncpg.Pool, subscriber_id: int) -> Subscriber 
         if row is None or row["status"] == SubscriberStatus.ERASED:
             return None
         topics = await conn.fetch(Q["subscriber_topics"], subscriber_id)
+        series = await conn.fetch(Q["subscriber_series"], subscriber_id)
     return Subscriber(
         subscriber_id=row["subscriber_id"],
         email=row["email"],
@@ -81,6 +83,7 @@ async def load_subscriber(pool: asyncpg.Pool, subscriber_id: int) -> Subscriber 
         paused_until=row["paused_until"],
         key_version=row["key_version"],
         topics=tuple(t["slug"] for t in topics),
+        series=tuple(s["series_id"] for s in series),
     )
 
 
@@ -90,6 +93,7 @@ class PreferenceChoice:
     topics: tuple[str, ...]  # public topic slugs
     plain_text_only: bool
     pause_months: int | None  # None: leave the pause as it is; 0: no pause
+    series: tuple[int, ...] | None = None  # None: leave the series as they are
 
 
 async def save_preferences(
@@ -119,6 +123,16 @@ async def save_preferences(
                 else None
             )
         changes = _describe(subscriber, choice, before, after, public, paused_until)
+        if choice.series is not None:
+            offered = {r["series_id"]: r["name"] for r in await conn.fetch(Q["active_series"])}
+            if any(s not in offered for s in choice.series):
+                raise InvalidInput("unknown series", {"series": "choose among the offered digests"})
+            had, has = set(subscriber.series) & set(offered), set(choice.series)
+            changes += [f"You will receive {offered[s]}" for s in sorted(has - had)]
+            changes += [f"You will no longer receive {offered[s]}" for s in sorted(had - has)]
+            if has != had:
+                await conn.execute(Q["clear_series"], subscriber.subscriber_id)
+                await conn.execute(Q["add_series"], subscriber.subscriber_id, sorted(has))
         if not changes:
             return []
         await conn.execute(Q["clear_public_topics"], subscriber.subscriber_id)

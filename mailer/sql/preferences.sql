@@ -57,3 +57,16 @@ DELETE FROM subscribers WHERE subscriber_id = $1;
 -- name: suppress_erased
 INSERT INTO suppressions (email_hash, reason, detail) VALUES ($1, 'erased', $2)
 ON CONFLICT (email_hash) DO UPDATE SET reason = 'erased', detail = $2;
+
+-- name: subscriber_series
+SELECT series_id FROM subscriber_series WHERE subscriber_id = $1;
+
+-- name: active_series
+SELECT series_id, name, description FROM series WHERE active ORDER BY series_id;
+
+-- name: clear_series
+DELETE FROM subscriber_series WHERE subscriber_id = $1;
+
+-- name: add_series
+INSERT INTO subscriber_series (subscriber_id, series_id)
+SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING;

@@ -12,6 +12,7 @@ from mailer.errors import Conflict, InvalidInput
 from mailer.preferences import (
     PAUSE_CHOICES,
     PreferenceChoice,
+    Q,
     Subscriber,
     erase,
     export_data,
@@ -65,7 +66,9 @@ async def _page(
     errors: dict[str, str] | None = None,
     notice: str | None = None,
 ) -> web.Response:
-    topics = await list_topics(request.app[keys.pool_key], public_only=True)
+    pool = request.app[keys.pool_key]
+    topics = await list_topics(pool, public_only=True)
+    series = await pool.fetch(Q["active_series"])
     response = render(
         request,
         "web/preferences.html",
@@ -73,6 +76,7 @@ async def _page(
         title="Your preferences",
         subscriber=subscriber,
         topics=topics,
+        series=series,
         links=_links(request, subscriber),
         changes=changes,
         errors=errors or {},
@@ -102,8 +106,12 @@ async def preferences_save(request: web.Request) -> web.Response:
         errors["topics"] = "Too many topics."
     if errors:
         return await _page(request, subscriber, status=400, errors=errors)
+    picked = form.getall("series", [])
+    if len(picked) > 50 or not all(str(v).isdigit() and len(str(v)) < 18 for v in picked):
+        return await _page(request, subscriber, status=400, errors={"series": "Bad choice."})
     choice = PreferenceChoice(
         name=name or None,
+        series=tuple(int(str(v)) for v in picked) if form.get("series_shown") else None,
         topics=tuple(dict.fromkeys(slugs)),
         plain_text_only=form.get("plain_text_only") == "on",
         pause_months=None if pause == "keep" else PAUSE_CHOICES[pause],

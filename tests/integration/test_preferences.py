@@ -287,3 +287,33 @@ async def test_keeping_a_topic_keeps_it(client: Client, pool: asyncpg.Pool, read
         "SELECT slug FROM subscriber_topics JOIN topics USING (topic_id) ORDER BY slug"
     )
     assert [s["slug"] for s in slugs] == ["overdose-prevention", "staff", "tobacco-control"]
+
+
+async def test_choosing_digest_series(client: Client, pool: asyncpg.Pool, reader: int) -> None:
+    from datetime import UTC, datetime
+
+    from mailer.series import create_series
+
+    weekly = await create_series(
+        pool, name="Weekly", cron="0 9 * * tue", timezone="UTC", now=datetime.now(UTC)
+    )
+    monthly = await create_series(
+        pool, name="Monthly", cron="0 9 1 * *", timezone="UTC", now=datetime.now(UTC)
+    )
+    await pool.execute("INSERT INTO subscriber_series VALUES ($1, $2)", reader, weekly["series_id"])
+    url = link(Purpose.PREFERENCES, reader)
+    page = await (await client.get(url)).text()
+    assert f'value="{weekly["series_id"]}" checked' in page
+    form = {
+        "topics": ["overdose-prevention"],
+        "series_shown": "1",
+        "series": [str(monthly["series_id"])],
+    }
+    saved = await (await client.post(url, data=form)).text()
+    assert "You will receive Monthly" in saved
+    assert "You will no longer receive Weekly" in saved
+    assert await pool.fetchval("SELECT array_agg(series_id) FROM subscriber_series") == [
+        monthly["series_id"]
+    ]
+    bad = await client.post(url, data={**form, "series": ["999999"]})
+    assert bad.status == 400
