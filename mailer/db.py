@@ -6,8 +6,10 @@ import json
 import re
 import socket
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -32,6 +34,11 @@ def load_queries(concern: str) -> Mapping[str, str]:
             raise ValueError(f"{concern}.sql defines {name} twice")
         queries[name] = body.strip()
     return MappingProxyType(queries)
+
+
+def record_json(row: asyncpg.Record | Mapping[str, Any]) -> dict[str, Any]:
+    """A row as JSON-ready data: timestamps become ISO 8601 strings."""
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in dict(row).items()}
 
 
 def describe_target(url: str) -> str:

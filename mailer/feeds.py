@@ -9,13 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import aiohttp
 import asyncpg
 
-from mailer.db import load_queries
+from mailer.db import load_queries, record_json
 from mailer.errors import Conflict, InvalidInput, NotFound
 from mailer.feed_parse import NotAFeed, parse_feed
 from mailer.fetch import FetchError, check_url, fetch
@@ -28,10 +27,7 @@ _CONCURRENT_POLLS = 4
 
 
 def source_json(row: asyncpg.Record) -> dict[str, Any]:
-    data = dict(row)
-    for key, value in data.items():
-        if isinstance(value, datetime):
-            data[key] = value.isoformat()
+    data = record_json(row)
     data.pop("kind", None)
     return data
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from mailer.db import Connection, load_queries
+from mailer.db import Connection, load_queries, record_json
 from mailer.errors import InvalidInput, NotFound
 from mailer.feed_parse import ParsedItem
 from mailer.sanitise import clean_line, sanitise_html, to_text
@@ -132,14 +132,6 @@ async def topic_ids_by_slug(conn: Connection) -> dict[str, int]:
     return {r["slug"]: r["topic_id"] for r in await conn.fetch(Q["topic_ids_by_slug"])}
 
 
-def _item_json(row: asyncpg.Record) -> dict[str, Any]:
-    data = dict(row)
-    for key, value in data.items():
-        if isinstance(value, datetime):
-            data[key] = value.isoformat()
-    return data
-
-
 async def list_items(
     pool: asyncpg.Pool,
     *,
@@ -164,7 +156,7 @@ async def list_items(
         after[1] if after else None,
         limit,
     )
-    return [_item_json(r) for r in rows]
+    return [record_json(r) for r in rows]
 
 
 async def edit_item(

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import asyncpg
 from apscheduler.triggers.cron import CronTrigger
 
-from mailer.db import load_queries
+from mailer.db import load_queries, record_json
 from mailer.errors import Conflict, InvalidInput, NotFound
 from mailer.topics import SLUG, slug_for
 
@@ -41,14 +41,6 @@ def next_occurrence(cron: str, timezone: str, after: datetime) -> datetime | Non
     if fire is not None and fire <= after:
         fire = trigger(cron, timezone).get_next_fire_time(fire, after.replace(microsecond=0))
     return fire
-
-
-def series_json(row: asyncpg.Record) -> dict[str, Any]:
-    data = dict(row)
-    for key, value in data.items():
-        if isinstance(value, datetime):
-            data[key] = value.isoformat()
-    return data
 
 
 async def create_series(
@@ -89,11 +81,11 @@ async def create_series(
     except asyncpg.UniqueViolationError as exc:
         raise Conflict(f"a series with the slug {slug!r} exists already") from exc
     assert row is not None
-    return series_json(row)
+    return record_json(row)
 
 
 async def list_series(pool: asyncpg.Pool) -> list[dict[str, Any]]:
-    return [series_json(r) for r in await pool.fetch(Q["list_series"])]
+    return [record_json(r) for r in await pool.fetch(Q["list_series"])]
 
 
 async def get_series(pool: asyncpg.Pool, series_id: int) -> asyncpg.Record:
@@ -127,4 +119,4 @@ async def update_series(
         active, next_run,
     )  # fmt: skip
     assert row is not None
-    return series_json(row)
+    return record_json(row)

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from mailer import digests, keys, mailings, series
+from mailer.db import record_json
 from mailer.errors import InvalidInput
 from mailer.web.api import dumps_json, json_object, optional_field, path_id
 from mailer.web.middleware import MAIL_PREVIEW_CSP
@@ -80,18 +81,10 @@ async def update_series(request: web.Request) -> web.Response:
     return web.json_response(updated, dumps=dumps_json)
 
 
-def _digest_json(row: Any) -> dict[str, Any]:
-    data = dict(row)
-    for key, value in data.items():
-        if isinstance(value, datetime):
-            data[key] = value.isoformat()
-    return data
-
-
 async def list_digests(request: web.Request) -> web.Response:
     status = request.query.get("status") or None
     rows = await request.app[keys.pool_key].fetch(digests.Q["list_digests"], status)
-    return web.json_response({"digests": [_digest_json(r) for r in rows]}, dumps=dumps_json)
+    return web.json_response({"digests": [record_json(r) for r in rows]}, dumps=dumps_json)
 
 
 async def create_digest(request: web.Request) -> web.Response:
@@ -117,7 +110,7 @@ async def _digest(request: web.Request, mailing_id: int, status: int = 200) -> w
     row = await request.app[keys.pool_key].fetchrow(digests.Q["get_digest"], mailing_id)
     if row is None:
         raise web.HTTPNotFound(text=f"digest {mailing_id} does not exist")
-    return web.json_response(_digest_json(row), status=status, dumps=dumps_json)
+    return web.json_response(record_json(row), status=status, dumps=dumps_json)
 
 
 async def get_digest(request: web.Request) -> web.Response:
