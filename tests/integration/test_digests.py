@@ -369,3 +369,21 @@ async def test_test_send_reaches_the_sink_marked_as_test(
         await pool.fetchval("SELECT status FROM mailings WHERE mailing_id = $1", mailing_id)
         == "draft"
     )
+
+
+async def test_two_instances_start_a_scheduled_digest_once(
+    pool: asyncpg.Pool, tmp_path: Path, newsroom: dict[str, int], weekly: int
+) -> None:
+    settings = engine_settings(tmp_path)
+    await add_items(pool, newsroom, [("Story", "overdose-prevention")])
+    await add_reader(pool, "a@example.org", None, [newsroom["overdose-prevention"]], weekly)
+    mailing_id = await digests.create_digest(pool, settings, weekly, now=NOW)
+    assert mailing_id is not None
+    await digests.schedule(pool, settings, mailing_id, NOW, now=NOW)
+    started = await asyncio.gather(
+        digests.send_due(pool, settings, now=NOW + timedelta(seconds=1)),
+        digests.send_due(pool, settings, now=NOW + timedelta(seconds=1)),
+    )
+    assert sorted(len(s) for s in started) == [0, 1]
+    assert await pool.fetchval("SELECT count(*) FROM deliveries") == 1
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE type = 'digest.sending'") == 1
