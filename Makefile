@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint browser-deps bench-delivery clean
+.PHONY: run test check lint browser-deps bench-delivery bench-signup clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: lint browser-deps
 ## bench-delivery: the delivery-engine benchmark (installs Postfix's smtp-sink if missing; BENCH_ARGS=--million)
 bench-delivery: $(STAMP)
 	bench/delivery $(BENCH_ARGS)
+
+## bench-signup: signed webhook signups/s and p50/p99 beside bare aiohttp + asyncpg (installs wrk if missing)
+bench-signup: $(STAMP)
+	bench/signup $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -174,6 +174,46 @@ def machine_busy_seconds() -> tuple[float, float]:
     return float(t.user + t.nice + t.system) + kernel, kernel
 
 
+@dataclass
+class CpuWindow:
+    """Where the machine's CPU went between __enter__ and __exit__ (or stop())."""
+
+    seconds: float = 0.0
+    busy: float = 0.0  # core-seconds not idle: every process and the kernel
+    kernel: float = 0.0  # of which interrupts, softirq (loopback TCP) and steal
+    deltas: dict[int, ProcessCpu] = field(default_factory=dict)  # per process alive at the end
+    _before: dict[int, ProcessCpu] = field(default_factory=dict)
+    _start: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def start(self) -> CpuWindow:
+        self._before = cpu_snapshot()
+        busy, kernel = machine_busy_seconds()
+        self._start = (time.monotonic(), busy, kernel)
+        return self
+
+    def __enter__(self) -> CpuWindow:
+        return self.start()
+
+    def stop(self) -> None:
+        if self.seconds:
+            return
+        busy, kernel = machine_busy_seconds()
+        self.deltas = cpu_deltas(self._before, cpu_snapshot())
+        started, busy0, kernel0 = self._start
+        self.seconds = max(time.monotonic() - started, 1e-9)
+        self.busy, self.kernel = busy - busy0, kernel - kernel0
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def used_by(self, pids: Iterable[int]) -> float:
+        return sum(self.deltas[pid].cpu for pid in pids if pid in self.deltas)
+
+    def exited(self) -> float:
+        """CPU of processes that ended inside the window (no snapshot saw them at the end)."""
+        return max(self.busy - self.kernel - sum(d.cpu for d in self.deltas.values()), 0.0)
+
+
 def short_name(title: str, width: int = 60) -> str:
     return title if len(title) <= width else title[: width - 3] + "..."
 

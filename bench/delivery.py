@@ -57,8 +57,10 @@ TARGET_ONE_WORKER = 0.75  # of bare aiosmtplib
 TARGET_DEPLOYMENT = 0.35  # of smtp-source -> smtp-sink
 TARGET_FANOUT_1M = 15.0  # seconds for 1,000,000 deliveries
 TARGET_RSS = 150 * 2**20  # per worker process
+WORKER_COMMAND = ("-m", "mailer", "serve", "--role", "worker", "--no-listen")
 POLL_INTERVAL = 0.5
-PROGRESS_INTERVAL = 5.0
+PROGRESS_INTERVAL = 5.0  # at 100,000 deliveries; mailings.progress() scans them all, so
+# it is asked less often for bigger mailings (its cost is printed)
 
 # Subscriber names, about half of them non-ASCII (RFC 2047 in To:), some missing.
 NAMES: tuple[str | None, ...] = (
@@ -110,7 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
         "the real delivery engine into Postfix's smtp-sink, beside two ceilings measured in "
         "the same run (smtp-source and bare aiosmtplib), and print the figures with targets.",
     )
-    parser.add_argument("--subscribers", type=int, default=100_000, metavar="N")
+    parser.add_argument(
+        "--subscribers",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="synthetic active subscribers, one delivery each (default 100000)",
+    )
     parser.add_argument("--million", action="store_true", help="same as --subscribers 1000000")
     parser.add_argument(
         "--workers",
@@ -129,9 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
         "connections (default 20)",
     )
     parser.add_argument(
-        "--claim-batch", type=int, default=None, metavar="B", help="MAILER_CLAIM_BATCH"
+        "--claim-batch",
+        type=int,
+        default=None,
+        metavar="B",
+        help="MAILER_CLAIM_BATCH (default: the engine's own)",
     )
-    parser.add_argument("--skip-ceilings", action="store_true")
+    parser.add_argument(
+        "--skip-ceilings", action="store_true", help="measure the engine alone (faster)"
+    )
     parser.add_argument(
         "--source-messages",
         type=int,
@@ -139,7 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="M",
         help="messages smtp-source sends for its ceiling (default 40000)",
     )
-    parser.add_argument("--source-sessions", type=int, default=20, metavar="S")
+    parser.add_argument(
+        "--source-sessions",
+        type=int,
+        default=20,
+        metavar="S",
+        help="smtp-source's parallel sessions (default 20)",
+    )
     parser.add_argument(
         "--bare-messages",
         type=int,
@@ -150,9 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout",
         type=float,
-        default=900.0,
+        default=None,
         metavar="SECONDS",
-        help="give up on a round that has not delivered everything by then (default 900)",
+        help="give up on a round that has not delivered everything by then "
+        "(default: 900, or N/250 if longer)",
     )
     # The bare aiosmtplib ceiling runs in a process of its own: this script, in this mode.
     parser.add_argument("--bare-child", action="store_true", help=argparse.SUPPRESS)
@@ -210,7 +231,8 @@ class Ceiling:
     sent: int
     seconds: float
     cpu_seconds: float  # of the client
-    sink_cpu_seconds: float
+    sink_cores: float
+    neighbour_cores: float  # used by processes not part of the measurement
     detail: str
 
     @property
@@ -221,6 +243,30 @@ class Ceiling:
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def run_client(
+    args: list[str], sink: common.SmtpSink, what: str
+) -> tuple[bytes, common.CpuWindow, float, float]:
+    """Run a ceiling's client to its end: (stdout, the CPU window, its wall seconds, the
+    client's own CPU seconds, startup included)."""
+    cpu0, wall0 = children_cpu(), time.perf_counter()
+    with common.CpuWindow() as cpu:
+        process = common.spawn(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            out, err = process.communicate(timeout=660)
+        except subprocess.TimeoutExpired:
+            common.stop_process(process, grace=2)
+            raise RuntimeError(f"{what} did not finish in 660 s") from None
+    wall, client_cpu = time.perf_counter() - wall0, children_cpu() - cpu0
+    if process.returncode != 0:
+        raise RuntimeError(f"{what} failed ({process.returncode}): {err.decode()[-500:]}")
+    return out, cpu, wall, client_cpu
+
+
+def neighbour_cores(cpu: common.CpuWindow, sink: common.SmtpSink, client_cpu: float) -> float:
+    parts, _ = attribute_cpu(cpu, [], sink.pid)
+    return max(neighbours(parts, cpu.seconds) - client_cpu / cpu.seconds, 0.0)
 
 
 def smtp_source_ceiling(
@@ -238,22 +284,14 @@ def smtp_source_ceiling(
         f"127.0.0.1:{sink.port}",
     ]  # fmt: skip
     log(f"ceiling: smtp-source, {count} messages over {sessions} sessions")
-    sink0, cpu0, wall0 = common.cpu_seconds(sink.pid), children_cpu(), time.perf_counter()
-    process = common.spawn(args, stderr=subprocess.PIPE)
-    try:
-        _, err = process.communicate(timeout=600)
-    except subprocess.TimeoutExpired:
-        common.stop_process(process, grace=2)
-        raise RuntimeError("smtp-source did not finish in 600 s") from None
-    wall = time.perf_counter() - wall0
-    if process.returncode != 0:
-        raise RuntimeError(f"smtp-source failed ({process.returncode}): {err.decode()[-500:]}")
+    _, cpu, wall, client_cpu = run_client(args, sink, "smtp-source")
     return Ceiling(
         name="smtp-source -> smtp-sink",
         sent=count,
         seconds=wall,
-        cpu_seconds=children_cpu() - cpu0,
-        sink_cpu_seconds=common.cpu_seconds(sink.pid) - sink0,
+        cpu_seconds=client_cpu,
+        sink_cores=cpu.used_by([sink.pid]) / cpu.seconds,
+        neighbour_cores=neighbour_cores(cpu, sink, client_cpu),
         detail=f"{sessions} sessions, reused connections (-d), the message from a file (-F)",
     )
 
@@ -269,22 +307,15 @@ def bare_ceiling(sink: common.SmtpSink, message: Path, count: int, concurrency: 
         "--concurrency", str(concurrency),
         "--bare-messages", str(count),
     ]  # fmt: skip
-    sink0 = common.cpu_seconds(sink.pid)
-    process = common.spawn(args, stdout=subprocess.PIPE)
-    try:
-        out, _ = process.communicate(timeout=660)
-    except subprocess.TimeoutExpired:
-        common.stop_process(process, grace=2)
-        raise RuntimeError("the bare aiosmtplib ceiling did not finish in 660 s") from None
-    if process.returncode != 0:
-        raise RuntimeError(f"the bare aiosmtplib ceiling failed ({process.returncode})")
+    out, cpu, _, client_cpu = run_client(args, sink, "the bare aiosmtplib ceiling")
     result = json.loads(out.decode().strip().splitlines()[-1])
     return Ceiling(
         name="bare aiosmtplib -> smtp-sink",
         sent=int(result["sent"]),
-        seconds=float(result["seconds"]),
+        seconds=float(result["seconds"]),  # the sending alone, without start-up
         cpu_seconds=float(result["cpu_seconds"]),
-        sink_cpu_seconds=common.cpu_seconds(sink.pid) - sink0,
+        sink_cores=cpu.used_by([sink.pid]) / cpu.seconds,
+        neighbour_cores=neighbour_cores(cpu, sink, client_cpu),
         detail=f"one process, {result['loop']} loop, {concurrency} reused connections, "
         f"aiosmtplib {aiosmtplib.__version__}",
     )
@@ -370,12 +401,10 @@ class Round:
     from_fanout_seconds: float = 0.0  # end of start_sending .. max(sent_at)
     peak_rss: list[int] = field(default_factory=list)  # VmHWM per worker
     start_rss: list[int] = field(default_factory=list)  # RSS when sending began
+    cpu: common.CpuWindow = field(default_factory=common.CpuWindow)  # the polling window
     worker_cpu: list[float] = field(default_factory=list)  # seconds, in the polling window
-    cpu_window: float = 0.0  # seconds of the polling window
     cpu_parts: dict[str, float] = field(default_factory=dict)  # seconds per part
     cpu_others: list[tuple[str, float]] = field(default_factory=list)  # the busiest others
-    machine_busy: float = 0.0  # core-seconds busy in the window, every process and the kernel
-    kernel_cpu: float = 0.0  # of which interrupts, softirq and steal (no process charged)
     db_rows: int = 0  # pg_stat_database tuples written, fan-out and sending
     db_commits: int = 0
     progress_seconds: list[float] = field(default_factory=list)
@@ -454,13 +483,13 @@ SELECT EXISTS (SELECT 1 FROM deliveries WHERE mailing_id = $1 AND status IN ('qu
 
 
 def attribute_cpu(
-    deltas: dict[int, common.ProcessCpu], workers: list[int], sink: int, database: str
+    cpu: common.CpuWindow, workers: list[int], sink: int, database: str = ""
 ) -> tuple[dict[str, float], list[tuple[str, float]]]:
     """CPU seconds per part (workers, PostgreSQL, smtp-sink, this script, others) and the
     other processes that used the most: a busy neighbour depresses every figure."""
     parts = dict.fromkeys(("workers", "PostgreSQL", "smtp-sink", "bench", "other"), 0.0)
     others: dict[str, float] = {}
-    for pid, used in deltas.items():
+    for pid, used in cpu.deltas.items():
         title = used.name
         if pid in workers:
             part = "workers"
@@ -469,7 +498,7 @@ def attribute_cpu(
         elif pid == os.getpid():
             part = "bench"
         elif title.startswith(("postgres", "/usr/lib/postgresql")) and (
-            database in title or "(" not in title  # our backends, or the server's own
+            (database and database in title) or "(" not in title  # ours, or the server's own
         ):
             part = "PostgreSQL"
         else:
@@ -477,8 +506,16 @@ def attribute_cpu(
             key = common.short_name(title, 50)
             others[key] = others.get(key, 0.0) + used.cpu
         parts[part] += used.cpu
+    parts["exited"] = cpu.exited()
+    parts["irq/softirq/steal"] = cpu.kernel
     top = sorted(others.items(), key=lambda kv: -kv[1])[:3]
     return parts, top
+
+
+def neighbours(parts: dict[str, float], seconds: float) -> float:
+    """Cores used by processes that are not part of the measurement (exited ones included:
+    a test suite running beside the benchmark starts and ends many)."""
+    return (parts["other"] + parts["exited"]) / max(seconds, 1e-9)
 
 
 async def engine_round(
@@ -508,15 +545,7 @@ async def engine_round(
             with log_file.open("wb") as handle:
                 processes.append(
                     common.spawn(
-                        [
-                            sys.executable,
-                            "-m",
-                            "mailer",
-                            "serve",
-                            "--role",
-                            "worker",
-                            "--no-listen",
-                        ],
+                        [sys.executable, *WORKER_COMMAND],
                         env=env,
                         stdout=handle.fileno(),
                         stderr=subprocess.STDOUT,
@@ -534,10 +563,12 @@ async def engine_round(
             result.fanout_seconds = fanout_end - started
             log(f"fan-out: {result.fanout_rows} deliveries in {result.fanout_seconds:.2f} s")
             result.start_rss = [psutil.Process(pid).memory_info().rss for pid in pids]
-            snapshot0 = common.cpu_snapshot()
-            (busy0, kernel0), wall0 = common.machine_busy_seconds(), time.monotonic()
+            cpu = common.CpuWindow().start()
+            wall0 = time.monotonic()
             deadline = wall0 + timeout
-            next_progress = wall0 + PROGRESS_INTERVAL
+            every = PROGRESS_INTERVAL * max(1.0, result.fanout_rows / 100_000)
+            next_progress = wall0 + every
+            last_done, last_report = 0, wall0
             while True:
                 await asyncio.sleep(POLL_INTERVAL)
                 now = time.monotonic()
@@ -551,23 +582,22 @@ async def engine_round(
                     result.timed_out = True
                     break
                 if now >= next_progress:
-                    next_progress = now + PROGRESS_INTERVAL
+                    next_progress = now + every
                     asked = time.perf_counter()
                     progress = await mailings.progress(pool, result.mailing_id)
                     result.progress_seconds.append(time.perf_counter() - asked)
                     rss_now = ", ".join(mib(rss.last.get(pid, 0)) for pid in pids)
+                    rate = (progress.done - last_done) / (now - last_report)
+                    last_done, last_report = progress.done, now
                     log(
-                        f"  {progress.done}/{progress.total} done, "
-                        f"{progress.rate_per_second:.0f}/s over the last minute, RSS {rss_now}"
+                        f"  {progress.done}/{progress.total} done, {rate:.0f}/s since the last "
+                        f"report (progress() says {progress.rate_per_second:.0f}/s), RSS {rss_now}"
                     )
-            result.cpu_window = time.monotonic() - wall0
-            busy1, kernel1 = common.machine_busy_seconds()
-            result.machine_busy, result.kernel_cpu = busy1 - busy0, kernel1 - kernel0
-            deltas = common.cpu_deltas(snapshot0, common.cpu_snapshot())
-            zero = common.ProcessCpu("", 0.0, 0.0)
-            result.worker_cpu = [deltas.get(pid, zero).cpu for pid in pids]
+            cpu.stop()
+            result.cpu = cpu
+            result.worker_cpu = [cpu.used_by([pid]) for pid in pids]
             database = await pool.fetchval("SELECT current_database()")
-            result.cpu_parts, result.cpu_others = attribute_cpu(deltas, pids, sink.pid, database)
+            result.cpu_parts, result.cpu_others = attribute_cpu(cpu, pids, sink.pid, database)
             result.peak_rss = [common.peak_rss_bytes(pid) for pid in pids]
     finally:
         for process in processes:
@@ -597,7 +627,7 @@ async def engine_round(
 
 def report_round(r: Round, ceilings: dict[str, Ceiling], n: int, settings: Settings) -> None:
     msgs = max(r.sent, 1)
-    window = max(r.cpu_window, 1e-9)
+    window = r.cpu.seconds
     rows: list[tuple[str, str]] = [
         ("mailing", f"{r.total:,} deliveries: {r.counts}"
          + (" (TIMED OUT)" if r.timed_out else "")),
@@ -612,16 +642,14 @@ def report_round(r: Round, ceilings: dict[str, Ceiling], n: int, settings: Setti
     for ceiling in ceilings.values():
         rows.append((f"ratio to {ceiling.name}", pct(r.rate / ceiling.rate)))
     parts = ", ".join(f"{name} {used / window:.2f}" for name, used in r.cpu_parts.items())
-    exited = r.machine_busy - r.kernel_cpu - sum(r.cpu_parts.values())
     others = "; ".join(f"{name} {used / window:.2f}" for name, used in r.cpu_others)
     rows += [
         ("peak RSS per worker (VmHWM)", ", ".join(mib(x) for x in r.peak_rss)),
         ("RSS when sending began", ", ".join(mib(x) for x in r.start_rss)),
         ("worker CPU per message sent", f"{1000 * sum(r.worker_cpu) / msgs:.2f} ms "
          f"(per worker: {', '.join(f'{c:.1f} s' for c in r.worker_cpu)})"),
-        ("CPU while sending (cores)", f"{r.machine_busy / window:.2f} of {os.cpu_count()} busy "
-         f"over {r.cpu_window:.1f} s: {parts}, irq/softirq/steal {r.kernel_cpu / window:.2f}, "
-         f"processes that exited {exited / window:.2f}"),
+        ("CPU while sending (cores)", f"{r.cpu.busy / window:.2f} of {os.cpu_count()} busy "
+         f"over {window:.1f} s: {parts}"),
         ("busiest other processes", others or "none"),
         ("database rows/s", f"{2 * r.sent / r.window_seconds:,.0f} delivery rows written/s while "
          f"sending (claim + mark per mail)" if r.window_seconds else "-"),
@@ -637,10 +665,14 @@ def report_round(r: Round, ceilings: dict[str, Ceiling], n: int, settings: Setti
         f"claim batch {settings.claim_batch}, {n:,} subscribers",
         rows,
     )
-    if r.cpu_parts.get("other", 0.0) / window > 0.10:
+    warn_neighbours(neighbours(r.cpu_parts, window), "this round")
+
+
+def warn_neighbours(cores: float, what: str) -> None:
+    if cores > 0.10:
         print(
-            f"  WARNING: other processes used {r.cpu_parts['other'] / window:.2f} cores during "
-            "this round; every figure above is depressed by them"
+            f"  WARNING: other processes used {cores:.2f} cores during {what}; "
+            "the figures are depressed by them"
         )
 
 
@@ -704,6 +736,7 @@ def report_targets(rounds: list[Round], ceilings: dict[str, Ceiling], n: int) ->
 
 async def run(args: argparse.Namespace) -> int:
     n: int = 1_000_000 if args.million else args.subscribers
+    timeout: float = args.timeout or max(900.0, n / 250)
     began = time.monotonic()
     info = common.machine_info()
     sink_binary = common.postfix_tool("smtp-sink")
@@ -769,16 +802,18 @@ async def run(args: argparse.Namespace) -> int:
                         [
                             (c.name, f"{c.rate:,.0f} msg/s ({c.sent} in {c.seconds:.1f} s; "
                              f"client {1000 * c.cpu_seconds / c.sent:.2f} ms CPU/msg, sink "
-                             f"{c.sink_cpu_seconds / c.seconds:.2f} cores; {c.detail})")
+                             f"{c.sink_cores:.2f} cores; {c.detail})")
                             for c in ceilings.values()
                         ],
                     )  # fmt: skip
+                    for c in ceilings.values():
+                        warn_neighbours(c.neighbour_cores, f"the {c.name} ceiling")
 
                 rounds: list[Round] = []
                 for workers in args.workers:
                     log(f"round: {workers} worker process(es), {n:,} deliveries")
                     round_started = time.monotonic()
-                    result = await engine_round(pool, env, sink, workers, tmp, args.timeout)
+                    result = await engine_round(pool, env, sink, workers, tmp, timeout)
                     log(f"round done in {time.monotonic() - round_started:.0f} s")
                     rounds.append(result)
                     report_round(result, ceilings, n, settings)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -103,7 +103,12 @@ class Progress:
 
     @property
     def rate_per_second(self) -> float:
-        return self.sent_last_minute / 60.0
+        """Sends per second over the last minute (or since sending began, if sooner)."""
+        window = 60.0
+        if self.started_at is not None:
+            elapsed = (datetime.now(UTC) - self.started_at).total_seconds()
+            window = min(window, max(elapsed, 1.0))
+        return self.sent_last_minute / window
 
     @property
     def eta_seconds(self) -> float | None:

@@ -44,7 +44,7 @@ WHERE d.subscriber_id = $1 ORDER BY d.delivery_id;
 SELECT subscriber_id FROM subscribers WHERE email_key = $1;
 
 -- name: forget_delivery_addresses
-UPDATE deliveries SET recipient = '', payload = NULL,
+UPDATE deliveries SET recipient = '', payload = NULL, subscriber_id = NULL,
        status = CASE WHEN status IN ('queued', 'deferred') THEN 'cancelled' ELSE status END
 WHERE subscriber_id = $1;
 

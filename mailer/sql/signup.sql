@@ -70,10 +70,16 @@ WITH reverted AS (
       AND updated_at < now() - make_interval(days => $1)
     RETURNING subscriber_id
 )
-DELETE FROM subscribers
-WHERE status = 'pending' AND confirmed_at IS NULL
-  AND updated_at < now() - make_interval(days => $1)
-RETURNING subscriber_id;
+, gone AS (
+    DELETE FROM subscribers
+    WHERE status = 'pending' AND confirmed_at IS NULL
+      AND updated_at < now() - make_interval(days => $1)
+    RETURNING subscriber_id
+), unlinked AS (
+    UPDATE deliveries d SET subscriber_id = NULL, recipient = '', payload = NULL
+    FROM gone WHERE d.subscriber_id = gone.subscriber_id
+)
+SELECT subscriber_id FROM gone;
 
 -- name: lift_erasure
 -- An erased address that signs up again and confirms is a new opt-in: it may be mailed.

@@ -1,0 +1,42 @@
+"""The SMTP connection against a real server: dot-stuffing, reuse, refusals."""
+
+from mailer.config import SmtpSettings
+from mailer.smtp import SmtpConnection, SmtpFailure
+from tests.smtp_sink import SmtpSink
+
+MESSAGE = (
+    b"From: a@example.org\r\nTo: b@example.org\r\nSubject: dots\r\n\r\n"
+    b".starts with a dot\r\n..two dots\r\n.\r\nlast line\r\n"
+)
+
+
+async def test_lines_starting_with_a_dot_arrive_intact_over_one_connection(
+    smtp_sink: SmtpSink,
+) -> None:
+    connection = SmtpConnection(SmtpSettings(host=smtp_sink.host, port=smtp_sink.port))
+    try:
+        for _ in range(3):
+            await connection.send("a@example.org", "b@example.org", MESSAGE, smtputf8=False)
+    finally:
+        await connection.close()
+    received = await smtp_sink.wait_for(3)
+    assert all(
+        r.data.replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n") == MESSAGE for r in received
+    )
+
+
+async def test_a_refused_recipient_leaves_the_connection_usable(smtp_sink: SmtpSink) -> None:
+    smtp_sink.handler.rcpt_replies["gone@example.org"] = "550 5.1.1 no such user"
+    connection = SmtpConnection(SmtpSettings(host=smtp_sink.host, port=smtp_sink.port))
+    try:
+        failure = None
+        try:
+            await connection.send("a@example.org", "gone@example.org", MESSAGE, smtputf8=False)
+        except SmtpFailure as exc:
+            failure = exc
+        assert failure is not None
+        assert (failure.code, failure.phase, failure.hard_bounce) == (550, "recipient", True)
+        await connection.send("a@example.org", "b@example.org", MESSAGE, smtputf8=False)
+    finally:
+        await connection.close()
+    assert smtp_sink.recipients() == ["b@example.org"]
