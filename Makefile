@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint browser-deps bench-delivery bench-signup clean
+.PHONY: run test check lint browser-deps bench-delivery bench-signup bench-ingest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench-delivery: $(STAMP)
 ## bench-signup: signed webhook signups/s and p50/p99 beside bare aiohttp + asyncpg (installs wrk if missing)
 bench-signup: $(STAMP)
 	bench/signup $(BENCH_ARGS)
+
+## bench-ingest: items/s ingesting a 10,000-item feed from loopback, then an all-duplicate second poll (BENCH_ARGS=--format atom)
+bench-ingest: $(STAMP)
+	bench/ingest $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

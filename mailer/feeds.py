@@ -7,6 +7,7 @@ transaction; a failing source records its error and backs off, and never stops t
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -151,12 +152,13 @@ async def poll_source(
             last_modified=source["last_modified"],
             allow_private=allow_private,
         )
-        if fetched.status == 304:
+        body_hash = hashlib.sha256(fetched.body).digest() if fetched.status == 200 else None
+        if fetched.status == 304 or body_hash == source["body_hash"]:
             await pool.execute(
-                Q["record_success"], source_id, 304, source["last_warning"], None, None,
-                source["items_seen"],
+                Q["record_success"], source_id, fetched.status, source["last_warning"],
+                fetched.etag, fetched.last_modified, source["items_seen"], None,
             )  # fmt: skip
-            return PollResult(source_id, 304)
+            return PollResult(source_id, fetched.status, unchanged=source["items_seen"])
         feed = await asyncio.to_thread(parse_feed, fetched.body, fetched.content_type, fetched.url)
     except (FetchError, NotAFeed) as exc:
         status = exc.status if isinstance(exc, FetchError) else 200
@@ -180,6 +182,7 @@ async def poll_source(
             fetched.etag,
             fetched.last_modified,
             len(feed.items),
+            body_hash,
         )
     log.info(
         "feed %d: %d new, %d updated, %d unchanged", source_id, result.created, result.updated,

@@ -41,9 +41,16 @@ def sanitise_html(fragment: str, base_url: str | None = None) -> str:
     ).strip()
 
 
+_BLOCK_TAG = re.compile(
+    r"</?(?:p|div|br|li|ul|ol|h[1-6]|blockquote|figure|figcaption|tr|td|th|table|pre)\b[^>]*>",
+    re.IGNORECASE,
+)
+
+
 def to_text(fragment: str, limit: int = 2000) -> str:
-    """The words of an HTML fragment on one line (for plain-text mail and search)."""
-    words = html.unescape(nh3.clean(fragment, tags=set()))
+    """The words of an HTML fragment on one line (for plain-text mail and search); block
+    boundaries become spaces so that paragraphs do not run into each other."""
+    words = html.unescape(nh3.clean(_BLOCK_TAG.sub(" ", fragment), tags=set()))
     text = _SPACE.sub(" ", words).strip()
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 

@@ -16,6 +16,7 @@ UPDATE feed_sources
 SET name = coalesce($2, name), default_topics = coalesce($3, default_topics),
     category_rules = coalesce($4, category_rules), poll_interval = coalesce($5, poll_interval),
     paused = coalesce($6, paused),
+    body_hash = NULL,  -- new rules or topics apply to the next poll
     next_poll_at = CASE WHEN $6 = false THEN now() ELSE next_poll_at END,
     updated_at = now()
 WHERE source_id = $1 AND kind = 'feed'
@@ -46,7 +47,7 @@ RETURNING *;
 UPDATE feed_sources
 SET last_polled_at = now(), last_status = $2, last_error = NULL, last_warning = $3,
     etag = coalesce($4, etag), last_modified = coalesce($5, last_modified),
-    items_seen = $6, failures = 0, updated_at = now()
+    items_seen = $6, failures = 0, body_hash = coalesce($7, body_hash), updated_at = now()
 WHERE source_id = $1;
 
 -- name: record_failure

@@ -462,3 +462,20 @@ async def test_feeds_cli(
     bad = await asyncio.to_thread(run_mailer, ["feeds", "add", url + "x", "--map", "nope"], env)
     assert bad.returncode == 1
     assert "CATEGORY=TOPIC" in bad.stderr
+
+
+async def test_an_unchanged_body_is_not_parsed_again_until_the_rules_change(
+    pool: asyncpg.Pool,
+    session: aiohttp.ClientSession,
+    feed_server: FeedServer,
+    topic_ids: dict[str, int],
+) -> None:
+    source = await feeds.create_source(pool, url=feed_server.url("/f/rss2.xml"))
+    (first,) = await feeds.poll_now(pool, session, source["source_id"], allow_private=True)
+    (same,) = await feeds.poll_now(pool, session, source["source_id"], allow_private=True)
+    assert (first.created, same.created, same.unchanged, same.updated) == (3, 0, 3, 0)
+    await feeds.update_source(
+        pool, source["source_id"], category_rules={"Tobacco": ["tobacco-control"]}
+    )
+    (after,) = await feeds.poll_now(pool, session, source["source_id"], allow_private=True)
+    assert after.updated == 1  # the smoke-free story now carries its topic

@@ -74,3 +74,7 @@ def test_canonical_links_drop_tracking_and_fragments() -> None:
     assert canonical_link("/b", "https://news.example.org/feed") == "https://news.example.org/b"
     assert canonical_link("javascript:alert(1)") is None
     assert canonical_link("ftp://x.example.org/f") is None
+
+
+def test_paragraphs_do_not_run_together_in_plain_text() -> None:
+    assert to_text("<p>Call 911.</p><p>Photo: county</p><br>End") == "Call 911. Photo: county End"
