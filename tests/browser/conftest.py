@@ -10,10 +10,12 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, Route, async_playwright
 
+from mailer.db import open_pool
 from tests.browser.support import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -76,3 +78,11 @@ def service(tmp_path: Path, db_url: str) -> Iterator[RunningService]:
     output = process.output()
     assert returncode == 0, output
     assert "Traceback" not in output, output
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def db(db_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the service's database, in the browser tests' (session) event loop."""
+    pool = await open_pool(db_url, max_size=2)
+    yield pool
+    await pool.close()

@@ -8,7 +8,6 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +18,6 @@ from playwright.async_api import Page, expect
 
 from mailer import mailings
 from mailer.addresses import address_key
-from mailer.db import open_pool
 from mailer.topics import Topic, create_topic
 from tests.browser.support import RunningService, Screenshot
 from tests.factories import digest_mailing
@@ -41,14 +39,6 @@ class Reader:
     subscriber_id: int
     preferences_url: str
     unsubscribe_url: str
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def db(db_url: str) -> AsyncIterator[asyncpg.Pool]:
-    """A pool on the service's database, in the browser tests' (session) event loop."""
-    pool = await open_pool(db_url, max_size=2)
-    yield pool
-    await pool.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -16,7 +16,6 @@ import pytest_asyncio
 from aiohttp import web
 from playwright.async_api import Browser, Page, Route, expect
 
-from mailer.db import open_pool
 from mailer.topics import Topic, create_topic
 from mailer.web.public import MIN_FORM_SECONDS
 from tests.browser.support import DESKTOP, NOT_LOOPBACK, RunningService, Screenshot
@@ -29,14 +28,6 @@ TOBACCO = "Tobacco Control"
 MENTAL = "Mental Health"
 CONFIRM_SUBJECT = "Confirm your subscription"
 MAIL_WAIT_SECONDS = 10.0
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def db(db_url: str) -> AsyncIterator[asyncpg.Pool]:
-    """A pool on the service's database, in the browser tests' (session) event loop."""
-    pool = await open_pool(db_url, max_size=2)
-    yield pool
-    await pool.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
