@@ -417,12 +417,41 @@ def start_profiler(target: Path, pid: int, seconds: int) -> subprocess.Popen[byt
 
 
 @dataclass(frozen=True)
+class Confirmations:
+    total: int
+    sent: int
+    pending: int  # queued, sending or deferred
+    other: int  # failed, suppressed, cancelled
+    subscribers: int
+
+
+async def confirmations(conn: asyncpg.Connection) -> Confirmations:
+    row = await conn.fetchrow(
+        """
+        SELECT count(*) AS total,
+               count(*) FILTER (WHERE status = 'sent') AS sent,
+               count(*) FILTER (WHERE status IN ('queued', 'sending', 'deferred')) AS pending,
+               count(*) FILTER (WHERE status IN ('failed', 'suppressed', 'cancelled')) AS other,
+               (SELECT count(*) FROM subscribers) AS subscribers
+        FROM deliveries WHERE kind = 'confirm'
+        """
+    )
+    assert row is not None
+    return Confirmations(
+        row["total"], row["sent"], row["pending"], row["other"], row["subscribers"]
+    )
+
+
+@dataclass(frozen=True)
 class Measured:
     label: str
     wrk: WrkResult
     cpu: dict[str, float]  # cores used on average during the run, per part
     neighbours: list[tuple[str, float]]  # the biggest CPU users not part of the benchmark
     servers: list[str]  # the server processes' names in `cpu`
+    commits: float  # PostgreSQL transactions committed per request (about: stats lag ~1 s)
+    rows: float  # rows inserted, updated or deleted per request
+    at_end: Confirmations  # the confirmation mails when wrk stopped
 
 
 def _other_database(title: str, database: str) -> bool:
@@ -486,6 +515,7 @@ async def measure(
     secret: str,
     sink_pid: int,
     database: str,
+    conn: asyncpg.Connection,
     profile: Path | None = None,
 ) -> Measured:
     requests_file = tmp / f"{phase}.requests"
@@ -494,6 +524,7 @@ async def measure(
     if profile is not None:
         profiler = start_profiler(profile, server.pids[0], args.duration)
     try:
+        commits0, rows0 = await pg_counters(conn)
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         with common.CpuWindow() as window:
             result, _ = await run_wrk(
@@ -506,6 +537,9 @@ async def measure(
                 seconds=args.duration,
             )
         reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+        at_end = await confirmations(conn)
+        await asyncio.sleep(1.0)  # backends report their statistics at most once a second
+        commits1, rows1 = await pg_counters(conn)
         if profiler is not None:
             await asyncio.to_thread(profiler.wait, 60)
             log(f"py-spy wrote {profile}")
@@ -520,7 +554,27 @@ async def measure(
     if profiler is not None:
         parts["py-spy"] = [profiler.pid]
     cores, neighbours = attribute_cpu(window, parts, database=database, wrk_seconds=wrk_seconds)
-    return Measured(label, result, cores, neighbours, server.names)
+    n = max(result.requests, 1)
+    return Measured(
+        label,
+        result,
+        cores,
+        neighbours,
+        server.names,
+        (commits1 - commits0) / n,
+        (rows1 - rows0) / n,
+        at_end,
+    )
+
+
+async def pg_counters(conn: asyncpg.Connection) -> tuple[int, int]:
+    """Transactions committed and rows written in this database so far."""
+    row = await conn.fetchrow(
+        "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted AS rows "
+        "FROM pg_stat_database WHERE datname = current_database()"
+    )
+    assert row is not None
+    return int(row["xact_commit"]), int(row["rows"])
 
 
 async def warm_up(
@@ -541,32 +595,6 @@ async def warm_up(
     requests_file.unlink()
     log(f"warm-up: {result.requests:,} requests ({result.rate:,.0f}/s), {result.non202} non-202")
     return result
-
-
-@dataclass(frozen=True)
-class Confirmations:
-    total: int
-    sent: int
-    pending: int  # queued, sending or deferred
-    other: int  # failed, suppressed, cancelled
-    subscribers: int
-
-
-async def confirmations(conn: asyncpg.Connection) -> Confirmations:
-    row = await conn.fetchrow(
-        """
-        SELECT count(*) AS total,
-               count(*) FILTER (WHERE status = 'sent') AS sent,
-               count(*) FILTER (WHERE status IN ('queued', 'sending', 'deferred')) AS pending,
-               count(*) FILTER (WHERE status IN ('failed', 'suppressed', 'cancelled')) AS other,
-               (SELECT count(*) FROM subscribers) AS subscribers
-        FROM deliveries WHERE kind = 'confirm'
-        """
-    )
-    assert row is not None
-    return Confirmations(
-        row["total"], row["sent"], row["pending"], row["other"], row["subscribers"]
-    )
 
 
 async def drain(conn: asyncpg.Connection, timeout: float) -> tuple[Confirmations, float]:
@@ -595,6 +623,8 @@ def fmt_wrk(m: Measured) -> list[tuple[str, str]]:
         ("CPU (cores)", ", ".join(f"{k} {v:.2f}" for k, v in m.cpu.items())),
         ("CPU per request", ", ".join(f"{k} {1000 * m.cpu[k] / w.rate:.2f} ms"
                                       for k in (*m.servers, "PostgreSQL", "wrk"))),
+        ("PostgreSQL work", f"about {m.commits:.1f} commits and {m.rows:.1f} rows written per "
+         "request (pg_stat_database, run + 1 s)"),
     ]  # fmt: skip
     if m.cpu["neighbours"] > NOISY_NEIGHBOURS:
         top = "; ".join(f"{common.short_name(name)} {c:.2f}" for name, c in m.neighbours)
@@ -698,7 +728,7 @@ async def run(args: argparse.Namespace) -> int:
                         reference = await measure(
                             "reference", ref, wrk, script, tmp, args,
                             phase="ref", count=8000 * args.duration, secret=secret,
-                            sink_pid=sink.pid, database=database,
+                            sink_pid=sink.pid, database=database, conn=conn,
                         )  # fmt: skip
                     print_table("reference: bare aiohttp + asyncpg, one INSERT", fmt_wrk(reference))
 
@@ -712,6 +742,7 @@ async def run(args: argparse.Namespace) -> int:
                     warm = await warm_up(service, wrk, script, tmp, args, secret)
                     if warm.non202:
                         failures.append(f"warm-up had {warm.non202} non-202: {warm.first_bad}")
+                    await asyncio.sleep(1.0)  # requests wrk left in flight still commit
                     counts, waited = await drain(conn, args.drain_timeout)
                     log(f"warm-up confirmations: {counts.sent:,} sent after {waited:.1f} s more")
                     before = await confirmations(conn)
@@ -720,9 +751,9 @@ async def run(args: argparse.Namespace) -> int:
                     mailer = await measure(
                         "mailer", service, wrk, script, tmp, args,
                         phase="m", count=math.ceil(per_second * args.duration), secret=secret,
-                        sink_pid=sink.pid, database=database, profile=args.profile,
+                        sink_pid=sink.pid, database=database, conn=conn, profile=args.profile,
                     )  # fmt: skip
-                    after_run = await confirmations(conn)
+                    after_run = mailer.at_end
                     log(f"run over; waiting up to {args.drain_timeout:.0f} s for the rest")
                     final, drained_in = await drain(conn, args.drain_timeout)
             finally:
@@ -736,7 +767,8 @@ async def run(args: argparse.Namespace) -> int:
          f"during the run ({w.requests:,} answered 202)"),
         ("confirmations", f"{queued:,} queued during the run; {after_run.sent - before.sent:,} "
          f"sent during it ({after_run.pending:,} still queued at its end); "
-         f"{final.sent - before.sent:,} sent {drained_in:.1f} s after it"
+         f"{final.sent - before.sent:,} of {final.total - before.total:,} (with the requests "
+         f"in flight when wrk stopped) sent by {drained_in:.1f} s after it"
          + (f"; {final.pending:,} STILL PENDING" if final.pending else "")
          + (f"; {final.other:,} failed/suppressed" if final.other else "")),
     ]  # fmt: skip
