@@ -36,15 +36,22 @@ def _open(data_dir: Path) -> mailbox.Maildir:
     return mailbox.Maildir(outbox_dir(data_dir), create=True)
 
 
-def _sort_key(key: str) -> tuple[float, str]:
-    head = key.split(".", 1)[0]
-    return (float(head) if head.isdigit() else 0.0, key)
+_MAILDIR_KEY = re.compile(r"^(\d+)\.M(\d+)P\d+Q(\d+)\.")
+
+
+def maildir_order(key: str) -> tuple[int, int, int, str]:
+    """Chronological: Python's Maildir keys are <seconds>.M<microseconds>P<pid>Q<count>."""
+    match = _MAILDIR_KEY.match(key)
+    if match is None:
+        return (0, 0, 0, key)
+    seconds, micros, count = (int(g) for g in match.groups())
+    return (seconds, micros, count, key)
 
 
 def list_entries(data_dir: Path, limit: int = _LIST_LIMIT) -> list[OutboxEntry]:
     """Newest first; headers only, so a large outbox stays quick to list."""
     box = _open(data_dir)
-    keys = sorted(box.keys(), key=_sort_key, reverse=True)[:limit]
+    keys = sorted(box.keys(), key=maildir_order, reverse=True)[:limit]
     entries = []
     for key in keys:
         try:

@@ -77,3 +77,10 @@ async def test_outbox_refuses_unknown_and_malformed_keys(
     client = await aiohttp_client(create_app(settings, pool))
     assert (await client.get("/dev/outbox/1234.nothing")).status == 404
     assert (await client.get("/dev/outbox/..%2F..%2Fsecret_key/raw")).status == 404
+
+
+def test_outbox_lists_newest_first_within_one_second(tmp_path: Path) -> None:
+    from mailer.web.outbox import maildir_order
+
+    keys = ["1700000000.M99999P1Q1.host", "1700000000.M100000P1Q2.host", "1699999999.M5P1Q0.h"]
+    assert sorted(keys, key=maildir_order, reverse=True) == [keys[1], keys[0], keys[2]]
