@@ -12,9 +12,9 @@ from typing import Any
 
 import uvloop
 
-from mailer import __version__
+from mailer import __version__, commands
 from mailer.config import Settings, ensure_dev_secret_key, load_settings
-from mailer.errors import ConfigError, InvalidInput, MailerError, StartupError
+from mailer.errors import ConfigError, MailerError, StartupError
 from mailer.logs import configure_logging
 
 log = logging.getLogger("mailer")
@@ -32,9 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         "see `mailer config` and the README.",
     )
     parser.add_argument("--version", action="version", version=f"mailer {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    serve = commands.add_parser(
+    serve = subcommands.add_parser(
         "serve",
         help="run the service",
         description="Run the web server, the scheduler and the delivery workers.",
@@ -49,12 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-listen", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(handler=_serve)
 
-    migrate = commands.add_parser(
+    migrate = subcommands.add_parser(
         "migrate", help="apply database migrations", description="Apply pending migrations."
     )
     migrate.set_defaults(handler=_migrate)
 
-    keys_cmd = commands.add_parser(
+    keys_cmd = subcommands.add_parser(
         "api-keys", help="create, list and revoke editor API keys", description="Editor API keys."
     )
     keys_sub = keys_cmd.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -63,9 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     keys_sub.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id", type=int)
-    keys_cmd.set_defaults(handler=_api_keys)
+    keys_cmd.set_defaults(handler=commands.api_keys)
 
-    topics_cmd = commands.add_parser(
+    topics_cmd = subcommands.add_parser(
         "topics", help="add, list, change or remove topics", description="Topics people choose."
     )
     topic_sub = topics_cmd.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -85,9 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("--position", type=int)
     remove = topic_sub.add_parser("remove", help="remove a topic (subscribers lose it)")
     remove.add_argument("slug")
-    topics_cmd.set_defaults(handler=_topics)
+    topics_cmd.set_defaults(handler=commands.topics)
 
-    feeds_cmd = commands.add_parser(
+    feeds_cmd = subcommands.add_parser(
         "feeds", help="add, list, pause, poll or remove feed sources", description="Feeds."
     )
     feed_sub = feeds_cmd.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -114,9 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
         feed_sub.add_parser(action, help=text).add_argument("source_id", type=int)
     feed_poll = feed_sub.add_parser("poll", help="poll one source, or all, now")
     feed_poll.add_argument("source_id", type=int, nargs="?")
-    feeds_cmd.set_defaults(handler=_feeds)
+    feeds_cmd.set_defaults(handler=commands.feeds)
 
-    series_cmd = commands.add_parser(
+    series_cmd = subcommands.add_parser(
         "series", help="add or list digest series", description="Digest series and schedules."
     )
     series_sub = series_cmd.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -130,9 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     series_add.add_argument("--default", action="store_true", help="new subscribers get it")
     series_add.add_argument("--slug")
     series_sub.add_parser("list", help="list series with their next occurrence")
-    series_cmd.set_defaults(handler=_series)
+    series_cmd.set_defaults(handler=commands.series)
 
-    digests_cmd = commands.add_parser(
+    digests_cmd = subcommands.add_parser(
         "digests",
         help="create, schedule, send, watch or list digests",
         description="Digests assembled from the feed for a series.",
@@ -157,9 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     digest_preview = digest_sub.add_parser("preview", help="print the text version")
     digest_preview.add_argument("mailing_id", type=int)
     digest_preview.add_argument("--subscriber", help="id or address: their items only")
-    digests_cmd.set_defaults(handler=_digests)
+    digests_cmd.set_defaults(handler=commands.digests)
 
-    mailings_cmd = commands.add_parser(
+    mailings_cmd = subcommands.add_parser(
         "mailings",
         help="watch, pause, resume or cancel a sending mailing",
         description="Control the delivery of a bulk mailing (a digest, an alert).",
@@ -174,9 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = mailing_sub.add_parser(action, help=text)
         sub.add_argument("mailing_id", type=int)
-    mailings_cmd.set_defaults(handler=_mailings)
+    mailings_cmd.set_defaults(handler=commands.mailings)
 
-    config = commands.add_parser(
+    config = subcommands.add_parser(
         "config",
         help="print the effective settings (secrets redacted)",
         description="Validate and print the effective settings, with secrets redacted.",
@@ -231,206 +231,4 @@ async def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 async def _config(settings: Settings, args: argparse.Namespace) -> int:
     for name, value in settings.redacted().items():
         print(f"{name:18} {value}")
-    return 0
-
-
-async def _api_keys(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer import api_keys
-    from mailer.service import open_database
-
-    async with open_database(settings) as (pool, _):
-        if args.action == "create":
-            async with pool.acquire() as conn:
-                key_id, key = await api_keys.create_api_key(conn, args.name)
-            print(f"API key {key_id} ({args.name.strip()}); store it now, it is not shown again:")
-            print(key)
-        elif args.action == "list":
-            for row in await api_keys.list_api_keys(pool):
-                state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "active"
-                used = f"{row['last_used_at']:%Y-%m-%d %H:%M}" if row["last_used_at"] else "never"
-                print(f"{row['api_key_id']:>4}  {row['name']:<30} {state:<18} last used {used}")
-        else:
-            await api_keys.revoke_api_key(pool, args.key_id)
-            print(f"API key {args.key_id} revoked")
-    return 0
-
-
-async def _mailings(settings: Settings, args: argparse.Namespace) -> int:
-    import json
-
-    from mailer import mailings
-    from mailer.service import open_database
-    from mailer.watch import format_progress, watch
-
-    async with open_database(settings) as (pool, _):
-        if args.action == "watch":
-            await watch(pool, args.mailing_id)
-            return 0
-        if args.action == "pause":
-            await mailings.pause(pool, args.mailing_id)
-        elif args.action == "resume":
-            await mailings.resume(pool, args.mailing_id)
-        elif args.action == "cancel":
-            await mailings.cancel(pool, args.mailing_id)
-        current = await mailings.progress(pool, args.mailing_id)
-        if args.action == "progress":
-            print(json.dumps(current.as_json(), indent=2))
-        else:
-            print(format_progress(current))
-    return 0
-
-
-async def _topics(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer import topics
-    from mailer.service import open_database
-
-    async with open_database(settings) as (pool, _):
-        if args.action == "add":
-            topic = await topics.create_topic(
-                pool,
-                name=args.name,
-                slug=args.slug,
-                description=args.description,
-                public=not args.hidden,
-                position=args.position,
-            )
-            print(f"added topic {topic.slug} ({topic.name})")
-        elif args.action == "list":
-            for t in await topics.list_topics(pool):
-                shown = "public" if t.public else "hidden"
-                print(f"{t.position:>4}  {t.slug:<30} {shown:<7} {t.name}")
-        elif args.action == "update":
-            topic = await topics.update_topic(
-                pool,
-                args.slug,
-                name=args.name,
-                description=args.description,
-                public=args.public,
-                position=args.position,
-            )
-            print(f"updated topic {topic.slug}")
-        else:
-            await topics.delete_topic(pool, args.slug)
-            print(f"removed topic {args.slug}")
-    return 0
-
-
-async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer import feeds
-    from mailer.fetch import make_session
-    from mailer.service import open_database
-
-    async with open_database(settings) as (pool, _):
-        if args.action == "add":
-            rules: dict[str, list[str]] = {}
-            for mapping in args.map:
-                category, sep, slug = mapping.partition("=")
-                if not sep or not category.strip() or not slug.strip():
-                    raise InvalidInput(f"--map takes CATEGORY=TOPIC, not {mapping!r}")
-                rules.setdefault(category.strip(), []).append(slug.strip())
-            source = await feeds.create_source(
-                pool,
-                url=args.url,
-                name=args.name,
-                topics=args.topic,
-                category_rules=rules,
-                poll_interval=args.interval,
-            )
-            print(f"added feed {source['source_id']}: {source['url']}")
-        elif args.action == "list":
-            for s in await feeds.list_sources(pool):
-                state = "paused" if s["paused"] else f"every {s['poll_interval']}s"
-                last = s["last_error"] or s["last_warning"] or f"{s['items_seen']} items"
-                polled = s["last_polled_at"] or "never"
-                print(f"{s['source_id']:>4}  {s['url']:<50} {state:<14} {polled}  {last}")
-        elif args.action in ("pause", "resume"):
-            await feeds.update_source(pool, args.source_id, paused=args.action == "pause")
-            print(f"feed {args.source_id} {args.action}d")
-        elif args.action == "remove":
-            await feeds.delete_source(pool, args.source_id)
-            print(f"feed {args.source_id} removed")
-        else:
-            async with make_session(allow_private=settings.feed_allow_private) as session:
-                results = await feeds.poll_now(
-                    pool, session, args.source_id, allow_private=settings.feed_allow_private
-                )
-            for r in results:
-                outcome = (
-                    r.error or f"{r.created} new, {r.updated} updated, {r.unchanged} unchanged"
-                )
-                print(f"feed {r.source_id}: HTTP {r.status}: {outcome}")
-    return 0
-
-
-async def _series(settings: Settings, args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from mailer import series
-    from mailer.service import open_database
-
-    async with open_database(settings) as (pool, _):
-        if args.action == "add":
-            created = await series.create_series(
-                pool,
-                name=args.name,
-                cron=args.cron,
-                timezone=args.timezone,
-                now=datetime.now(UTC),
-                slug=args.slug,
-                mode="auto" if args.auto else "draft",
-                is_default=args.default,
-            )
-            slug, upcoming = created["slug"], created["next_run_at"]
-            print(f"added series {created['series_id']} ({slug}), next {upcoming}")
-        else:
-            for row in await series.list_series(pool):
-                flags = ", ".join(
-                    f for f in (row["mode"], "default" if row["is_default"] else "") if f
-                )
-                when = f"{row['cron']:<14} {row['timezone']:<20} next {row['next_run_at']}"
-                print(f"{row['series_id']:>4}  {row['slug']:<28} {when}  ({flags})")
-    return 0
-
-
-async def _digests(settings: Settings, args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from mailer import digests, mailings
-    from mailer.service import open_database
-    from mailer.watch import watch
-
-    async with open_database(settings) as (pool, _):
-        if args.action == "create":
-            mailing_id = await digests.create_digest(
-                pool, settings, args.series, now=datetime.now(UTC), subject=args.subject
-            )
-            print(f"created digest {mailing_id}")
-        elif args.action == "list":
-            for row in await pool.fetch(digests.Q["list_digests"], args.status):
-                when = row["scheduled_at"] or row["started_at"] or row["created_at"]
-                state = f"{row['status']:<10} {row['items']:>3} items"
-                print(f"{row['mailing_id']:>5}  {state}  {when:%Y-%m-%d %H:%M}  {row['subject']}")
-        elif args.action == "schedule":
-            try:
-                send_at = datetime.fromisoformat(args.at.replace("Z", "+00:00"))
-            except ValueError as exc:
-                raise InvalidInput(
-                    f"--at takes an ISO time with its zone, not {args.at!r}"
-                ) from exc
-            await digests.schedule(pool, settings, args.mailing_id, send_at, now=datetime.now(UTC))
-            print(f"digest {args.mailing_id} scheduled for {send_at.isoformat()}")
-        elif args.action == "send-now":
-            count = await digests.start(pool, settings, args.mailing_id)
-            print(f"digest {args.mailing_id} is sending to {count} recipients")
-        elif args.action == "watch":
-            await watch(pool, args.mailing_id)
-        elif args.action == "cancel":
-            await mailings.cancel(pool, args.mailing_id)
-            print(f"digest {args.mailing_id} cancelled")
-        else:
-            shown = await digests.preview(
-                pool, settings, args.mailing_id, subscriber=args.subscriber
-            )
-            print(f"Subject: {shown['subject']}\n")
-            print(shown["text"])
     return 0
