@@ -1,9 +1,11 @@
 """Crash safety, tested with real processes: SIGKILL mid-send, two workers, a database restart."""
 
 import asyncio
+import contextlib
 import importlib
 import os
 import signal
+import subprocess
 import warnings
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -130,8 +132,14 @@ class OwnPostgres:
         await asyncio.to_thread(self.pg_ctl, "-w", *options, "start")
 
     async def stop(self) -> None:
-        if self.server is not None:
-            await asyncio.to_thread(self.server.cleanup)
+        """Stop the server we restarted ourselves (pgserver only knows the first postmaster),
+        then let pgserver release its handle."""
+        if self.server is None:
+            return
+        if (self.pgdata / "postmaster.pid").exists():
+            with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
+                await asyncio.to_thread(self.pg_ctl, "-w", "-m", "fast", "stop")
+        await asyncio.to_thread(self.server.cleanup)
 
 
 @pytest.fixture
