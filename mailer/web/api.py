@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,25 +96,57 @@ class ApiProblem(web.HTTPException):
         self.set_status(status)
 
 
-def optional_field(data: dict[str, Any], key: str, kind: type, problems: dict[str, str]) -> Any:
-    value = data.get(key)
-    if value is not None and not isinstance(value, kind):
-        problems[key] = f"must be a {kind.__name__}"
-        return None
-    return value
+@dataclass(frozen=True)
+class ListOf:
+    """A field that must be a list whose every element has this type."""
+
+    kind: type
 
 
-def _topic_fields(data: dict[str, Any]) -> dict[str, Any]:
+Spec = dict[str, type | ListOf]
+
+
+def read_fields(data: dict[str, Any], spec: Spec, what: str) -> dict[str, Any]:
+    """The optional fields of a JSON body, each checked against its type (None when
+    absent), or InvalidInput naming every field that is wrong."""
     problems: dict[str, str] = {}
-    fields = {
-        "name": optional_field(data, "name", str, problems),
-        "description": optional_field(data, "description", str, problems),
-        "public": optional_field(data, "public", bool, problems),
-        "position": optional_field(data, "position", int, problems),
-    }
+    fields: dict[str, Any] = {}
+    for key, kind in spec.items():
+        value = data.get(key)
+        if value is not None and not _is(value, kind):
+            problems[key] = f"must be {_describe(kind)}"
+            value = None
+        fields[key] = value
     if problems:
-        raise InvalidInput("invalid topic", problems)
+        raise InvalidInput(f"invalid {what}", problems)
     return fields
+
+
+_NAMES = {str: "a string", int: "an integer", bool: "true or false", dict: "an object"}
+
+
+def _describe(kind: type | ListOf) -> str:
+    if isinstance(kind, ListOf):
+        return f"a list, each {_describe(kind.kind).removeprefix('a ').removeprefix('an ')}"
+    return _NAMES.get(kind, kind.__name__)
+
+
+def _is(value: Any, kind: type | ListOf) -> bool:
+    if isinstance(kind, ListOf):
+        return isinstance(value, list) and all(_is(v, kind.kind) for v in value)
+    if kind is int and isinstance(value, bool):  # JSON true is not a number
+        return False
+    return isinstance(value, kind)
+
+
+_TOPIC: Spec = {"name": str, "description": str, "public": bool, "position": int}
+_SOURCE: Spec = {
+    "name": str,
+    "topics": ListOf(str),
+    "category_rules": dict,
+    "poll_interval": int,
+    "paused": bool,
+}
 
 
 async def list_topics_handler(request: web.Request) -> web.Response:
@@ -124,7 +156,7 @@ async def list_topics_handler(request: web.Request) -> web.Response:
 
 async def create_topic_handler(request: web.Request) -> web.Response:
     data = await json_object(request)
-    fields = _topic_fields(data)
+    fields = read_fields(data, _TOPIC, "topic")
     slug = data.get("slug")
     if fields["name"] is None:
         raise InvalidInput("invalid topic", {"name": "required"})
@@ -142,7 +174,7 @@ async def create_topic_handler(request: web.Request) -> web.Response:
 
 
 async def update_topic_handler(request: web.Request) -> web.Response:
-    fields = _topic_fields(await json_object(request))
+    fields = read_fields(await json_object(request), _TOPIC, "topic")
     topic = await topics.update_topic(
         request.app[keys.pool_key], request.match_info["slug"], **fields
     )
@@ -238,25 +270,19 @@ async def list_items_handler(request: web.Request) -> web.Response:
 
 async def edit_item_handler(request: web.Request) -> web.Response:
     data = await json_object(request)
-    problems: dict[str, str] = {}
-    title = optional_field(data, "title", str, problems)
-    summary = optional_field(data, "summary_html", str, problems)
-    hidden = optional_field(data, "hidden", bool, problems)
-    slugs = data.get("topics")
-    if slugs is not None and (
-        not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs)
-    ):
-        problems["topics"] = "must be a list of topic slugs"
-    if problems:
-        raise InvalidInput("invalid item", problems)
+    fields = read_fields(
+        data,
+        {"title": str, "summary_html": str, "hidden": bool, "topics": ListOf(str)},
+        "item",
+    )
     item_id = path_id(request, "item_id")
     await items.edit_item(
         request.app[keys.pool_key],
         item_id,
-        title=title,
-        summary_html=summary,
-        topics=slugs,
-        hidden=hidden,
+        title=fields["title"],
+        summary_html=fields["summary_html"],
+        topics=fields["topics"],
+        hidden=fields["hidden"],
     )
     return web.json_response({"item_id": item_id, "status": "saved"})
 
@@ -266,19 +292,6 @@ def path_id(request: web.Request, name: str) -> int:
     if not text.isdigit() or len(text) > 18:
         raise InvalidInput(f"invalid {name}", {name: "a positive integer"})
     return int(text)
-
-
-def _source_fields(data: dict[str, Any]) -> dict[str, Any]:
-    problems: dict[str, str] = {}
-    fields = {
-        "name": optional_field(data, "name", str, problems),
-        "topics": optional_field(data, "topics", list, problems),
-        "category_rules": optional_field(data, "category_rules", dict, problems),
-        "poll_interval": optional_field(data, "poll_interval", int, problems),
-    }
-    if problems:
-        raise InvalidInput("invalid feed source", problems)
-    return fields
 
 
 async def list_feeds_handler(request: web.Request) -> web.Response:
@@ -292,7 +305,7 @@ async def create_feed_handler(request: web.Request) -> web.Response:
     url = data.get("url")
     if not isinstance(url, str) or not url.strip():
         raise InvalidInput("invalid feed source", {"url": "required"})
-    fields = _source_fields(data)
+    fields = read_fields(data, _SOURCE, "feed source")
     source = await feeds.create_source(
         request.app[keys.pool_key],
         url=url.strip(),
@@ -306,13 +319,9 @@ async def create_feed_handler(request: web.Request) -> web.Response:
 
 async def update_feed_handler(request: web.Request) -> web.Response:
     data = await json_object(request)
-    fields = _source_fields(data)
-    problems: dict[str, str] = {}
-    paused = optional_field(data, "paused", bool, problems)
-    if problems:
-        raise InvalidInput("invalid feed source", problems)
+    fields = read_fields(data, _SOURCE, "feed source")
     source = await feeds.update_source(
-        request.app[keys.pool_key], path_id(request, "source_id"), paused=paused, **fields
+        request.app[keys.pool_key], path_id(request, "source_id"), **fields
     )
     return web.json_response(source, dumps=dumps_json)
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from aiohttp import web
 
 from mailer import digests, keys, mailings, series
 from mailer.db import record_json
 from mailer.errors import InvalidInput
-from mailer.web.api import dumps_json, json_object, optional_field, path_id
+from mailer.web.api import ListOf, Spec, dumps_json, json_object, path_id, read_fields
 from mailer.web.middleware import MAIL_PREVIEW_CSP
 
 
@@ -18,22 +17,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _series_fields(data: dict[str, Any]) -> dict[str, Any]:
-    problems: dict[str, str] = {}
-    fields = {
-        key: optional_field(data, key, kind, problems)
-        for key, kind in (
-            ("name", str),
-            ("description", str),
-            ("cron", str),
-            ("timezone", str),
-            ("mode", str),
-            ("is_default", bool),
-        )
-    }
-    if problems:
-        raise InvalidInput("invalid series", problems)
-    return fields
+_SERIES: Spec = {
+    "name": str,
+    "description": str,
+    "cron": str,
+    "timezone": str,
+    "mode": str,
+    "is_default": bool,
+}
 
 
 async def list_series(request: web.Request) -> web.Response:
@@ -43,20 +34,17 @@ async def list_series(request: web.Request) -> web.Response:
 
 async def create_series(request: web.Request) -> web.Response:
     data = await json_object(request)
-    fields = _series_fields(data)
+    fields = read_fields(data, {**_SERIES, "slug": str}, "series")
     missing = {k: "required" for k in ("name", "cron", "timezone") if not fields[k]}
     if missing:
         raise InvalidInput("invalid series", missing)
-    slug = data.get("slug")
-    if slug is not None and not isinstance(slug, str):
-        raise InvalidInput("invalid series", {"slug": "must be a str"})
     created = await series.create_series(
         request.app[keys.pool_key],
         name=fields["name"],
         cron=fields["cron"],
         timezone=fields["timezone"],
         now=_now(),
-        slug=slug,
+        slug=fields["slug"],
         description=fields["description"] or "",
         mode=fields["mode"] or "draft",
         is_default=bool(fields["is_default"]),
@@ -66,17 +54,9 @@ async def create_series(request: web.Request) -> web.Response:
 
 async def update_series(request: web.Request) -> web.Response:
     data = await json_object(request)
-    fields = _series_fields(data)
-    problems: dict[str, str] = {}
-    active = optional_field(data, "active", bool, problems)
-    if problems:
-        raise InvalidInput("invalid series", problems)
+    fields = read_fields(data, {**_SERIES, "active": bool}, "series")
     updated = await series.update_series(
-        request.app[keys.pool_key],
-        path_id(request, "series_id"),
-        now=_now(),
-        active=active,
-        **fields,
+        request.app[keys.pool_key], path_id(request, "series_id"), now=_now(), **fields
     )
     return web.json_response(updated, dumps=dumps_json)
 
@@ -88,20 +68,16 @@ async def list_digests(request: web.Request) -> web.Response:
 
 
 async def create_digest(request: web.Request) -> web.Response:
-    data = await json_object(request)
-    series_id = data.get("series_id")
-    if not isinstance(series_id, int):
+    fields = read_fields(await json_object(request), {"series_id": int, "subject": str}, "digest")
+    series_id = fields["series_id"]
+    if series_id is None:
         raise InvalidInput("invalid digest", {"series_id": "required: the series' id"})
-    problems: dict[str, str] = {}
-    subject = optional_field(data, "subject", str, problems)
-    if problems:
-        raise InvalidInput("invalid digest", problems)
     mailing_id = await digests.create_digest(
         request.app[keys.pool_key],
         request.app[keys.settings_key],
         series_id,
         now=_now(),
-        subject=subject,
+        subject=fields["subject"],
     )
     return await _digest(request, mailing_id or 0, status=201)
 
@@ -118,25 +94,19 @@ async def get_digest(request: web.Request) -> web.Response:
 
 
 async def edit_digest(request: web.Request) -> web.Response:
-    data = await json_object(request)
-    problems: dict[str, str] = {}
-    subject = optional_field(data, "subject", str, problems)
-    intro = optional_field(data, "intro_md", str, problems)
-    items = data.get("items")
-    if items is not None and (
-        not isinstance(items, list) or not all(isinstance(i, int) for i in items)
-    ):
-        problems["items"] = "a list of item ids, in the order they appear"
-    if problems:
-        raise InvalidInput("invalid digest", problems)
+    fields = read_fields(
+        await json_object(request),
+        {"subject": str, "intro_md": str, "items": ListOf(int)},
+        "digest",
+    )
     mailing_id = path_id(request, "mailing_id")
     await digests.edit_digest(
         request.app[keys.pool_key],
         request.app[keys.settings_key],
         mailing_id,
-        subject=subject,
-        intro_md=intro,
-        item_ids=items,
+        subject=fields["subject"],
+        intro_md=fields["intro_md"],
+        item_ids=fields["items"],
     )
     return await _digest(request, mailing_id)
 

@@ -41,6 +41,16 @@ async def test_topics_api(pool: asyncpg.Pool, aiohttp_client: ClientFactory) -> 
         "/api/v1/topics", json={"name": "x", "slug": "Bad Slug!"}, headers=headers
     )
     assert "slug" in (await bad_slug.json())["error"]["fields"]
+    boolean_position = await client.post(
+        "/api/v1/topics", json={"name": "x", "position": True}, headers=headers
+    )
+    assert (await boolean_position.json())["error"]["fields"] == {"position": "must be an integer"}
+    numbers_for_slugs = await client.post(
+        "/api/v1/feeds", json={"url": "https://x.example.org/f", "topics": [1]}, headers=headers
+    )
+    assert (await numbers_for_slugs.json())["error"]["fields"] == {
+        "topics": "must be a list, each string"
+    }
     not_json = await client.post("/api/v1/topics", data=b"name=x", headers=headers)
     assert not_json.status == 415
 
