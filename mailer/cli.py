@@ -12,7 +12,7 @@ from typing import Any
 
 import uvloop
 
-from mailer import __version__, commands
+from mailer import __version__, commands, editor_commands
 from mailer.config import Settings, ensure_dev_secret_key, load_settings
 from mailer.errors import ConfigError, MailerError, StartupError
 from mailer.logs import configure_logging
@@ -175,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub = mailing_sub.add_parser(action, help=text)
         sub.add_argument("mailing_id", type=int)
     mailings_cmd.set_defaults(handler=commands.mailings)
+
+    editor_commands.add_parser(subcommands)
 
     config = subcommands.add_parser(
         "config",

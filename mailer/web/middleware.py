@@ -63,6 +63,39 @@ def error_response(
     return web.Response(text=html, status=status, content_type="text/html")
 
 
+def describe_error(exc: Exception) -> tuple[int, str, dict[str, str]] | None:
+    """(status, message, fields) for an error people may see; None for an unexpected one.
+    The one mapping of MailerError (and aiohttp's 4xx/5xx) to HTTP, shared by every page."""
+    if isinstance(exc, web.HTTPException):
+        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
+        return exc.status, message or _TITLES.get(exc.status, "Error"), {}
+    if isinstance(exc, Gone):
+        return 410, str(exc), {}
+    if isinstance(exc, NotFound):
+        return 404, str(exc) or "Not found", {}
+    if isinstance(exc, Conflict):
+        return 409, str(exc), {}
+    if isinstance(exc, InvalidInput):
+        return 400, str(exc), exc.fields
+    if isinstance(exc, MailerError):
+        return 400, str(exc), {}
+    return None
+
+
+def log_error(request: web.Request, exc: Exception) -> None:
+    if isinstance(exc, web.HTTPException | Gone | NotFound | Conflict | InvalidInput):
+        return
+    if isinstance(exc, MailerError):
+        log.warning(
+            "unhandled %s on %s %s: %s", type(exc).__name__, request.method, request.path, exc
+        )
+    else:
+        log.error("unexpected error on %s %s", request.method, request.path, exc_info=exc)
+
+
+UNEXPECTED = "An unexpected error occurred; it has been logged."
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -70,24 +103,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
-        return error_response(request, exc.status, message or _TITLES.get(exc.status, "Error"))
-    except Gone as exc:
-        return error_response(request, 410, str(exc))
-    except NotFound as exc:
-        return error_response(request, 404, str(exc) or "Not found")
-    except Conflict as exc:
-        return error_response(request, 409, str(exc))
-    except InvalidInput as exc:
-        return error_response(request, 400, str(exc), exc.fields)
-    except MailerError as exc:
-        log.warning(
-            "unhandled %s on %s %s: %s", type(exc).__name__, request.method, request.path, exc
-        )
-        return error_response(request, 400, str(exc))
-    except Exception:
-        log.exception("unexpected error on %s %s", request.method, request.path)
-        return error_response(request, 500, "An unexpected error occurred; it has been logged.")
+        status, message, fields = describe_error(exc) or (500, UNEXPECTED, {})
+        return error_response(request, status, message, fields)
+    except Exception as exc:
+        log_error(request, exc)
+        status, message, fields = describe_error(exc) or (500, UNEXPECTED, {})
+        return error_response(request, status, message, fields or None)
 
 
 @web.middleware

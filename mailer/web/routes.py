@@ -10,6 +10,7 @@ from mailer.web import (
     api,
     api_digests,
     archive,
+    console,
     health,
     openapi,
     outbox,
@@ -89,6 +90,9 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     v1.router.add_post("/mailings/{mailing_id}/resume", api.resume_mailing)
     v1.router.add_post("/mailings/{mailing_id}/cancel", api.cancel_mailing)
     app.add_subapp("/api/v1", v1)
+
+    # Editors' web console (signed-in editor accounts): mailer/web/console/
+    console.add_routes(app)
 
     if not settings.is_production:
         app.router.add_get("/dev/outbox", outbox.list_page, name="outbox")
