@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -198,3 +198,16 @@ async def edit_item(
             row["hidden"] if hidden is None else hidden,
             edited,
         )
+
+
+def items_cursor(last: dict[str, Any]) -> str:
+    """The keyset cursor after this row of list_items (its published time and id)."""
+    stamp = datetime.fromisoformat(last["published_at"])
+    return f"{round(stamp.timestamp() * 1e6)}-{last['item_id']}"
+
+
+def parse_items_cursor(cursor: str) -> tuple[datetime, int]:
+    micros, _, last_id = cursor.partition("-")
+    if not micros.isdigit() or not last_id.isdigit() or len(cursor) > 40:
+        raise InvalidInput("invalid cursor", {"cursor": "use next_cursor as given"})
+    return datetime.fromtimestamp(int(micros) / 1e6, UTC), int(last_id)

@@ -62,3 +62,65 @@ async def signed_in(client: Client, email: str = "ana@example.org") -> str:
     page = await client.get("/console/")
     assert page.status == 200
     return csrf_of(await page.text())
+
+
+XSS = "<script>alert('xss')</script><img src=x onerror=alert(1)>"
+
+
+async def newsroom(pool: asyncpg.Pool, *, readers: int = 3) -> dict[str, Any]:
+    """Two topics, a default series, four recent items (one titled with a script), and
+    active readers of both topics in the series. Returns the ids."""
+    from datetime import UTC, datetime, timedelta
+
+    from mailer import series, topics
+    from mailer.feed_parse import ParsedItem
+    from mailer.items import store_items
+    from tests.factories import add_subscribers
+
+    overdose = await topics.create_topic(pool, name="Overdose Prevention", position=1)
+    vaccines = await topics.create_topic(pool, name="Vaccines", position=2)
+    weekly = await series.create_series(
+        pool, name="Weekly news", cron="0 9 * * tue", timezone="Europe/Berlin",
+        now=datetime.now(UTC), is_default=True,
+    )  # fmt: skip
+    now = datetime.now(UTC)
+    titles = [
+        ("Naloxone in every pharmacy", overdose.topic_id),
+        ("Measles cases fall", vaccines.topic_id),
+        (f"Harm reduction {XSS}", overdose.topic_id),
+        ("Flu shots for all ages", vaccines.topic_id),
+    ]
+    parsed = [
+        ParsedItem(
+            guid=f"guid-{n}",
+            link=f"https://news.example.org/story-{n}",
+            title=title,
+            summary_html=f"<p>Story {n}.</p>",
+            summary_text=f"Story {n}.",
+            published_at=now - timedelta(hours=n + 1),
+        )
+        for n, (title, _) in enumerate(titles)
+    ]
+    topic_of = {p.guid: t for p, (_, t) in zip(parsed, titles, strict=True)}
+    source_id = await pool.fetchval("SELECT source_id FROM feed_sources WHERE kind = 'push'")
+    async with pool.acquire() as conn:
+        stored = await store_items(conn, source_id, parsed, lambda i: [topic_of[i.guid]])
+    item_ids = [stored.item_ids[p.guid or ""] for p in parsed]
+    subscriber_ids = await add_subscribers(pool, readers)
+    await pool.execute(
+        "INSERT INTO subscriber_topics SELECT s, t FROM unnest($1::bigint[]) s, "
+        "unnest($2::bigint[]) t",
+        subscriber_ids,
+        [overdose.topic_id, vaccines.topic_id],
+    )
+    await pool.execute(
+        "INSERT INTO subscriber_series SELECT s, $2 FROM unnest($1::bigint[]) s",
+        subscriber_ids,
+        weekly["series_id"],
+    )
+    return {
+        "series_id": weekly["series_id"],
+        "item_ids": item_ids,
+        "subscriber_ids": subscriber_ids,
+        "topics": [overdose.slug, vaccines.slug],
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -244,10 +244,7 @@ async def list_items_handler(request: web.Request) -> web.Response:
         topic_id = topic.topic_id
     after = None
     if cursor := request.query.get("cursor"):
-        micros, _, last_id = cursor.partition("-")
-        if not micros.isdigit() or not last_id.isdigit() or len(cursor) > 40:
-            raise InvalidInput("invalid cursor", {"cursor": "use next_cursor as given"})
-        after = (datetime.fromtimestamp(int(micros) / 1e6, UTC), int(last_id))
+        after = items.parse_items_cursor(cursor)
     limit = _int_param(request, "limit") or 50
     found = await items.list_items(
         pool,
@@ -262,9 +259,7 @@ async def list_items_handler(request: web.Request) -> web.Response:
     )
     next_cursor = None
     if len(found) == min(limit, 200):
-        last = found[-1]
-        stamp = datetime.fromisoformat(last["published_at"])
-        next_cursor = f"{round(stamp.timestamp() * 1e6)}-{last['item_id']}"
+        next_cursor = items.items_cursor(found[-1])
     return web.json_response({"items": found, "next_cursor": next_cursor}, dumps=dumps_json)
 
 

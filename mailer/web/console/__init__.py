@@ -29,12 +29,30 @@ How to add a page
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from aiohttp import web
 
 from mailer import keys
-from mailer.web.console import auth, coming, dashboard
+from mailer.web.console import (
+    auth,
+    coming,
+    dashboard,
+    digest_actions,
+    digests,
+    items,
+    sending,
+)
 from mailer.web.console.page import error_page
 from mailer.web.console.session import console_middleware, serializer, serializer_key
+
+
+def localtime(moment: datetime | None, zone: str) -> str:
+    """A time as people read it, in the editor's zone."""
+    if moment is None:
+        return ""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%d %b %Y %H:%M")
 
 
 async def _to_console(request: web.Request) -> web.StreamResponse:
@@ -49,6 +67,7 @@ def add_routes(app: web.Application) -> None:
     console[keys.pages_key] = app[keys.pages_key]
     console[keys.signer_key] = app[keys.signer_key]
     console[serializer_key] = serializer(app[keys.settings_key])
+    app[keys.pages_key].filters["localtime"] = localtime
     app.router.add_get("/console", _to_console)
 
     r = console.router
@@ -59,6 +78,10 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/set-password/{token}", auth.set_password_post)
 
     r.add_get("/", dashboard.dashboard)
+    items.add_routes(r)
+    digests.add_routes(r)
+    digest_actions.add_routes(r)
+    sending.add_routes(console)
 
     # Built by the second half of the console work; a plain "not built yet" page until then.
     r.add_get("/subscribers", coming.subscribers)

@@ -1,0 +1,164 @@
+"""The digest composer: list, create for a series, order items (buttons, or drag with the
+script), subject and Markdown intro with a live preview. Sending actions: digest_actions.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from mailer import digests, keys, series
+from mailer.console_views import candidate_items, digest_item_ids, items_in_order, list_digests
+from mailer.errors import Conflict, InvalidInput
+from mailer.models import MailingStatus
+from mailer.web.api import path_id
+from mailer.web.console import schedule_form
+from mailer.web.console.page import render
+
+_EDITABLE = (MailingStatus.DRAFT, MailingStatus.SCHEDULED)
+_STATUSES = [s.value for s in MailingStatus]
+
+
+def add_routes(r: web.UrlDispatcher) -> None:
+    r.add_get("/digests", digests_page)
+    r.add_post("/digests", create_digest)
+    r.add_post("/digests/intro-preview", intro_preview)
+    r.add_get("/digests/{mailing_id}", composer_page)
+    r.add_post("/digests/{mailing_id}", composer_save)
+
+
+async def digests_page(request: web.Request) -> web.StreamResponse:
+    pool = request.app[keys.pool_key]
+    status = request.query.get("status") or None
+    if status not in (None, *_STATUSES):
+        status = None
+    return render(
+        request,
+        "console/digests.html",
+        title="Digests",
+        digests=await list_digests(pool, status),
+        series=await series.list_series(pool),
+        statuses=_STATUSES,
+        status_filter=status or "",
+        zone=schedule_form.editor_zone(request),
+    )
+
+
+async def create_digest(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    text = str(form.get("series_id", ""))
+    if not text.isdigit():
+        raise InvalidInput("choose a series", {"series_id": "choose the series of the digest"})
+    subject = str(form.get("subject", "")).strip() or None
+    mailing_id = await digests.create_digest(
+        request.app[keys.pool_key],
+        request.app[keys.settings_key],
+        int(text),
+        now=schedule_form.now(),
+        subject=subject,
+    )
+    if mailing_id is None:  # only scheduled occurrences can collide; an editor's never do
+        raise Conflict("that digest exists already")
+    raise web.HTTPSeeOther(f"/console/digests/{mailing_id}?created=1")
+
+
+async def _digest(request: web.Request, mailing_id: int) -> Any:
+    row = await request.app[keys.pool_key].fetchrow(digests.Q["get_digest"], mailing_id)
+    if row is None:
+        raise web.HTTPNotFound(text=f"digest {mailing_id} does not exist")
+    return row
+
+
+async def composer_page(
+    request: web.Request,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+) -> web.StreamResponse:
+    pool = request.app[keys.pool_key]
+    mailing_id = path_id(request, "mailing_id")
+    digest = dict(await _digest(request, mailing_id))
+    if MailingStatus(digest["status"]) in (MailingStatus.SENDING, MailingStatus.PAUSED):
+        raise web.HTTPSeeOther(f"/console/mailings/{mailing_id}")
+    digest.update(values or {})
+    order = digest.get("item_order") or await digest_item_ids(pool, mailing_id)
+    zone = schedule_form.editor_zone(request)
+    notices = {
+        "created": "Draft created from the feed's new items. Order them, write an intro, preview.",
+        "saved": "Saved.",
+        "tested": "Test mail queued: it arrives in a minute.",
+        "scheduled": "Scheduled.",
+        "cancelled": "Cancelled: it will not be sent.",
+    }
+    return render(
+        request,
+        "console/composer.html",
+        status=status,
+        title=f"Digest: {digest['subject']}",
+        digest=digest,
+        editable=MailingStatus(digest["status"]) in _EDITABLE,
+        items=await items_in_order(pool, order),
+        candidates=await candidate_items(pool, mailing_id, digest["series_id"]),
+        intro_preview=digests.intro_html(digest["intro_md"]),
+        errors=errors or {},
+        notice=next((text for key, text in notices.items() if key in request.query), ""),
+        schedule=schedule_form.context(request, digest, zone),
+    )
+
+
+def _item_order(form: Any) -> list[int]:
+    return [int(v) for v in form.getall("items", []) if str(v).isdigit() and len(str(v)) < 19]
+
+
+def _apply(op: str, order: list[int], form: Any) -> list[int]:
+    """The list after one button: move up or down, remove, or add the chosen item."""
+    verb, _, arg = op.partition(":")
+    target = int(arg) if arg.isdigit() and len(arg) < 19 else None
+    if verb == "add":
+        chosen = str(form.get("add_item", ""))
+        if chosen.isdigit() and int(chosen) not in order:
+            return [*order, int(chosen)]
+        return order
+    if target is None or target not in order:
+        return order
+    i = order.index(target)
+    if verb == "remove":
+        return order[:i] + order[i + 1 :]
+    j = i - 1 if verb == "up" else i + 1 if verb == "down" else i
+    if 0 <= j < len(order):
+        order = list(order)
+        order[i], order[j] = order[j], order[i]
+    return order
+
+
+async def composer_save(request: web.Request) -> web.StreamResponse:
+    """Every button of the composer form posts the whole form: text and order are saved,
+    then the button's change (up, down, remove, add) is applied."""
+    mailing_id = path_id(request, "mailing_id")
+    form = await request.post()
+    op = str(form.get("op", "save"))
+    order = _apply(op, _item_order(form), form)
+    subject = str(form.get("subject", ""))
+    intro = str(form.get("intro_md", ""))
+    try:
+        await digests.edit_digest(
+            request.app[keys.pool_key],
+            request.app[keys.settings_key],
+            mailing_id,
+            subject=subject,
+            intro_md=intro,
+            item_ids=order,
+        )
+    except InvalidInput as exc:
+        values = {"subject": subject, "intro_md": intro, "item_order": order}
+        return await composer_page(request, status=400, errors=exc.fields, values=values)
+    anchor = f"#item-{op.partition(':')[2]}" if op.startswith(("up:", "down:")) else ""
+    raise web.HTTPSeeOther(f"/console/digests/{mailing_id}?saved=1{anchor}")
+
+
+async def intro_preview(request: web.Request) -> web.StreamResponse:
+    """The intro as the mail will show it (sanitised), for the composer's live preview."""
+    form = await request.post()
+    markdown = str(form.get("intro_md", ""))[:20_000]
+    return web.json_response({"html": digests.intro_html(markdown)})
