@@ -88,9 +88,12 @@ async def dashboard(pool: asyncpg.Pool, *, zone: str, days: int = 30) -> Dashboa
     recent = await pool.fetch(Q["recent_mailings"], 10)
     per_day = await pool.fetch(Q["sends_per_day"], days, zone)
     ids = [r["mailing_id"] for r in recent] + [i for r in per_day for i in r["mailing_ids"]]
+    since = min((r["started_at"] for r in recent), default=None)
+    window_start = datetime.now(tz) - timedelta(days=days)
+    since = min(since, window_start) if since else window_start
     bounced = {
         r["mailing_id"]: r["bounced"]
-        for r in await pool.fetch(Q["bounces_by_mailing"], list(set(ids)))
+        for r in await pool.fetch(Q["bounces_by_mailing"], list(set(ids)), since)
     }
     sends = [
         Send(

@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import date
 
-WIDTH, HEIGHT = 600, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 24
+WIDTH, HEIGHT = 420, 200
+LEFT, RIGHT, TOP, BOTTOM = 48, 8, 10, 26
 # Distinct for common colour blindness (Okabe-Ito), dark enough on white.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#8A6D00")
 

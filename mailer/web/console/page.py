@@ -34,8 +34,15 @@ NAV = (
 )
 
 
+# Pages under another section of the menu than their path says.
+_SECTION_OF = {"/console/mailings": "/console/digests"}
+
+
 def _section(path: str) -> str:
     """The nav entry a path belongs to (longest matching prefix)."""
+    for prefix, section in _SECTION_OF.items():
+        if path.startswith(prefix + "/"):
+            return section
     best = "/console/"
     for entry in NAV:
         if entry.path != "/console/" and (path == entry.path or path.startswith(entry.path + "/")):

@@ -42,8 +42,10 @@ async def _stop_streams(app: web.Application) -> None:
 def view(p: Progress) -> dict[str, Any]:
     """Progress as the page shows it (and as each event carries it)."""
     data = p.as_json()
-    data["percent"] = round(100 * p.done / p.total, 1) if p.total else 100.0
-    data["final"] = p.status in FINAL
+    final = p.status in FINAL
+    # Nothing fanned out yet (scheduled) is 0 %; a send with nobody to mail is over: 100 %.
+    data["percent"] = round(100 * p.done / p.total, 1) if p.total else (100.0 if final else 0.0)
+    data["final"] = final
     return data
 
 
