@@ -96,18 +96,21 @@ def log_error(request: web.Request, exc: Exception) -> None:
 UNEXPECTED = "An unexpected error occurred; it has been logged."
 
 
+def translate_error(request: web.Request, exc: Exception) -> tuple[int, str, dict[str, str]]:
+    """(status, message, fields) to show for any error; redirects and other non-errors
+    (aiohttp's HTTPException below 400) are raised again. Unexpected ones are logged."""
+    if isinstance(exc, web.HTTPException) and exc.status < 400:
+        raise exc
+    log_error(request, exc)
+    return describe_error(exc) or (500, UNEXPECTED, {})
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        status, message, fields = describe_error(exc) or (500, UNEXPECTED, {})
-        return error_response(request, status, message, fields)
     except Exception as exc:
-        log_error(request, exc)
-        status, message, fields = describe_error(exc) or (500, UNEXPECTED, {})
+        status, message, fields = translate_error(request, exc)
         return error_response(request, status, message, fields or None)
 
 

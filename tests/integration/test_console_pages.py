@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 from multidict import MultiDict
 
 from mailer import digests, mailings
-from tests.console import XSS, add_editor, console_app, newsroom, signed_in
+from tests.console import XSS, Client, add_editor, console_app, newsroom, signed_in
 from tests.helpers import ClientFactory
 
 
@@ -72,24 +73,28 @@ async def test_items_filter_hide_edit_and_escape(
     assert (await client.get("/console/items/999999")).status == 404
 
 
-async def _composer(client: object, pool: asyncpg.Pool, series_id: int, csrf: str) -> int:
-    created = await client.post(  # type: ignore[attr-defined]
+async def _draft(
+    pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
+) -> tuple[dict[str, Any], Client, str, int]:
+    """A newsroom, a signed-in editor, and a draft made through the console's form:
+    (newsroom ids, client, CSRF token, the draft's id)."""
+    data = await newsroom(pool)
+    await add_editor(pool)
+    client = await aiohttp_client(console_app(pool, tmp_path))
+    csrf = await signed_in(client)
+    created = await client.post(
         "/console/digests",
-        data={"csrf_token": csrf, "series_id": str(series_id)},
+        data={"csrf_token": csrf, "series_id": str(data["series_id"])},
         allow_redirects=False,
     )
     assert created.status == 303, await created.text()
-    return int(created.headers["Location"].split("/")[-1].split("?")[0])
+    return data, client, csrf, int(created.headers["Location"].split("/")[-1].split("?")[0])
 
 
 async def test_compose_reorder_intro_schedule(
     pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
 ) -> None:
-    data = await newsroom(pool)
-    await add_editor(pool)
-    client = await aiohttp_client(console_app(pool, tmp_path))
-    csrf = await signed_in(client)
-    mailing_id = await _composer(client, pool, data["series_id"], csrf)
+    data, client, csrf, mailing_id = await _draft(pool, aiohttp_client, tmp_path)
     order = [
         r["item_id"]
         for r in await pool.fetch(
@@ -194,11 +199,7 @@ async def test_compose_reorder_intro_schedule(
 async def test_preview_test_send_send_now_and_watch(
     pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
 ) -> None:
-    data = await newsroom(pool)
-    await add_editor(pool)
-    client = await aiohttp_client(console_app(pool, tmp_path))
-    csrf = await signed_in(client)
-    mailing_id = await _composer(client, pool, data["series_id"], csrf)
+    _, client, csrf, mailing_id = await _draft(pool, aiohttp_client, tmp_path)
 
     preview = await client.get(
         f"/console/digests/{mailing_id}/preview?subscriber=reader0@example.org"

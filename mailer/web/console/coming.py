@@ -2,41 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from mailer.web.console.page import render
 from mailer.web.console.session import admin_only
 
-
-def _coming(request: web.Request, section: str) -> web.Response:
-    return render(request, "console/coming.html", title=section, section_name=section)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@admin_only
-async def subscribers(request: web.Request) -> web.StreamResponse:
-    return _coming(request, "Subscribers")
+def _coming(section: str) -> Handler:
+    @admin_only
+    async def page(request: web.Request) -> web.StreamResponse:
+        return render(request, "console/coming.html", title=section, section_name=section)
+
+    return page
 
 
-@admin_only
-async def feeds(request: web.Request) -> web.StreamResponse:
-    return _coming(request, "Feeds")
-
-
-@admin_only
-async def topics(request: web.Request) -> web.StreamResponse:
-    return _coming(request, "Topics")
-
-
-@admin_only
-async def series(request: web.Request) -> web.StreamResponse:
-    return _coming(request, "Series")
-
-
-@admin_only
-async def api_keys(request: web.Request) -> web.StreamResponse:
-    return _coming(request, "API keys")
-
-
-@admin_only
-async def editors(request: web.Request) -> web.StreamResponse:
-    return _coming(request, "Editors")
+subscribers = _coming("Subscribers")
+feeds = _coming("Feeds")
+topics = _coming("Topics")
+series = _coming("Series")
+api_keys = _coming("API keys")
+editors = _coming("Editors")

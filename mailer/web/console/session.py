@@ -21,7 +21,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from mailer import keys
 from mailer.config import Settings
 from mailer.editors import SESSION_SECONDS, Session, find_session
-from mailer.web.middleware import UNEXPECTED, describe_error, log_error
+from mailer.web.middleware import translate_error
 
 COOKIE = "mailer_console"
 PRE_COOKIE = "mailer_console_pre"  # the sign-in form's own CSRF nonce (no session yet)
@@ -168,15 +168,8 @@ def console_middleware(error_page: ErrorPage) -> Any:
                 )
         try:
             response = await handler(request)
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            status, message, fields = describe_error(exc) or (500, UNEXPECTED, {})
-            return error_page(request, status, message, fields)
         except Exception as exc:
-            log_error(request, exc)
-            status, message, fields = describe_error(exc) or (500, UNEXPECTED, {})
-            return error_page(request, status, message, fields)
+            return error_page(request, *translate_error(request, exc))
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 
