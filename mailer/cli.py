@@ -12,7 +12,7 @@ from typing import Any
 
 import uvloop
 
-from mailer import __version__, commands, editor_commands
+from mailer import __version__, alert_commands, commands, editor_commands
 from mailer.config import Settings, ensure_dev_secret_key, load_settings
 from mailer.errors import ConfigError, MailerError, StartupError
 from mailer.logs import configure_logging
@@ -177,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     mailings_cmd.set_defaults(handler=commands.mailings)
 
     editor_commands.add_parser(subcommands)
+    alert_commands.add_parsers(subcommands)
 
     config = subcommands.add_parser(
         "config",

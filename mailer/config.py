@@ -23,6 +23,14 @@ class Env(StrEnum):
     PRODUCTION = "production"
 
 
+class NoticeMode(StrEnum):
+    """What a CMS push may do with an alert or a correction notice."""
+
+    OFF = "off"  # refused
+    DRAFT = "draft"  # waits for an editor to confirm the recipient count
+    SEND = "send"  # sent at once, without a human
+
+
 class SmtpSecurity(StrEnum):
     NONE = "none"  # plain SMTP (loopback relays, the development sink)
     STARTTLS = "starttls"  # smtp://...?starttls=true
@@ -106,6 +114,15 @@ class Settings:
     dkim_key_file: Path | None = None
     dkim_selector: str = ""
     dkim_domain: str = ""
+    # The CMS's `urgent` flag: off (refused), draft (an alert awaiting an editor) or send;
+    # its `correction` note: draft (the notice awaits an editor) or send. See the README.
+    cms_alerts: NoticeMode = NoticeMode.OFF
+    cms_corrections: NoticeMode = NoticeMode.DRAFT
+    # Alerts the CMS may create per hour; more are refused with 429 and Retry-After.
+    cms_alerts_per_hour: int = 5
+    # Subject prefixes of the alert and correction streams.
+    alert_subject_prefix: str = "[Alert]"
+    correction_subject_prefix: str = "[Correction]"
 
     @property
     def is_production(self) -> bool:
@@ -302,6 +319,18 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
         if not dkim_selector:
             problems.append("MAILER_DKIM_SELECTOR is required with MAILER_DKIM_KEY_FILE")
 
+    cms_alerts = _parse_mode(
+        get("MAILER_CMS_ALERTS"), "MAILER_CMS_ALERTS", NoticeMode.OFF, problems
+    )
+    cms_corrections = _parse_mode(
+        get("MAILER_CMS_CORRECTIONS"), "MAILER_CMS_CORRECTIONS", NoticeMode.DRAFT, problems
+    )
+    if cms_corrections is NoticeMode.OFF:
+        problems.append("MAILER_CMS_CORRECTIONS must be 'draft' or 'send'")
+    alerts_per_hour = _parse_number(
+        get("MAILER_CMS_ALERTS_PER_HOUR"), "MAILER_CMS_ALERTS_PER_HOUR", 5, int, 1, 1000, problems
+    )
+
     log_level = (get("MAILER_LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append(
@@ -341,6 +370,13 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
         dkim_key_file=dkim_key_file,
         dkim_selector=dkim_selector,
         dkim_domain=(get("MAILER_DKIM_DOMAIN") or from_domain).lower(),
+        cms_alerts=cms_alerts,
+        cms_corrections=cms_corrections,
+        cms_alerts_per_hour=alerts_per_hour,
+        alert_subject_prefix=_prefix(get("MAILER_ALERT_SUBJECT_PREFIX"), "[Alert]", problems),
+        correction_subject_prefix=_prefix(
+            get("MAILER_CORRECTION_SUBJECT_PREFIX"), "[Correction]", problems
+        ),
     )
 
 
@@ -444,6 +480,26 @@ def _parse_bool(text: str | None, name: str, problems: list[str]) -> bool:
         return False
     problems.append(f"{name} must be true or false, not {text!r}")
     return False
+
+
+def _parse_mode(
+    text: str | None, name: str, default: NoticeMode, problems: list[str]
+) -> NoticeMode:
+    value = (text or default.value).lower()
+    aliases = {"false": "off", "no": "off", "0": "off"}
+    aliases |= {"true": "draft", "yes": "draft", "1": "draft"}
+    try:
+        return NoticeMode(aliases.get(value, value))
+    except ValueError:
+        problems.append(f"{name} must be off, draft (or true) or send, not {text!r}")
+        return default
+
+
+def _prefix(text: str | None, default: str, problems: list[str]) -> str:
+    if text is not None and (len(text) > 40 or any(ord(c) < 32 for c in text)):
+        problems.append(f"a subject prefix must be one line of at most 40 characters: {text!r}")
+        return default
+    return text if text is not None else default
 
 
 def ensure_dev_secret_key(settings: Settings) -> Settings:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
+from mailer.db import Connection
 from mailer.errors import InvalidInput
 from mailer.feed_parse import ParsedItem, canonical_link, parse_iso_date
 from mailer.items import Q, store_items, topic_ids_by_slug
@@ -76,9 +75,16 @@ def _ids(value: Any, key: str, problems: dict[str, str]) -> list[str]:
     return [str(v) for v in value][:MAX_BATCH]
 
 
-async def push(pool: asyncpg.Pool, body: dict[str, Any]) -> PushOutcome:
+@dataclass(frozen=True)
+class ParsedPush:
+    items: list[tuple[ParsedItem, list[str]]]  # each with its topic slugs
+    delete: list[str]
+    hide: list[str]
+
+
+def parse_push(body: dict[str, Any]) -> ParsedPush:
     """One item (an object with an id), or {"items": [...], "delete": [ids], "hide": [ids]};
-    all or nothing, in one transaction."""
+    InvalidInput naming every bad field."""
     problems: dict[str, str] = {}
     raw_items = body.get("items") if "items" in body else ([body] if "id" in body else [])
     if not isinstance(raw_items, list):
@@ -92,22 +98,24 @@ async def push(pool: asyncpg.Pool, body: dict[str, Any]) -> PushOutcome:
         problems["items"] = "nothing to do: send items, delete or hide"
     if problems:
         raise InvalidInput("invalid push", problems)
-    async with pool.acquire() as conn, conn.transaction():
-        known = await topic_ids_by_slug(conn)
-        unknown = sorted({t for _, topics in parsed for t in topics if t not in known})
-        if unknown:
-            raise InvalidInput(
-                "invalid push", {"topics": f"unknown topics: {', '.join(unknown[:10])}"}
-            )
-        source_id: int = await conn.fetchval(Q["push_source"])
-        explicit = {item.guid: sorted({known[t] for t in topics}) for item, topics in parsed}
-        await store_items(
-            conn, source_id, [item for item, _ in parsed], lambda item: explicit[item.guid]
-        )
-        stored = await conn.fetch(Q["items_by_guid"], source_id, list(explicit))
-        ids = {row["guid"]: row["item_id"] for row in stored}
-        gone = await conn.fetch(Q["delete_items_by_guid"], source_id, delete)
-        hidden = await conn.fetch(Q["hide_items_by_guid"], source_id, hide)
+    return ParsedPush(parsed, delete, hide)
+
+
+async def store_push(conn: Connection, push: ParsedPush) -> PushOutcome:
+    """Apply a parsed push in the caller's transaction."""
+    known = await topic_ids_by_slug(conn)
+    unknown = sorted({t for _, topics in push.items for t in topics if t not in known})
+    if unknown:
+        raise InvalidInput("invalid push", {"topics": f"unknown topics: {', '.join(unknown[:10])}"})
+    source_id: int = await conn.fetchval(Q["push_source"])
+    explicit = {item.guid: sorted({known[t] for t in topics}) for item, topics in push.items}
+    await store_items(
+        conn, source_id, [item for item, _ in push.items], lambda item: explicit[item.guid]
+    )
+    stored = await conn.fetch(Q["items_by_guid"], source_id, list(explicit))
+    ids = {row["guid"]: row["item_id"] for row in stored}
+    gone = await conn.fetch(Q["delete_items_by_guid"], source_id, push.delete)
+    hidden = await conn.fetch(Q["hide_items_by_guid"], source_id, push.hide)
     return PushOutcome(
         items=[{"id": guid, "item_id": ids.get(guid)} for guid in explicit],
         deleted=[r["guid"] for r in gone],

@@ -328,8 +328,10 @@ def render_parts(
     *,
     item_ids: frozenset[int] | None = None,
     name: str | None = None,
+    kind: str = "digest",
 ) -> tuple[str, str]:
-    """(HTML, text) of a digest as a page shows it: no personal links in it."""
+    """(HTML, text) of a digest (or another kind of mailing) as a page shows it: no
+    personal links in it."""
     compiler = MessageCompiler([settings.data_dir / "templates", templates_dir()])
     org = {
         "name": settings.organisation,
@@ -339,11 +341,11 @@ def render_parts(
     context = {**content, "org": org, "base_url": settings.base_url}
     try:
         compiled = compiler.compile(
-            "digest", context, sender=settings.from_address, list_id=None, bulk=True
+            kind, context, sender=settings.from_address, list_id=None, bulk=True
         )
     except TemplateProblem as problem:
-        raise Conflict(f"the digest template is broken: {problem}") from problem
-    values = {
+        raise Conflict(f"the {kind} template is broken: {problem}") from problem
+    values = dict.fromkeys(compiled.slots, f"{settings.base_url}/subscribe") | {
         "greeting": f"Hello {name}," if name else "Hello,",
         "reason": f"You receive this because you subscribed to {settings.organisation} news.",
         "preferences_url": f"{settings.base_url}/subscribe",

@@ -54,3 +54,15 @@ class DeliveryFailed(MailerError):
         self.permanent = permanent
         self.code = code
         super().__init__(message)
+
+
+class Forbidden(MailerError):
+    """The caller may not do this (e.g. a setting turns the feature off)."""
+
+
+class RateLimited(MailerError):
+    """Too many of these too fast; try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

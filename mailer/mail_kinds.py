@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mailer.alerts import alert_slots
 from mailer.compose import SlotProvider
 from mailer.config import Settings
 from mailer.signup import confirm_slots
@@ -10,4 +11,4 @@ from mailer.tokens import Signer
 
 def standard_slot_providers(settings: Settings) -> dict[str, SlotProvider]:
     signer = Signer(settings.secret_key)
-    return {"confirm": confirm_slots(signer, settings)}
+    return {"confirm": confirm_slots(signer, settings), "alert": alert_slots(signer, settings)}

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from mailer.addresses import address_hash, address_key
+from mailer.alert_choice import alerts_change, set_alerts
 from mailer.consent import Context, consent_history, record_consent
 from mailer.db import load_queries
 from mailer.errors import Conflict, Gone, InvalidInput, NotFound
@@ -42,6 +43,7 @@ class Subscriber:
     key_version: int
     topics: tuple[str, ...]  # slugs
     series: tuple[int, ...] = ()  # the digest series they receive
+    accepts_alerts: bool = False  # urgent alerts on their topics
 
     @property
     def masked_email(self) -> str:
@@ -84,6 +86,7 @@ async def load_subscriber(pool: asyncpg.Pool, subscriber_id: int) -> Subscriber 
         key_version=row["key_version"],
         topics=tuple(t["slug"] for t in topics),
         series=tuple(s["series_id"] for s in series),
+        accepts_alerts=row["accepts_alerts"],
     )
 
 
@@ -94,6 +97,7 @@ class PreferenceChoice:
     plain_text_only: bool
     pause_months: int | None  # None: leave the pause as it is; 0: no pause
     series: tuple[int, ...] | None = None  # None: leave the series as they are
+    alerts: bool | None = None  # None: leave the alert choice as it is
 
 
 async def save_preferences(
@@ -133,6 +137,9 @@ async def save_preferences(
             if has != had:
                 await conn.execute(Q["clear_series"], subscriber.subscriber_id)
                 await conn.execute(Q["add_series"], subscriber.subscriber_id, sorted(has))
+        if choice.alerts is not None and choice.alerts != subscriber.accepts_alerts:
+            changes.append(alerts_change(choice.alerts))
+            await set_alerts(conn, subscriber.subscriber_id, choice.alerts)
         if not changes:
             return []
         await conn.execute(Q["clear_public_topics"], subscriber.subscriber_id)
@@ -162,7 +169,11 @@ async def save_preferences(
             "subscriber.updated",
             "subscriber",
             subscriber.subscriber_id,
-            {"topics": sorted(after), "paused_until": _iso(paused_until)},
+            {
+                "topics": sorted(after),
+                "paused_until": _iso(paused_until),
+                "alerts": subscriber.accepts_alerts if choice.alerts is None else choice.alerts,
+            },
         )
     return changes
 

@@ -17,6 +17,7 @@ from enum import StrEnum
 import asyncpg
 
 from mailer.addresses import address_hash, address_key
+from mailer.alert_choice import set_alerts
 from mailer.compose import SlotProvider
 from mailer.config import Settings
 from mailer.consent import Context, record_consent
@@ -98,6 +99,7 @@ async def sign_up(
         # Two statements: a DELETE in a CTE is invisible to the INSERT beside it.
         await conn.execute(Q["clear_topics"], subscriber_id)
         await conn.execute(Q["add_topics"], subscriber_id, topic_ids)
+        await set_alerts(conn, subscriber_id, request.alerts)
         resubscribing = status is SubscriberStatus.UNSUBSCRIBED
         await record_consent(
             conn,
@@ -107,6 +109,7 @@ async def sign_up(
             context=context,
             topics=slugs,
             consent_text=request.consent_text,
+            detail={"alerts": True} if request.alerts else None,
         )
         if row["created"] or resubscribing:
             await record_event(

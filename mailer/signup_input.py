@@ -27,6 +27,7 @@ class SignupRequest:
     locale: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+    alerts: bool = False  # urgent alerts: only when the form or the website says so
 
 
 def normalise_email(value: str) -> str:
@@ -72,6 +73,18 @@ def _topics(value: Any, problems: dict[str, str]) -> tuple[str, ...] | None:
     return slugs
 
 
+def _flag(value: Any, key: str, problems: dict[str, str]) -> bool:
+    """JSON true/false, or a form's checkbox ("on", "true", "1"); absent means no."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("on", "true", "1", "yes"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("", "off", "false", "0", "no"):
+        return False
+    problems[key] = "must be true or false"
+    return False
+
+
 def parse_signup(
     data: Any, *, ip: str | None = None, user_agent: str | None = None
 ) -> SignupRequest:
@@ -101,6 +114,7 @@ def parse_signup(
         problems["locale"] = "a language tag such as en or pt-BR"
     given_ip = _text(data, "ip", 45, problems, single_line=True)
     given_agent = _text(data, "user_agent", 500, problems, single_line=True)
+    alerts = _flag(data.get("alerts"), "alerts", problems)
     if problems or email is None:
         raise InvalidInput("the signup is invalid", problems)
     return SignupRequest(
@@ -112,4 +126,5 @@ def parse_signup(
         locale=locale,
         ip=given_ip or ip,
         user_agent=given_agent or user_agent,
+        alerts=alerts,
     )

@@ -108,16 +108,17 @@ WHERE ss.series_id = $2
 ON CONFLICT (mailing_id, subscriber_id) DO NOTHING;
 
 -- name: archive
-SELECT m.mailing_id, m.slug, m.subject, m.started_at, s.name AS series_name
+-- Sent digests and alerts (both have a public web version).
+SELECT m.mailing_id, m.slug, m.subject, m.started_at, m.kind, s.name AS series_name
 FROM mailings m LEFT JOIN series s USING (series_id)
-WHERE m.kind = 'digest' AND m.status IN ('sending', 'sent') AND m.slug IS NOT NULL
+WHERE m.kind IN ('digest', 'alert') AND m.status IN ('sending', 'sent') AND m.slug IS NOT NULL
 ORDER BY m.started_at DESC
 LIMIT $1;
 
 -- name: archived_digest
-SELECT m.mailing_id, m.slug, m.subject, m.content, m.started_at
+SELECT m.mailing_id, m.slug, m.subject, m.content, m.started_at, m.kind
 FROM mailings m
-WHERE m.kind = 'digest' AND m.status IN ('sending', 'sent') AND m.slug = $1;
+WHERE m.kind IN ('digest', 'alert') AND m.status IN ('sending', 'sent') AND m.slug = $1;
 
 -- name: subscriber_for_preview
 SELECT s.subscriber_id, s.email, s.name, s.key_version, s.plain_text_only,

@@ -2,7 +2,7 @@
 
 -- name: get_subscriber
 SELECT subscriber_id, email, name, status, locale, plain_text_only, paused_until, key_version,
-       source, created_at, updated_at, confirmed_at, unsubscribed_at
+       source, created_at, updated_at, confirmed_at, unsubscribed_at, accepts_alerts
 FROM subscribers WHERE subscriber_id = $1;
 
 -- name: get_subscriber_for_update

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from mailer import keys
+from mailer.corrections import Q as CQ
 from mailer.digests import Q, render_parts
 from mailer.errors import NotFound
 from mailer.web.middleware import MAIL_PREVIEW_CSP
@@ -28,7 +29,16 @@ async def archived_digest(request: web.Request) -> web.Response:
     )
     if row is None:
         raise NotFound("No sent digest has this address.")
-    return render(request, "web/archived_digest.html", title=row["subject"], digest=row)
+    corrections = await request.app[keys.pool_key].fetch(
+        CQ["corrections_of_mailing"], row["mailing_id"]
+    )
+    return render(
+        request,
+        "web/archived_digest.html",
+        title=row["subject"],
+        digest=row,
+        corrections=corrections,
+    )
 
 
 async def archived_digest_body(request: web.Request) -> web.Response:
@@ -37,7 +47,7 @@ async def archived_digest_body(request: web.Request) -> web.Response:
     )
     if row is None:
         raise NotFound("No sent digest has this address.")
-    html, _ = render_parts(request.app[keys.settings_key], row["content"])
+    html, _ = render_parts(request.app[keys.settings_key], row["content"], kind=row["kind"])
     response = web.Response(text=html, content_type="text/html")
     response.headers["Content-Security-Policy"] = MAIL_PREVIEW_CSP
     return response
@@ -48,7 +58,7 @@ async def archive_atom(request: web.Request) -> web.Response:
     rows = await request.app[keys.pool_key].fetch(Q["archive"], 50)
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
-    ET.SubElement(feed, f"{{{ATOM}}}title").text = f"{settings.organisation} digests"
+    ET.SubElement(feed, f"{{{ATOM}}}title").text = f"{settings.organisation} digests and alerts"
     ET.SubElement(feed, f"{{{ATOM}}}id").text = f"{settings.base_url}/archive"
     ET.SubElement(feed, f"{{{ATOM}}}link", href=f"{settings.base_url}/archive")
     ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=f"{settings.base_url}/archive.atom")

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from mailer import keys
-from mailer.errors import Conflict, Gone, InvalidInput, MailerError, NotFound
+from mailer.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    InvalidInput,
+    MailerError,
+    NotFound,
+    RateLimited,
+)
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +29,7 @@ MAIL_PREVIEW_CSP = (
 
 _TITLES = {
     400: "Bad request",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
@@ -77,13 +87,20 @@ def describe_error(exc: Exception) -> tuple[int, str, dict[str, str]] | None:
         return 409, str(exc), {}
     if isinstance(exc, InvalidInput):
         return 400, str(exc), exc.fields
+    if isinstance(exc, Forbidden):
+        return 403, str(exc), {}
+    if isinstance(exc, RateLimited):
+        return 429, str(exc), {}
     if isinstance(exc, MailerError):
         return 400, str(exc), {}
     return None
 
 
 def log_error(request: web.Request, exc: Exception) -> None:
-    if isinstance(exc, web.HTTPException | Gone | NotFound | Conflict | InvalidInput):
+    expected = (
+        web.HTTPException | Gone | NotFound | Conflict | InvalidInput | Forbidden | RateLimited
+    )
+    if isinstance(exc, expected):
         return
     if isinstance(exc, MailerError):
         log.warning(
@@ -111,7 +128,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except Exception as exc:
         status, message, fields = translate_error(request, exc)
-        return error_response(request, status, message, fields or None)
+        response = error_response(request, status, message, fields or None)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
 
 
 @web.middleware

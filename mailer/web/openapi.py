@@ -127,6 +127,44 @@ PATHS: dict[str, dict[str, Any]] = {
     "/mailings/{mailing_id}/pause": {"post": _op("Pause sending", params=("mailing_id",))},
     "/mailings/{mailing_id}/resume": {"post": _op("Resume sending", params=("mailing_id",))},
     "/mailings/{mailing_id}/cancel": {"post": _op("Cancel sending", params=("mailing_id",))},
+    "/alerts": {
+        "get": _op("List alerts, newest first", query=("status",)),
+        "post": _op("Draft an alert of one item: answers its recipient count to confirm",
+                    ok=201, body={"item_id": _I}),
+    },
+    "/alerts/{alert_id}": {"get": _op("An alert with its progress", params=("alert_id",))},
+    "/alerts/{alert_id}/send": {
+        "post": _op("Send a draft alert: `confirm` must be its recipient count", ok=202,
+                    params=("alert_id",), body={"confirm": _I}),
+    },
+    "/alerts/{alert_id}/cancel": {"post": _op("Cancel an alert", params=("alert_id",))},
+    "/alerts/{alert_id}/preview": {
+        "get": _op("Preview an alert", params=("alert_id",), query=("format",)),
+    },
+    "/items/{item_id}/corrections": {
+        "post": _op("Correct or retract a sent item and draft the notice to its receivers",
+                    ok=201, params=("item_id",),
+                    body={"note": _S, "retract": _B, "title": _S, "summary_html": _S}),
+    },
+    "/items/{item_id}/audit": {
+        "get": _op("Who received an item, when, through which mailings; its corrections",
+                   params=("item_id",)),
+    },
+    "/corrections": {"get": _op("List corrections", query=("item", "status"))},
+    "/corrections/{correction_id}": {
+        "get": _op("A correction and its notice", params=("correction_id",)),
+    },
+    "/corrections/{correction_id}/send": {
+        "post": _op("Send a correction notice: `confirm` must be its recipient count", ok=202,
+                    params=("correction_id",), body={"confirm": _I}),
+    },
+    "/corrections/{correction_id}/cancel": {
+        "post": _op("Cancel a correction notice (the correction stays)",
+                    params=("correction_id",)),
+    },
+    "/corrections/{correction_id}/preview": {
+        "get": _op("Preview a correction notice", params=("correction_id",), query=("format",)),
+    },
     "/subscribers/data": {"get": _op("Everything held about an address", query=("email",))},
     "/subscribers/erase": {"post": _op("Erase an address's data", body={"email": _S})},
 }  # fmt: skip
@@ -138,7 +176,8 @@ def document(base_url: str) -> dict[str, Any]:
         "info": {
             "title": "mailer editor API",
             "version": __version__,
-            "description": "Topics, feeds, items, series, digests and delivery control. "
+            "description": "Topics, feeds, items, series, digests, alerts, corrections and "
+            "delivery control. "
             "Every call needs `Authorization: Bearer <key>` (`mailer api-keys create NAME`).",
         },
         "servers": [{"url": f"{base_url}/api/v1"}],

@@ -115,6 +115,7 @@ async def preferences_save(request: web.Request) -> web.Response:
         topics=tuple(dict.fromkeys(slugs)),
         plain_text_only=form.get("plain_text_only") == "on",
         pause_months=None if pause == "keep" else PAUSE_CHOICES[pause],
+        alerts=form.get("alerts") == "on" if form.get("alerts_shown") else None,
     )
     try:
         changes = await save_preferences(
@@ -163,6 +164,7 @@ async def resubscribe(request: web.Request) -> web.Response:
             email=subscriber.email,
             name=subscriber.name,
             topics=subscriber.topics or None,
+            alerts=subscriber.accepts_alerts,
             source=context.source,
             consent_text=consent_wording(settings.organisation),
             ip=context.ip,

@@ -124,6 +124,7 @@ async def subscribe_post(request: web.Request) -> web.Response:
         "topics": data.get("topics") or [],
         "source": f"hosted form{' (embedded)' if embed else ''}{': ' + place if place else ''}",
         "consent_text": consent_wording(settings.organisation),
+        "alerts": data.get("alerts") == "on",
     }
     try:
         no_topic = {} if fields["topics"] else {"topics": "Choose at least one topic."}

@@ -7,7 +7,9 @@ from aiohttp import web
 from mailer.config import Settings
 from mailer.resources import static_dir
 from mailer.web import (
+    alert_pages,
     api,
+    api_alerts,
     api_digests,
     archive,
     console,
@@ -30,6 +32,7 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     app.router.add_get("/", archive.start_page)
     app.router.add_get("/archive", archive.archive_page)
     app.router.add_get("/archive.atom", archive.archive_atom)
+    app.router.add_get("/archive/items/{item_id}", alert_pages.archived_item)
     app.router.add_get("/archive/{slug}", archive.archived_digest)
     app.router.add_get("/archive/{slug}/body", archive.archived_digest_body)
 
@@ -53,6 +56,8 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     app.router.add_get("/preferences/{token}/data", preferences.data_download)
     app.router.add_get("/preferences/{token}/erase", preferences.erase_page)
     app.router.add_post("/preferences/{token}/erase", preferences.erase_post)
+    app.router.add_get("/unsubscribe/alerts/{token}", alert_pages.stop_alerts_page)
+    app.router.add_post("/unsubscribe/alerts/{token}", alert_pages.stop_alerts_post)
     app.router.add_get("/unsubscribe/{token}", preferences.unsubscribe_page)
     app.router.add_post("/unsubscribe/{token}", preferences.unsubscribe_post)
 
@@ -83,6 +88,19 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     v1.router.add_get("/digests/{mailing_id}/preview", api_digests.preview_digest)
     v1.router.add_post("/digests/{mailing_id}/test-send", api_digests.test_send)
     v1.router.add_get("/digests/{mailing_id}/stats", api_digests.digest_stats)
+    v1.router.add_get("/alerts", api_alerts.list_alerts)
+    v1.router.add_post("/alerts", api_alerts.create_alert)
+    v1.router.add_get("/alerts/{alert_id}", api_alerts.get_alert)
+    v1.router.add_post("/alerts/{alert_id}/send", api_alerts.send_alert)
+    v1.router.add_post("/alerts/{alert_id}/cancel", api_alerts.cancel_alert)
+    v1.router.add_get("/alerts/{alert_id}/preview", api_alerts.preview_alert)
+    v1.router.add_post("/items/{item_id}/corrections", api_alerts.create_correction)
+    v1.router.add_get("/items/{item_id}/audit", api_alerts.item_audit)
+    v1.router.add_get("/corrections", api_alerts.list_corrections)
+    v1.router.add_get("/corrections/{correction_id}", api_alerts.get_correction)
+    v1.router.add_post("/corrections/{correction_id}/send", api_alerts.send_correction)
+    v1.router.add_post("/corrections/{correction_id}/cancel", api_alerts.cancel_correction)
+    v1.router.add_get("/corrections/{correction_id}/preview", api_alerts.preview_correction)
     v1.router.add_get("/subscribers/data", api.subscriber_data)
     v1.router.add_post("/subscribers/erase", api.subscriber_erase)
     v1.router.add_get("/mailings/{mailing_id}/progress", api.mailing_progress)

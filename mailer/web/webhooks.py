@@ -7,7 +7,7 @@ import math
 from aiohttp import web
 
 from mailer import keys
-from mailer.content_push import push
+from mailer.cms_notices import push_content
 from mailer.errors import InvalidInput
 from mailer.signatures import HEADER, BadSignature, verify
 from mailer.signup import sign_up
@@ -58,7 +58,8 @@ async def signup(request: web.Request) -> web.Response:
 
 
 async def content(request: web.Request) -> web.Response:
-    """POST /webhooks/content: the CMS pushes items (upsert), or deletes or hides them."""
+    """POST /webhooks/content: the CMS pushes items (upsert), or deletes or hides them;
+    an item may be `urgent` (an alert) or carry a `correction` note."""
     settings = request.app[keys.settings_key]
     try:
         body = await read_limited(request, MAX_CONTENT_BODY)
@@ -70,8 +71,5 @@ async def content(request: web.Request) -> web.Response:
         return error_response(request, problem.status, str(problem))
     except BadSignature as exc:
         return error_response(request, 401, str(exc))
-    outcome = await push(request.app[keys.pool_key], data)
-    return web.json_response(
-        {"items": outcome.items, "deleted": outcome.deleted, "hidden": outcome.hidden},
-        status=202,
-    )
+    outcome = await push_content(request.app[keys.pool_key], settings, data)
+    return web.json_response(outcome, status=202)

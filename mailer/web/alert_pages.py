@@ -1,0 +1,79 @@
+"""Public pages of alerts and corrections: the alerts-only unsubscribe link, and the web
+version of an item that was sent, with its corrections and their dates."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from mailer import keys
+from mailer.alert_choice import stop_alerts
+from mailer.corrections import Q as CQ
+from mailer.errors import NotFound
+from mailer.preferences import Subscriber, subscriber_from_link
+from mailer.tokens import Purpose
+from mailer.web.preferences import _context, _links
+from mailer.web.public import render
+
+
+async def _subscriber(request: web.Request) -> Subscriber:
+    return await subscriber_from_link(
+        request.app[keys.pool_key],
+        request.app[keys.signer_key],
+        Purpose.UNSUBSCRIBE,
+        request.match_info["token"],
+    )
+
+
+def _page(request: web.Request, subscriber: Subscriber, *, stopped: bool) -> web.Response:
+    links = _links(request, subscriber)
+    links["stop_alerts"] = f"/unsubscribe/alerts/{request.match_info['token']}"
+    response = render(
+        request,
+        "web/alerts_stop.html",
+        title="Alerts stopped" if stopped else "Stop urgent alerts",
+        subscriber=subscriber,
+        links=links,
+        stopped=stopped,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def stop_alerts_page(request: web.Request) -> web.Response:
+    """GET shows one button: link scanners must not change anything."""
+    return _page(request, await _subscriber(request), stopped=False)
+
+
+async def stop_alerts_post(request: web.Request) -> web.Response:
+    """The button, and RFC 8058 one-click from an alert's List-Unsubscribe: alerts stop,
+    digests go on. 200, no redirect."""
+    subscriber = await _subscriber(request)
+    form = await request.post()
+    one_click = form.get("List-Unsubscribe") == "One-Click"
+    source = "one-click alert unsubscribe" if one_click else "alert unsubscribe page"
+    await stop_alerts(
+        request.app[keys.pool_key],
+        subscriber.subscriber_id,
+        _context(request, source),
+        one_click=one_click,
+    )
+    return _page(request, subscriber, stopped=True)
+
+
+async def archived_item(request: web.Request) -> web.Response:
+    """An item that went out in a digest or an alert, with its corrections."""
+    text = request.match_info["item_id"]
+    pool = request.app[keys.pool_key]
+    valid = text.isdigit() and len(text) <= 18
+    item = await pool.fetchrow(CQ["archived_item"], int(text)) if valid else None
+    if item is None or not item["mailings"]:
+        raise NotFound("No item we sent has this address.")
+    corrections = await pool.fetch(CQ["corrections_of_item"], item["item_id"])
+    return render(
+        request,
+        "web/archived_item.html",
+        title=item["title"],
+        item=item,
+        corrections=corrections,
+        retracted=any(c["kind"] == "retraction" for c in corrections),
+    )
