@@ -22,7 +22,7 @@ from mailer.db import Connection, record_json
 from mailer.errors import Conflict, NotFound
 from mailer.events import record_event
 from mailer.models import ClaimedDelivery
-from mailer.notices import AudienceChanged, Draft, Q
+from mailer.notices import Draft, Q
 from mailer.tokens import Purpose, Signer
 
 KIND = "alert"
@@ -157,17 +157,15 @@ async def confirm(
     pool: asyncpg.Pool, settings: Settings, alert_id: int, *, confirmed: int | None,
     confirmed_by: str,
 ) -> int:  # fmt: skip
-    """Send a draft (one transaction). When the audience changed too much, the draft's
-    count is updated to the new one and AudienceChanged tells the sender to confirm it."""
-    async with pool.acquire() as conn:
-        try:
-            async with conn.transaction():
-                return await send_alert(
-                    conn, settings, alert_id, confirmed=confirmed, confirmed_by=confirmed_by
-                )
-        except AudienceChanged as changed:
-            await conn.execute(Q["set_alert_recipients"], alert_id, changed.current)
-            raise
+    """Send a draft (one transaction); see notices.confirm_draft."""
+    return await notices.confirm_draft(
+        pool,
+        lambda conn: send_alert(
+            conn, settings, alert_id, confirmed=confirmed, confirmed_by=confirmed_by
+        ),
+        Q["set_alert_recipients"],
+        alert_id,
+    )
 
 
 async def list_alerts(

@@ -11,6 +11,7 @@ and a correction note already recorded is not recorded twice.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from mailer.config import NoticeMode, Settings
 from mailer.content_push import parse_push, store_push
 from mailer.db import Connection
 from mailer.errors import Conflict, Forbidden, InvalidInput, RateLimited
+from mailer.notices import Draft
 
 AQ = alerts.Q
 CQ = corrections.Q
@@ -127,15 +129,24 @@ async def _alert(
     if draft.created:
         await _check_rate(conn, settings)
     entry |= {"alert_id": draft.notice_id, "recipients": draft.recipients}
-    if settings.cms_alerts is NoticeMode.SEND:
-        made = await alerts.send_alert(
-            conn, settings, draft.notice_id, confirmed=draft.recipients,
-            confirmed_by="cms (MAILER_CMS_ALERTS=send)",
-        )  # fmt: skip
-        return entry | {"status": "sending", "recipients": made}
+    return await _send_or_wait(
+        entry, draft, "alerts", settings.cms_alerts,
+        lambda: alerts.send_alert(conn, settings, draft.notice_id, confirmed=draft.recipients,
+                                  confirmed_by="cms (MAILER_CMS_ALERTS=send)"),
+    )  # fmt: skip
+
+
+async def _send_or_wait(
+    entry: dict[str, Any], draft: Draft, plural: str, mode: NoticeMode,
+    send: Callable[[], Awaitable[int]],
+) -> dict[str, Any]:  # fmt: skip
+    """Send at once when the setting says so (the CMS confirms the count it was given),
+    else leave the draft for an editor and say how to send it."""
+    if mode is NoticeMode.SEND:
+        return entry | {"status": "sending", "recipients": await send()}
     return entry | {
         "status": "draft",
-        "message": f"awaiting an editor: POST /api/v1/alerts/{draft.notice_id}/send "
+        "message": f"awaiting an editor: POST /api/v1/{plural}/{draft.notice_id}/send "
         f'with {{"confirm": {draft.recipients}}}',
     }
 
@@ -172,14 +183,9 @@ async def _correction(
     entry |= {"correction_id": draft.notice_id, "recipients": draft.recipients}
     if draft.mailing_id is None:
         return entry | {"status": "nobody_to_notify"}
-    if settings.cms_corrections is NoticeMode.SEND:
-        made = await corrections.send_notice(
-            conn, settings, draft.notice_id, confirmed=draft.recipients,
-            confirmed_by="cms (MAILER_CMS_CORRECTIONS=send)",
-        )  # fmt: skip
-        return entry | {"status": "sending", "recipients": made}
-    return entry | {
-        "status": "draft",
-        "message": f"awaiting an editor: POST /api/v1/corrections/{draft.notice_id}/send "
-        f'with {{"confirm": {draft.recipients}}}',
-    }
+    return await _send_or_wait(
+        entry, draft, "corrections", settings.cms_corrections,
+        lambda: corrections.send_notice(conn, settings, draft.notice_id,
+                                        confirmed=draft.recipients,
+                                        confirmed_by="cms (MAILER_CMS_CORRECTIONS=send)"),
+    )  # fmt: skip

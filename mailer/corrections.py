@@ -21,7 +21,7 @@ from mailer.db import Connection, load_queries, record_json
 from mailer.errors import Conflict, InvalidInput, NotFound
 from mailer.events import record_event
 from mailer.mailings import Q as MQ
-from mailer.notices import AudienceChanged, Draft
+from mailer.notices import Draft
 from mailer.sanitise import clean_line, sanitise_html, to_text
 
 Q = load_queries("corrections")
@@ -203,16 +203,15 @@ async def confirm(
     pool: asyncpg.Pool, settings: Settings, correction_id: int, *, confirmed: int | None,
     confirmed_by: str,
 ) -> int:  # fmt: skip
-    """Send a notice (one transaction); on AudienceChanged the new count is stored."""
-    async with pool.acquire() as conn:
-        try:
-            async with conn.transaction():
-                return await send_notice(
-                    conn, settings, correction_id, confirmed=confirmed, confirmed_by=confirmed_by
-                )
-        except AudienceChanged as changed:
-            await conn.execute(Q["set_correction_recipients"], correction_id, changed.current)
-            raise
+    """Send a notice (one transaction); see notices.confirm_draft."""
+    return await notices.confirm_draft(
+        pool,
+        lambda conn: send_notice(
+            conn, settings, correction_id, confirmed=confirmed, confirmed_by=confirmed_by
+        ),
+        Q["set_correction_recipients"],
+        correction_id,
+    )
 
 
 async def list_corrections(

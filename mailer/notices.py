@@ -4,9 +4,12 @@ which an editor confirms by giving that count back before it is fanned out and s
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import asyncpg
 
 from mailer.config import Settings
 from mailer.db import Connection, load_queries
@@ -142,3 +145,19 @@ async def start(
     )
     await conn.execute(DQ["notify_deliveries"])
     return created
+
+
+async def confirm_draft(
+    pool: asyncpg.Pool, send: Callable[[Connection], Awaitable[int]], store_count: str,
+    notice_id: int,
+) -> int:  # fmt: skip
+    """Send a draft in one transaction; when the audience changed too much, the draft's
+    count is updated to the new one (`store_count`: notice id, count) and AudienceChanged
+    tells the sender to confirm it."""
+    async with pool.acquire() as conn:
+        try:
+            async with conn.transaction():
+                return await send(conn)
+        except AudienceChanged as changed:
+            await conn.execute(store_count, notice_id, changed.current)
+            raise

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
+import asyncpg
 from aiohttp import web
 
 from mailer import alerts, corrections, keys, mailings
+from mailer.config import Settings
 from mailer.errors import Conflict, InvalidInput
 from mailer.item_audit import audit
 from mailer.notices import Draft, preview
 from mailer.web.api import api_key_name, dumps_json, json_object, path_id, read_fields
-from mailer.web.middleware import MAIL_PREVIEW_CSP
+from mailer.web.api_digests import preview_response
+
+
+class Confirm(Protocol):
+    def __call__(
+        self, pool: asyncpg.Pool, settings: Settings, notice_id: int, /, *, confirmed: int | None,
+        confirmed_by: str,
+    ) -> Awaitable[int]: ...  # fmt: skip
 
 
 def _who(request: web.Request) -> str:
@@ -32,17 +42,6 @@ def _draft(draft: Draft, what: str, plural: str) -> web.Response:
 def _confirmed(data: dict[str, Any]) -> int | None:
     confirmed: int | None = read_fields(data, {"confirm": int}, "confirmation")["confirm"]
     return confirmed
-
-
-def _preview(request: web.Request, result: dict[str, Any]) -> web.Response:
-    wanted = request.query.get("format", "json")
-    if wanted == "html":
-        response = web.Response(text=result["html"], content_type="text/html")
-        response.headers["Content-Security-Policy"] = MAIL_PREVIEW_CSP
-        return response
-    if wanted == "text":
-        return web.Response(text=result["text"], content_type="text/plain")
-    return web.json_response(result)
 
 
 # ------------------------------------------------------------------------------ alerts
@@ -75,18 +74,22 @@ async def get_alert(request: web.Request) -> web.Response:
     return web.json_response(found | {"progress": progress.as_json()}, dumps=dumps_json)
 
 
-async def send_alert(request: web.Request) -> web.Response:
-    alert_id = path_id(request, "alert_id")
-    made = await alerts.confirm(
+async def _send(request: web.Request, what: str, confirm: Confirm) -> web.Response:
+    notice_id = path_id(request, f"{what}_id")
+    made = await confirm(
         request.app[keys.pool_key],
         request.app[keys.settings_key],
-        alert_id,
+        notice_id,
         confirmed=_confirmed(await json_object(request)),
         confirmed_by=_who(request),
     )
     return web.json_response(
-        {"alert_id": alert_id, "status": "sending", "recipients": made}, status=202
+        {f"{what}_id": notice_id, "status": "sending", "recipients": made}, status=202
     )
+
+
+async def send_alert(request: web.Request) -> web.Response:
+    return await _send(request, "alert", alerts.confirm)
 
 
 async def cancel_alert(request: web.Request) -> web.Response:
@@ -102,7 +105,7 @@ async def preview_alert(request: web.Request) -> web.Response:
     body = await alerts.current_content(
         request.app[keys.pool_key], settings, path_id(request, "alert_id")
     )
-    return _preview(request, preview(settings, alerts.KIND, body))
+    return preview_response(request, preview(settings, alerts.KIND, body))
 
 
 # ------------------------------------------------------------------------------ corrections
@@ -149,17 +152,7 @@ async def get_correction(request: web.Request) -> web.Response:
 
 
 async def send_correction(request: web.Request) -> web.Response:
-    correction_id = path_id(request, "correction_id")
-    made = await corrections.confirm(
-        request.app[keys.pool_key],
-        request.app[keys.settings_key],
-        correction_id,
-        confirmed=_confirmed(await json_object(request)),
-        confirmed_by=_who(request),
-    )
-    return web.json_response(
-        {"correction_id": correction_id, "status": "sending", "recipients": made}, status=202
-    )
+    return await _send(request, "correction", corrections.confirm)
 
 
 async def cancel_correction(request: web.Request) -> web.Response:
@@ -178,7 +171,7 @@ async def preview_correction(request: web.Request) -> web.Response:
     body = await corrections.notice_content(
         request.app[keys.pool_key], path_id(request, "correction_id")
     )
-    return _preview(request, preview(settings, corrections.KIND, body))
+    return preview_response(request, preview(settings, corrections.KIND, body))
 
 
 # ------------------------------------------------------------------------------ audit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -151,6 +152,11 @@ async def preview_digest(request: web.Request) -> web.Response:
         path_id(request, "mailing_id"),
         subscriber=request.query.get("subscriber") or None,
     )
+    return preview_response(request, result)
+
+
+def preview_response(request: web.Request, result: dict[str, Any]) -> web.Response:
+    """A preview as ?format=html (sandboxed), text, or json (the default)."""
     wanted = request.query.get("format", "json")
     if wanted == "html":
         response = web.Response(text=result["html"], content_type="text/html")

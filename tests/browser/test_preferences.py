@@ -235,7 +235,7 @@ async def test_preference_page_by_keyboard(page: Page, reader: Reader) -> None:
     for index in range(await controls.count()):
         await expect(controls.nth(index)).to_have_accessible_name(re.compile(r"\w"))
 
-    # Tab from the top: name, topics in order, the checked pause radio, format, Save.
+    # Tab from the top: name, topics in order, alerts, the checked pause radio, format, Save.
     save = page.get_by_role("button", name="Save my preferences")
     visited: list[str] = []
     for _ in range(20):
@@ -257,6 +257,7 @@ async def test_preference_page_by_keyboard(page: Page, reader: Reader) -> None:
         OVERDOSE,
         TOBACCO,
         MENTAL,
+        "Send me urgent public-health alerts on my topics as soon as they are published",
         "No pause",  # one stop for the radio group: the checked one
         "Plain text only (no pictures or layout)",
         "Save my preferences",
