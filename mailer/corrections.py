@@ -10,7 +10,6 @@ sending (its copies carry the old text).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -153,8 +152,7 @@ async def record_correction(
         return Draft(correction_id, None, item_id, 0, body["subject"])
     mailing_id = await notices.create_mailing(
         conn, settings, kind=KIND, stream="corrections", priority=notices.CORRECTION_PRIORITY,
-        subject=body["subject"], content=body,
-        slug=notices.archive_slug("correction", datetime.now(UTC)),
+        subject=body["subject"], content=body, slug=None,  # the item's page is its web version
     )  # fmt: skip
     await conn.execute(Q["attach_notice"], correction_id, mailing_id, recipients)
     await record_event(

@@ -121,7 +121,7 @@ def check_drift(what: str, confirmed: int, current: int) -> None:
 
 async def create_mailing(
     conn: Connection, settings: Settings, *, kind: str, stream: str, priority: int,
-    subject: str, content: dict[str, Any], slug: str,
+    subject: str, content: dict[str, Any], slug: str | None,
 ) -> int:  # fmt: skip
     mailing_id: int = await conn.fetchval(
         Q["create_notice_mailing"], kind, priority, subject, list_id(settings, stream), content,

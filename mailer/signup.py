@@ -99,7 +99,8 @@ async def sign_up(
         # Two statements: a DELETE in a CTE is invisible to the INSERT beside it.
         await conn.execute(Q["clear_topics"], subscriber_id)
         await conn.execute(Q["add_topics"], subscriber_id, topic_ids)
-        await set_alerts(conn, subscriber_id, request.alerts)
+        if request.alerts or not row["created"]:  # a new row starts with alerts off
+            await set_alerts(conn, subscriber_id, request.alerts)
         resubscribing = status is SubscriberStatus.UNSUBSCRIBED
         await record_consent(
             conn,
