@@ -53,7 +53,7 @@ async def test_an_alert_its_stop_link_the_preference_page_and_a_correction(
     draft = await alerts.create(db, settings, item, requested_by=EDITOR)
     await alerts.confirm(db, settings, draft.notice_id, confirmed=1, confirmed_by=EDITOR)
     text = await mail_text(page, service.base_url, "[Alert] Contaminated supply")
-    stop = re.search(r"^Stop urgent alerts \(you keep your digests\): (\S+)$", text, re.M)
+    stop = re.search(r"^Stop urgent alerts \(you keep your digests\): (\S+)\s*$", text, re.M)
     assert stop, text
 
     await page.goto(stop.group(1))
