@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aiohttp import web
 
@@ -198,17 +199,22 @@ async def unsubscribe_post(request: web.Request) -> web.Response:
     return await _unsubscribe(request, subscriber, one_click=one_click)
 
 
-async def data_download(request: web.Request) -> web.Response:
-    subscriber = await _subscriber(request, Purpose.PREFERENCES)
-    data = await export_data(request.app[keys.pool_key], subscriber.subscriber_id)
+def data_file(data: dict[str, Any], filename: str) -> web.Response:
+    """A subscriber's data (export_data) as a JSON file to save; also the console's export."""
     return web.Response(
         text=json.dumps(data, indent=2, ensure_ascii=False, default=str),
         content_type="application/json",
         headers={
-            "Content-Disposition": 'attachment; filename="my-newsletter-data.json"',
+            "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store",
         },
     )
+
+
+async def data_download(request: web.Request) -> web.Response:
+    subscriber = await _subscriber(request, Purpose.PREFERENCES)
+    data = await export_data(request.app[keys.pool_key], subscriber.subscriber_id)
+    return data_file(data, "my-newsletter-data.json")
 
 
 async def erase_page(request: web.Request) -> web.Response:

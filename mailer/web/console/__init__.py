@@ -36,13 +36,19 @@ from aiohttp import web
 
 from mailer import keys
 from mailer.web.console import (
+    api_keys,
     auth,
-    coming,
     dashboard,
     digest_actions,
     digests,
+    editors,
+    feeds,
     items,
     sending,
+    series,
+    subscribers,
+    topics,
+    when,
 )
 from mailer.web.console.page import error_page
 from mailer.web.console.session import console_middleware, serializer, serializer_key
@@ -68,6 +74,7 @@ def add_routes(app: web.Application) -> None:
     console[keys.signer_key] = app[keys.signer_key]
     console[serializer_key] = serializer(app[keys.settings_key])
     app[keys.pages_key].filters["localtime"] = localtime
+    when.install(app[keys.pages_key])
     app.router.add_get("/console", _to_console)
 
     r = console.router
@@ -82,13 +89,12 @@ def add_routes(app: web.Application) -> None:
     digests.add_routes(r)
     digest_actions.add_routes(r)
     sending.add_routes(console)
-
-    # Built by the second half of the console work; a plain "not built yet" page until then.
-    r.add_get("/subscribers", coming.subscribers)
-    r.add_get("/feeds", coming.feeds)
-    r.add_get("/topics", coming.topics)
-    r.add_get("/series", coming.series)
-    r.add_get("/api-keys", coming.api_keys)
-    r.add_get("/editors", coming.editors)
+    # Subscribers (data requests admin-only), and the admin pages.
+    subscribers.add_routes(r)
+    feeds.add_routes(r)
+    topics.add_routes(r)
+    series.add_routes(r)
+    api_keys.add_routes(r)
+    editors.add_routes(r)
 
     app.add_subapp("/console", console)

@@ -1,0 +1,64 @@
+"""API keys (admin): list (never the keys themselves), create, revoke.
+
+A new key is shown once, on the page that answers the creating POST, rather than after a
+redirect: carrying it across a redirect would mean storing it (a cookie, a table), and only
+its hash is ever stored. That page is `no-store`; reloading it asks the browser to post
+again, which would make a second key (listed, and revocable like any)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from mailer import api_keys, keys
+from mailer.errors import InvalidInput
+from mailer.web.api import path_id
+from mailer.web.console.form_input import FormInput
+from mailer.web.console.page import render
+from mailer.web.console.session import admin_only
+
+
+def add_routes(r: web.UrlDispatcher) -> None:
+    r.add_get("/api-keys", api_keys_page)
+    r.add_post("/api-keys", create_api_key)
+    r.add_post("/api-keys/{api_key_id}/revoke", revoke_api_key)
+
+
+@admin_only
+async def api_keys_page(
+    request: web.Request, *, form: FormInput | None = None
+) -> web.StreamResponse:
+    revoked = request.query.get("revoked", "")
+    return render(
+        request,
+        "console/api_keys.html",
+        status=form.status if form and form.errors else 200,
+        title="API keys",
+        api_keys=await api_keys.list_api_keys(request.app[keys.pool_key]),
+        revoked=int(revoked) if revoked.isdigit() and len(revoked) < 19 else None,
+        form=form or FormInput.prefilled({}),
+    )
+
+
+@admin_only
+async def create_api_key(request: web.Request) -> web.StreamResponse:
+    form = await FormInput.read(request)
+    name = form.text("name", label="The name", required=True, max_length=100)
+    if form.ok:
+        try:
+            async with request.app[keys.pool_key].acquire() as conn:
+                key_id, key = await api_keys.create_api_key(conn, name)
+        except InvalidInput as exc:
+            form.refused(exc, field="name")
+        else:
+            return render(
+                request, "console/api_key_created.html", status=201, title="API key created",
+                key_id=key_id, name=name, key=key,
+            )  # fmt: skip
+    return await api_keys_page(request, form=form)
+
+
+@admin_only
+async def revoke_api_key(request: web.Request) -> web.StreamResponse:
+    key_id = path_id(request, "api_key_id")
+    await api_keys.revoke_api_key(request.app[keys.pool_key], key_id)
+    raise web.HTTPSeeOther(f"/console/api-keys?revoked={key_id}")
