@@ -13,7 +13,7 @@ import asyncpg
 
 from mailer import editors
 from mailer.db import load_queries
-from mailer.errors import Conflict, NotFound
+from mailer.errors import Conflict, InvalidInput, NotFound
 
 Q = load_queries("console_admin")
 
@@ -71,8 +71,11 @@ async def change_editor(
     disabled: bool | None = None,
 ) -> asyncpg.Record:
     """Change an account's role or access, refusing what would leave no enabled admin or
-    would lock the acting admin out of this page. Changes are serialised (an advisory
-    lock), so two admins demoting each other at once cannot both succeed."""
+    would lock the acting admin out of this page. One transaction, serialised with every
+    other such change (an advisory lock), so two admins demoting each other at once cannot
+    both succeed. Disabling ends the account's sessions, as `editors.disable_editor` does."""
+    if role is not None and role not in {r.value for r in editors.Role}:
+        raise InvalidInput("invalid role", {"role": "editor or admin"})
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(Q["lock_editor_roles"])
         row = await conn.fetchrow(Q["get_editor"], editor_id)
@@ -83,12 +86,12 @@ async def change_editor(
             raise Conflict("You cannot remove your own admin access; ask another admin.")
         if takes_admin_away and not await conn.fetchval(Q["other_enabled_admins"], editor_id):
             raise Conflict(f"{row['email']} is the last enabled admin.")
-        # The foundation's functions make the change (and end the sessions of a disabled
-        # account); the lock above is held until they are done.
+        # The foundation's statements, on this transaction's connection.
         if role is not None:
-            await editors.set_role(pool, row["email"], role)
+            await conn.execute(editors.Q["set_role"], editor_id, role)
         if disabled is True:
-            await editors.disable_editor(pool, row["email"])
+            await conn.execute(editors.Q["disable_editor"], editor_id)
+            await conn.execute(editors.Q["delete_editor_sessions"], editor_id)
         elif disabled is False:
-            await editors.enable_editor(pool, row["email"])
+            await conn.execute(editors.Q["enable_editor"], editor_id)
     return row
