@@ -66,11 +66,19 @@ def screenshot(page: Page) -> Screenshot:
 
 
 @pytest.fixture
-def service(tmp_path: Path, db_url: str) -> Iterator[RunningService]:
+def service_env() -> dict[str, str]:
+    """Extra MAILER_* settings for `service`; a test module may override this fixture."""
+    return {}
+
+
+@pytest.fixture
+def service(tmp_path: Path, db_url: str, service_env: dict[str, str]) -> Iterator[RunningService]:
     """A real `mailer serve` (development: no MAILER_SMTP_URL, so the outbox sink runs)."""
     port = free_port()
     data_dir = tmp_path / "data"
-    env = mailer_env(data_dir, MAILER_DATABASE_URL=db_url, MAILER_LISTEN=f"127.0.0.1:{port}")
+    env = mailer_env(
+        data_dir, MAILER_DATABASE_URL=db_url, MAILER_LISTEN=f"127.0.0.1:{port}", **service_env
+    )
     process = Service.start(env, port)
     process.wait_ready()
     yield RunningService(base_url=process.base_url, data_dir=data_dir)

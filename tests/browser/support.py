@@ -24,6 +24,8 @@ CHROMIUM_ARGS = [
 ]
 PHONE = ViewportSize(width=390, height=844)
 DESKTOP = ViewportSize(width=1280, height=800)
+TABLET = ViewportSize(width=820, height=1180)
+SIZES = {"phone": PHONE, "tablet": TABLET, "desktop": DESKTOP}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 # Anything that is not the loopback service is refused, so a page can never reach out.
 NOT_LOOPBACK = re.compile(r"^(?!https?://127\.0\.0\.1[:/]).*")
@@ -39,12 +41,15 @@ class RunningService:
     data_dir: Path
 
 
-async def save_screenshots(page: Page, name: str) -> list[Path]:
-    """Save the whole page at phone and desktop widths as artifacts/screenshots/NAME-*.png."""
+async def save_screenshots(
+    page: Page, name: str, sizes: tuple[str, ...] = ("phone", "desktop")
+) -> list[Path]:
+    """Save the whole page at these widths as artifacts/screenshots/NAME-<size>.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     original = page.viewport_size
     paths = []
-    for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
+    for label in sizes:
+        size = SIZES[label]
         await page.set_viewport_size(size)
         path = SCREENSHOTS / f"{name}-{label}.png"
         await page.screenshot(path=path, full_page=True, animations="disabled")

@@ -25,7 +25,7 @@ def test_times_in_words() -> None:
     assert relative(at("2026-11-26T13:00:00+00:00"), now) == "in 1 hour"
     assert relative(at("2026-11-26T11:58:00+00:00"), now) == "2 minutes ago"
     assert relative(at("2026-11-26T12:00:30+00:00"), now) == "in under a minute"
-    assert relative(now, now) == "now"
+    assert relative(now, now) == "just now"
     assert relative(None, now) == ""
     assert day_and_time(at("2026-12-01T08:00:00+00:00"), "Europe/Berlin") == (
         "Tuesday 1 December 2026, 09:00 CET"
@@ -68,7 +68,7 @@ async def test_add_edit_and_remove_a_topic(
     duplicate = await post(client, "/console/topics", csrf, name="Again", slug="vaccines")
     assert duplicate.status == 409
     assert field_error(await duplicate.text(), "slug") == (
-        "A topic with the slug 'vaccines' exists already."
+        "A topic with the short name 'vaccines' exists already: choose another name or short name."
     )
 
     # Edit: shown as it is, saved, hidden.
@@ -136,6 +136,11 @@ async def test_add_and_edit_a_series_with_its_next_runs(
     assert response.headers["Location"] == f"/console/series/{series_id}?added=1"
     row = await series.get_series(pool, series_id)
     assert (row["mode"], row["is_default"], row["active"]) == ("auto", True, True)
+    duplicate = await post(client, "/console/series", csrf, **good)
+    assert duplicate.status == 409
+    assert field_error(await duplicate.text(), "name") == (
+        "A series with the short name 'weekly-news' exists already: choose another name."
+    )
     page = await (await client.get(response.headers["Location"])).text()
     runs = re.findall(r"<li><strong>(Tuesday [^<]*)</strong>", page)
     assert len(runs) == 3

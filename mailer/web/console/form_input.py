@@ -92,6 +92,11 @@ class FormInput:
     def ok(self) -> bool:
         return not self.errors
 
+    def conflict(self, name: str, message: str) -> None:
+        """The input clashes with what exists (409), e.g. a name taken already."""
+        self.fail(name, message)
+        self.status = 409
+
     def refused(self, exc: InvalidInput | Conflict, *, field: str) -> None:
         """Take a domain refusal: its field messages, or its message on `field`."""
         if isinstance(exc, InvalidInput) and exc.fields:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from mailer import console_admin, keys, series
 from mailer.errors import Conflict, InvalidInput
+from mailer.topics import slug_for
 from mailer.web.api import path_id
 from mailer.web.console import schedule_form
 from mailer.web.console.form_input import FormInput
@@ -97,7 +98,10 @@ async def create_series(request: web.Request) -> web.StreamResponse:
             created = await series.create_series(
                 request.app[keys.pool_key], now=datetime.now(UTC), **fields
             )
-        except (InvalidInput, Conflict) as exc:
+        except Conflict:
+            form.conflict("name", f"A series with the short name '{slug_for(fields['name'])}' "
+                                  "exists already: choose another name.")  # fmt: skip
+        except InvalidInput as exc:
             form.refused(exc, field="name")
         else:
             raise web.HTTPSeeOther(f"/console/series/{created['series_id']}?added=1")

@@ -93,7 +93,12 @@ async def create_topic(request: web.Request) -> web.StreamResponse:
     if form.ok:
         try:
             topic = await topics.create_topic(request.app[keys.pool_key], slug=slug, **fields)
-        except (InvalidInput, Conflict) as exc:
+        except Conflict:
+            taken = slug or topics.slug_for(fields["name"])
+            form.conflict("slug" if slug else "name",
+                          f"A topic with the short name '{taken}' exists already: choose "
+                          "another name or short name.")  # fmt: skip
+        except InvalidInput as exc:
             form.refused(exc, field="slug" if slug else "name")
         else:
             raise web.HTTPSeeOther(f"/console/topics?done=added&name={topic.slug}")

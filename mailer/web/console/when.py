@@ -17,7 +17,7 @@ def relative(moment: datetime | None, now: datetime | None = None) -> str:
     seconds = (moment - (now or datetime.now(UTC))).total_seconds()
     size = abs(seconds)
     if size < 60:
-        return "now" if size < 5 else ("in under a minute" if seconds > 0 else "just now")
+        return "in under a minute" if seconds > 5 else "just now"
     for unit_seconds, unit in _UNITS:
         if size >= unit_seconds:
             count = int(size // unit_seconds)
