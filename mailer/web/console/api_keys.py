@@ -12,7 +12,7 @@ from aiohttp import web
 from mailer import api_keys, keys
 from mailer.errors import InvalidInput
 from mailer.web.api import path_id
-from mailer.web.console.form_input import FormInput
+from mailer.web.console.form_input import FormInput, status_of
 from mailer.web.console.page import render
 from mailer.web.console.session import admin_only
 
@@ -31,7 +31,7 @@ async def api_keys_page(
     return render(
         request,
         "console/api_keys.html",
-        status=form.status if form and form.errors else 200,
+        status=status_of(form),
         title="API keys",
         api_keys=await api_keys.list_api_keys(request.app[keys.pool_key]),
         revoked=int(revoked) if revoked.isdigit() and len(revoked) < 19 else None,

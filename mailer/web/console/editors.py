@@ -14,7 +14,7 @@ from aiohttp import web
 from mailer import console_admin, editors, keys
 from mailer.errors import Conflict, InvalidInput
 from mailer.web.api import path_id
-from mailer.web.console.form_input import FormInput
+from mailer.web.console.form_input import FormInput, status_of
 from mailer.web.console.page import render
 from mailer.web.console.session import admin_only, current
 
@@ -47,7 +47,7 @@ async def editors_page(
     return render(
         request,
         "console/editors.html",
-        status=form.status if form and form.errors else status,
+        status=status_of(form, status),
         title="Editors",
         accounts=await editors.list_editors(request.app[keys.pool_key]),
         roles=ROLES,

@@ -12,11 +12,13 @@ from mailer import console_admin, feeds, keys, topics
 from mailer.errors import Conflict, InvalidInput
 from mailer.fetch import make_session
 from mailer.web.api import path_id
-from mailer.web.console.form_input import FormInput
+from mailer.web.console.form_input import FormInput, status_of
 from mailer.web.console.page import render
 from mailer.web.console.session import admin_only
 
 MAX_RULES = 200
+# The domain's names of fields that the form names otherwise.
+_FIELD_NAMES = {"category_rules": "rules", "poll_interval": "interval"}
 
 
 def add_routes(r: web.UrlDispatcher) -> None:
@@ -87,7 +89,7 @@ async def feeds_page(request: web.Request, *, form: FormInput | None = None) -> 
     return render(
         request,
         "console/feeds.html",
-        status=form.status if form and form.errors else 200,
+        status=status_of(form),
         title="Feeds",
         sources=sources,
         counts=await console_admin.source_item_counts(pool, [s["source_id"] for s in sources]),
@@ -108,18 +110,10 @@ async def create_feed(request: web.Request) -> web.StreamResponse:
         try:
             source = await feeds.create_source(pool, url=url, **fields)
         except (InvalidInput, Conflict) as exc:
-            form.refused(exc, field="url")
-            _rename(form, {"category_rules": "rules", "poll_interval": "interval"})
+            form.refused(exc, field="url", names=_FIELD_NAMES)
         else:
             raise web.HTTPSeeOther(f"/console/feeds?done=added#source-{source['source_id']}")
     return await feeds_page(request, form=form)
-
-
-def _rename(form: FormInput, names: dict[str, str]) -> None:
-    """The domain names some fields differently from the form."""
-    for domain_name, field in names.items():
-        if domain_name in form.errors:
-            form.errors[field] = form.errors.pop(domain_name)
 
 
 @admin_only
@@ -130,7 +124,7 @@ async def feed_page(request: web.Request, *, form: FormInput | None = None) -> w
     return render(
         request,
         "console/feed.html",
-        status=form.status if form and form.errors else 200,
+        status=status_of(form),
         title=f"Feed: {row['name'] or row['url']}",
         source=row,
         count=counts.get(row["source_id"]),
@@ -151,8 +145,7 @@ async def save_feed(request: web.Request) -> web.StreamResponse:
         try:
             await feeds.update_source(pool, row["source_id"], **fields)
         except (InvalidInput, Conflict) as exc:
-            form.refused(exc, field="name")
-            _rename(form, {"category_rules": "rules", "poll_interval": "interval"})
+            form.refused(exc, field="name", names=_FIELD_NAMES)
         else:
             raise web.HTTPSeeOther(f"/console/feeds/{row['source_id']}?saved=1")
     return await feed_page(request, form=form)

@@ -97,15 +97,23 @@ class FormInput:
         self.fail(name, message)
         self.status = 409
 
-    def refused(self, exc: InvalidInput | Conflict, *, field: str) -> None:
-        """Take a domain refusal: its field messages, or its message on `field`."""
+    def refused(
+        self, exc: InvalidInput | Conflict, *, field: str, names: dict[str, str] | None = None
+    ) -> None:
+        """Take a domain refusal: its field messages (under the form's names where the
+        domain calls a field otherwise), or its message on `field`."""
         if isinstance(exc, InvalidInput) and exc.fields:
             for name, message in exc.fields.items():
-                self.fail(name, _sentence(message))
+                self.fail((names or {}).get(name, name), _sentence(message))
         else:
             self.fail(field, _sentence(str(exc)))
         if isinstance(exc, Conflict):
             self.status = 409
+
+
+def status_of(form: FormInput | None, default: int = 200) -> int:
+    """The status of a page showing this form: its refusal's, or `default` when fine."""
+    return form.status if form is not None and form.errors else default
 
 
 def _sentence(message: str) -> str:

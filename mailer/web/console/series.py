@@ -14,7 +14,7 @@ from mailer.errors import Conflict, InvalidInput
 from mailer.topics import slug_for
 from mailer.web.api import path_id
 from mailer.web.console import schedule_form
-from mailer.web.console.form_input import FormInput
+from mailer.web.console.form_input import FormInput, status_of
 from mailer.web.console.page import render
 from mailer.web.console.session import admin_only
 
@@ -78,7 +78,7 @@ async def series_page(request: web.Request, *, form: FormInput | None = None) ->
     return render(
         request,
         "console/series.html",
-        status=form.status if form and form.errors else 200,
+        status=status_of(form),
         title="Series",
         series=rows,
         counts=await console_admin.series_counts(pool),
@@ -117,7 +117,7 @@ async def one_series_page(
     return render(
         request,
         "console/one_series.html",
-        status=form.status if form and form.errors else 200,
+        status=status_of(form),
         title=f"Series: {row['name']}",
         row=row,
         upcoming=upcoming_runs(row["cron"], row["timezone"], now, UPCOMING)

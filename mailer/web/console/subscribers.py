@@ -13,7 +13,7 @@ from mailer.consent import Context
 from mailer.errors import InvalidInput
 from mailer.models import SubscriberStatus
 from mailer.web.api import path_id
-from mailer.web.console.form_input import FormInput
+from mailer.web.console.form_input import FormInput, status_of
 from mailer.web.console.page import render
 from mailer.web.console.session import admin_only, current
 from mailer.web.preferences import data_file
@@ -120,7 +120,7 @@ async def erase_page(request: web.Request, *, form: FormInput | None = None) -> 
     return render(
         request,
         "console/subscriber_erase.html",
-        status=form.status if form and form.errors else 200,
+        status=status_of(form),
         title=f"Erase {email}?",
         subscriber_id=subscriber_id,
         email=email,

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from mailer import console_admin, keys, topics
 from mailer.errors import Conflict, InvalidInput, NotFound
-from mailer.web.console.form_input import FormInput
+from mailer.web.console.form_input import FormInput, status_of
 from mailer.web.console.page import render
 from mailer.web.console.session import admin_only
 
@@ -74,7 +74,7 @@ async def topics_page(request: web.Request, *, form: FormInput | None = None) ->
     return render(
         request,
         "console/topics.html",
-        status=form.status if form and form.errors else 200,
+        status=status_of(form),
         title="Topics",
         topics=await topics.list_topics(pool),
         counts=await console_admin.topic_counts(pool),
@@ -112,7 +112,7 @@ async def topic_page(request: web.Request, *, form: FormInput | None = None) -> 
     return render(
         request,
         "console/topic.html",
-        status=form.status if form and form.errors else 200,
+        status=status_of(form),
         title=f"Topic: {topic.name}",
         topic=topic,
         count=counts.get(topic.topic_id, console_admin.TopicCount()),
