@@ -144,7 +144,7 @@ async def test_role_disable_enable_and_reset(
     reset = await post(client, f"/console/editors/{ana}/reset-password", csrf)
     page = await reset.text()
     assert reset.status == 200
-    assert "their current password works until they use it" in page
+    assert "a password they have keeps working until they use the link" in page
     link = _link(page)
     assert (await client.get(link)).status == 200
     assert await pool.fetchval("SELECT count(*) FROM editor_password_tokens") == 1
