@@ -196,6 +196,7 @@ async def test_a_subscribers_page_shows_the_whole_record_escaped(
     assert re.search(r"Staff only <span class=\"badge\">hidden</span>", page)
     assert "Weekly news" in page
     assert "· from homepage" in page
+    assert "<dt>Alerts</dt><dd>no alerts</dd>" in page
     # The consent ledger: newest first, the wording by its hash, the earlier signup.
     actions = re.findall(r"<td>(signup|confirm|preferences)", page)
     assert actions == ["preferences", "confirm", "signup", "signup"]
