@@ -150,3 +150,9 @@ class ThresholdWatch:
             )
             paused.append(rates.mailing_id)
         return paused
+
+
+async def purge_old_reports(pool: asyncpg.Pool, policy: BounceSettings) -> None:
+    """Reports past their retention, and webhook receipts past any replay window."""
+    await pool.execute(Q["purge_reports"], policy.report_retention_days)
+    await pool.execute(Q["purge_receipts"])
