@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -39,17 +39,19 @@ async def list_suppressions(
     after_time: datetime | None = None
     after_hash: bytes | None = None
     if cursor:
-        stamp, _, digest = cursor.partition("~")
+        micros, _, digest = cursor.partition("-")
         try:
-            after_time, after_hash = datetime.fromisoformat(stamp), bytes.fromhex(digest)
-        except ValueError as exc:
+            after_time = datetime.fromtimestamp(int(micros) / 1e6, UTC)
+            after_hash = bytes.fromhex(digest)
+        except (ValueError, OverflowError) as exc:
             raise InvalidInput("invalid cursor", {"cursor": "use next_cursor as given"}) from exc
     rows = await pool.fetch(Q["list_suppressions"], reason, after_time, after_hash, limit)
     found = [_row(r) for r in rows]
     next_cursor = None
     if len(rows) == limit:
         last = rows[-1]
-        next_cursor = f"{last['created_at'].isoformat()}~{last['email_hash'].hex()}"
+        micros = round(last["created_at"].timestamp() * 1e6)
+        next_cursor = f"{micros}-{last['email_hash'].hex()}"
     return found, next_cursor
 
 

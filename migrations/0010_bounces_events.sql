@@ -10,7 +10,9 @@ CREATE INDEX bounces_mailing_idx ON bounces (mailing_id, kind) WHERE mailing_id 
 -- without the table keeping one; lifting one is recorded on the subscriber, so soft
 -- bounces from before the lift are not counted again.
 ALTER TABLE suppressions ADD COLUMN subscriber_id bigint;
-ALTER TABLE subscribers ADD COLUMN suppression_lifted_at timestamptz;
+ALTER TABLE subscribers
+    ADD COLUMN suppression_lifted_at timestamptz,
+    ADD COLUMN suppressed_from text;              -- the status a lift gives back
 
 -- Every report that reached us (SMTP or webhook), processed or not: an editor can read
 -- what could not be parsed or matched; nothing is dropped. Deleting the subscriber

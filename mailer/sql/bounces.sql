@@ -9,8 +9,9 @@ FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
 LEFT JOIN deliveries d ON d.delivery_id = b.delivery_id;
 
 -- name: suppress_subscribers
--- Only subscribers not already suppressed or erased change (and get an event).
-UPDATE subscribers SET status = 'suppressed', updated_at = now()
+-- Only subscribers not already suppressed or erased change (and get an event); the
+-- status they had is kept for a lift.
+UPDATE subscribers SET status = 'suppressed', suppressed_from = status, updated_at = now()
 WHERE subscriber_id = ANY($1::bigint[]) AND status NOT IN ('suppressed', 'erased')
 RETURNING subscriber_id;
 

@@ -99,11 +99,8 @@ ON CONFLICT (email_hash) DO NOTHING RETURNING email_hash;
 -- After a lift: a complaint leaves them unsubscribed; otherwise back to what they were.
 UPDATE subscribers
 SET status = CASE WHEN $2 = 'complaint' THEN 'unsubscribed'
-                  WHEN confirmed_at IS NULL THEN 'pending'
-                  WHEN unsubscribed_at IS NOT NULL AND unsubscribed_at > confirmed_at
-                      THEN 'unsubscribed'
-                  ELSE 'active' END,
-    suppression_lifted_at = now(), updated_at = now()
+                  ELSE coalesce(suppressed_from, 'unsubscribed') END,
+    suppressed_from = NULL, suppression_lifted_at = now(), updated_at = now()
 WHERE subscriber_id = $1 AND status = 'suppressed'
 RETURNING status;
 
