@@ -49,10 +49,26 @@ CREATE TABLE webhook_receipts (
 
 -- The outbox's readers need a position that is never overtaken by a transaction still in
 -- flight: event ids are taken at insert time but become visible at commit, in another
--- order. An event is passed on only once its transaction id is below every running
--- transaction's (pg_snapshot_xmin), and readers advance by (txid, event_id).
+-- order. An event is passed on only once its transaction id is below that of every
+-- transaction still running (events_horizon), and readers advance by (txid, event_id).
 ALTER TABLE events ADD COLUMN txid xid8 NOT NULL DEFAULT pg_current_xact_id();
 CREATE INDEX events_txid_idx ON events (txid, event_id);
+
+-- The position below which no event can still appear: the oldest transaction in flight,
+-- leaving out those of other databases on the same server (they cannot write our events;
+-- test clones and other applications would otherwise hold every reader back). A
+-- transaction that ends between the snapshot and the look at pg_stat_activity is simply
+-- kept (the horizon is then lower than it could be, never higher).
+CREATE FUNCTION events_horizon() RETURNS xid8 LANGUAGE sql STABLE AS $$
+    SELECT least(
+        pg_snapshot_xmax(pg_current_snapshot()),
+        (SELECT min(x) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+         WHERE (x::text::numeric % 4294967296)::bigint NOT IN (
+             SELECT a.backend_xid::text::bigint FROM pg_stat_activity a
+             WHERE a.backend_xid IS NOT NULL
+               AND a.datid IS DISTINCT FROM (SELECT oid FROM pg_database
+                                             WHERE datname = current_database()))))
+$$;
 
 -- Outbound webhook endpoints registered by admins.
 CREATE TABLE hook_endpoints (
@@ -64,7 +80,7 @@ CREATE TABLE hook_endpoints (
     active          boolean NOT NULL DEFAULT true,
     -- Fan-out position in the outbox: events after it are still to be matched. A new
     -- endpoint starts at "now": every transaction not yet finished is still ahead of it.
-    cursor_txid     xid8 NOT NULL DEFAULT pg_snapshot_xmin(pg_current_snapshot()),
+    cursor_txid     xid8 NOT NULL DEFAULT events_horizon(),
     cursor_event_id bigint NOT NULL DEFAULT 0,
     -- One worker replica serves an endpoint at a time, under a lease.
     leased_by       text,

@@ -3,13 +3,13 @@ library's email package the way receiving MTAs and feedback loops build them."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, make_msgid
-from datetime import UTC, datetime
 
 
 def original_message(
@@ -88,9 +88,7 @@ def dsn(
     status_part.attach(_block(per_recipient))
     report.attach(status_part)
     if original is not None:
-        headers = MIMEText(
-            "".join(f"{k}: {v}\n" for k, v in original.items()), "rfc822-headers"
-        )
+        headers = MIMEText("".join(f"{k}: {v}\n" for k, v in original.items()), "rfc822-headers")
         report.attach(headers)
     return report.as_bytes()
 
@@ -110,8 +108,11 @@ def arf(
     report["Date"] = format_datetime(datetime.now(UTC))
     report["Message-ID"] = make_msgid(domain="mailbox.example.com")
     report.attach(
-        MIMEText("This is an email abuse report for an email message received from IP "
-                 "192.0.2.1 on " + format_datetime(datetime.now(UTC)) + ".\n", "plain")
+        MIMEText(
+            "This is an email abuse report for an email message received from IP "
+            "192.0.2.1 on " + format_datetime(datetime.now(UTC)) + ".\n",
+            "plain",
+        )
     )
     fields = [
         ("Feedback-Type", feedback_type),

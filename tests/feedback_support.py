@@ -13,8 +13,14 @@ import asyncpg
 from mailer import mailings
 from mailer.bounce_smtp import BounceReceiver
 from mailer.config import Settings
-from tests.factories import add_subscribers, digest_mailing, engine_settings, running_worker
-from tests.factories import statuses, wait_until
+from tests.factories import (
+    add_subscribers,
+    digest_mailing,
+    engine_settings,
+    running_worker,
+    statuses,
+    wait_until,
+)
 from tests.smtp_sink import Received, SmtpSink
 
 
@@ -81,3 +87,9 @@ async def event_types(pool: asyncpg.Pool, subject_id: int) -> list[str]:
         subject_id,
     )
     return [r["type"] for r in rows]
+
+
+async def fetch_one(pool: asyncpg.Pool, sql: str, *args: Any) -> asyncpg.Record:
+    row = await pool.fetchrow(sql, *args)
+    assert row is not None, sql
+    return row

@@ -49,15 +49,17 @@ WHERE endpoint_id = $1 AND leased_by = $2;
 -- Events past the endpoint's cursor whose transactions have all finished (so none can
 -- appear behind the cursor later), matched against its event types, become its delivery
 -- rows; the cursor moves past everything examined, matching or not.
-WITH endpoint AS (
+WITH horizon AS MATERIALIZED (
+    SELECT events_horizon() AS txid
+), endpoint AS (
     SELECT endpoint_id, event_types, cursor_txid, cursor_event_id
     FROM hook_endpoints WHERE endpoint_id = $1 AND leased_by = $2
 ), batch AS (
     SELECT e.event_id, e.txid, e.type, e.subject, e.subject_id,
            (p.event_types && ARRAY['*', e.type, split_part(e.type, '.', 1) || '.*']) AS wanted
-    FROM endpoint p, events e
+    FROM endpoint p, horizon h, events e
     WHERE (e.txid, e.event_id) > (p.cursor_txid, p.cursor_event_id)
-      AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
+      AND e.txid < h.txid
     ORDER BY e.txid, e.event_id
     LIMIT $3
 ), added AS (

@@ -24,6 +24,7 @@ from tests.factories import add_subscribers, digest_mailing, running_worker, sta
 from tests.feedback_messages import dsn
 from tests.feedback_support import (
     feedback_settings,
+    fetch_one,
     send_digest,
     send_report,
     subscriber_status,
@@ -60,10 +61,11 @@ async def test_soft_bounces_suppress_after_the_limit_within_the_window(
         envelopes.append(smtp_sink.received[-1].mail_from)
     receiver = await start_receiver(pool, settings, Signer(settings.secret_key), port=0)
     try:
-        full = dict(status="5.2.2", diagnostic="smtp; 552 5.2.2 Mailbox full")
 
         async def soft_bounce(verp: str) -> None:
-            await send_report(receiver, verp, dsn(to=verp, recipient=A, **full))
+            full = dsn(to=verp, recipient=A, status="5.2.2",
+                       diagnostic="smtp; 552 5.2.2 Mailbox full")  # fmt: skip
+            await send_report(receiver, verp, full)
 
         await soft_bounce(envelopes[0])
         await soft_bounce(envelopes[0])  # the same mail twice counts once
@@ -80,7 +82,7 @@ async def test_soft_bounces_suppress_after_the_limit_within_the_window(
         )
         await soft_bounce(envelopes[3])  # now three distinct mails in the window
         assert await subscriber_status(pool, subscriber_id) == "suppressed"
-        entry = await pool.fetchrow("SELECT reason, detail, created_at FROM suppressions")
+        entry = await fetch_one(pool, "SELECT reason, detail, created_at FROM suppressions")
         assert entry["reason"] == "soft_bounce"
         assert entry["detail"] == "3 soft bounces within 15 days"
     finally:
@@ -128,7 +130,8 @@ async def test_complaints_over_the_threshold_pause_the_mailing(
     assert "paused automatically: complaint rate 5.00% (1 of 20)" in caplog.text
     progress = await mailings.progress(pool, mailing_id)
     assert progress.status.value == "paused"
-    event = await pool.fetchrow(
+    event = await fetch_one(
+        pool,
         "SELECT type, payload FROM events WHERE subject = 'digest' AND subject_id = $1 "
         "AND type = 'digest.paused'",
         mailing_id,
@@ -145,7 +148,9 @@ async def test_complaints_over_the_threshold_pause_the_mailing(
     assert overview["suppressions"] == {"complaint": 1}
 
     # The editor resumes: that overrules the automatic pause, which does not come back.
-    assert (await client.post(f"/api/v1/mailings/{mailing_id}/resume", headers=headers)).status == 200
+    assert (
+        await client.post(f"/api/v1/mailings/{mailing_id}/resume", headers=headers)
+    ).status == 200
     await pool.execute("UPDATE bounces SET detail = detail")  # nothing new
     response = await client.post(
         "/webhooks/bounce",
@@ -232,7 +237,9 @@ async def test_editors_list_and_lift_suppressions(
     assert "not suppressed" in missing.stderr
     assert await suppressed_reasons(pool) == ["erased"]
     added = await asyncio.to_thread(
-        run_mailer, ["suppressions", "add", "reader1@example.org", "--detail", "asked by phone"], env
+        run_mailer,
+        ["suppressions", "add", "reader1@example.org", "--detail", "asked by phone"],
+        env,
     )
     assert added.returncode == 0, added.stderr
     assert await subscriber_status(pool, sent.subscriber_ids[1]) == "suppressed"

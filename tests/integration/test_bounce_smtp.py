@@ -19,6 +19,7 @@ from tests.feedback_support import (
     Sent,
     event_types,
     feedback_settings,
+    fetch_one,
     send_digest,
     send_report,
     subscriber_status,
@@ -42,9 +43,7 @@ async def receiver(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[Boun
 
 
 @pytest.fixture
-async def sent(
-    pool: asyncpg.Pool, db_url: str, smtp_sink: SmtpSink, settings: Settings
-) -> Sent:
+async def sent(pool: asyncpg.Pool, db_url: str, smtp_sink: SmtpSink, settings: Settings) -> Sent:
     return await send_digest(pool, db_url, smtp_sink, settings, 3)
 
 
@@ -67,8 +66,12 @@ async def test_hard_bounce_dsn_suppresses_the_address(
     assert await subscriber_status(pool, sent.subscriber_ids[0]) == "suppressed"
     assert await subscriber_status(pool, sent.subscriber_ids[1]) == "active"
     assert await suppressed_reasons(pool) == ["hard_bounce"]
-    bounce = await pool.fetchrow("SELECT * FROM bounces")
-    assert (bounce["kind"], bounce["source"], bounce["mailing_id"]) == ("hard", "dsn", sent.mailing_id)
+    bounce = await fetch_one(pool, "SELECT * FROM bounces")
+    assert (bounce["kind"], bounce["source"], bounce["mailing_id"]) == (
+        "hard",
+        "dsn",
+        sent.mailing_id,
+    )
     assert await event_types(pool, sent.subscriber_ids[0]) == [
         "delivery.bounced",
         "subscriber.suppressed",
@@ -115,7 +118,9 @@ async def test_arf_complaint_unsubscribes_and_suppresses(
         unsubscribe_url=sent.unsubscribe_url(A),
     )
     # Sent to the VERP address (feedback loops that answer the Return-Path).
-    await send_report(receiver, sent.envelope(A), arf(to=sent.envelope(A), original=original, rcpt=A))
+    await send_report(
+        receiver, sent.envelope(A), arf(to=sent.envelope(A), original=original, rcpt=A)
+    )
     subscriber_id = sent.subscriber_ids[0]
     [report] = await reports(pool)
     assert (report["kind"], report["status"]) == ("arf", "processed")
@@ -127,8 +132,10 @@ async def test_arf_complaint_unsubscribes_and_suppresses(
         "subscriber.unsubscribed",
         "subscriber.suppressed",
     ]
-    consent = await pool.fetchrow(
-        "SELECT action, source, detail FROM consent_events WHERE subscriber_id = $1", subscriber_id
+    consent = await fetch_one(
+        pool,
+        "SELECT action, source, detail FROM consent_events WHERE subscriber_id = $1",
+        subscriber_id,
     )
     assert consent["action"] == "unsubscribe"
     assert consent["source"] == "complaint via arf"

@@ -41,7 +41,10 @@ A, B, C = "reader0@example.org", "reader1@example.org", "reader2@example.org"
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     base = feedback_settings(
-        tmp_path, mailgun_signing_key=MAILGUN_KEY, postmark_auth=POSTMARK, webhook_rate_per_minute=40
+        tmp_path,
+        mailgun_signing_key=MAILGUN_KEY,
+        postmark_auth=POSTMARK,
+        webhook_rate_per_minute=40,
     )
     return replace(base, webhook_secrets=(SECRET,))
 
@@ -183,8 +186,9 @@ async def test_mailgun_webhook_valid_invalid_and_replayed(
     temporary = {**failed, "severity": "temporary", "recipient": B, "envelope": {}}
     ignored = await post_json(client, path, mailgun_body(temporary, token="b" * 50))
     assert (await ignored.json())["reports"][0]["status"] == "ignored"
+    headers = {"message-id": sent.message_id(C).strip("<>")}
     complained = {"event": "complained", "recipient": C, "timestamp": time.time(),
-                  "message": {"headers": {"message-id": sent.message_id(C).strip("<>")}}}  # fmt: skip
+                  "message": {"headers": headers}}  # fmt: skip
     response = await post_json(client, path, mailgun_body(complained, token="c" * 50))
     assert (await response.json())["reports"][0]["status"] == "processed"
     assert await subscriber_status(pool, sent.subscriber_ids[1]) == "active"
@@ -221,13 +225,15 @@ async def test_postmark_webhook_valid_invalid_and_duplicate(
 
     complaint = {"RecordType": "SpamComplaint", "ID": 42, "Type": "SpamComplaint",
                  "TypeCode": 100001, "Email": B, "BouncedAt": "2026-11-26T16:40:00Z",
-                 "Description": "The subscriber explicitly marked this message as spam."}  # fmt: skip
+                 "Description": "The subscriber marked this message as spam."}  # fmt: skip
     response = await post_json(
         client, path, json.dumps(complaint).encode(), Authorization=basic(POSTMARK)
     )
     assert (await response.json())["reports"][0]["status"] == "processed"
     auto = {**bounce, "ID": 7, "Type": "AutoResponder", "TypeCode": 64, "Email": C}
-    response = await post_json(client, path, json.dumps(auto).encode(), Authorization=basic(POSTMARK))
+    response = await post_json(
+        client, path, json.dumps(auto).encode(), Authorization=basic(POSTMARK)
+    )
     assert (await response.json())["reports"][0]["status"] == "ignored"
     assert await subscriber_status(pool, sent.subscriber_ids[0]) == "suppressed"
     assert await subscriber_status(pool, sent.subscriber_ids[1]) == "suppressed"
