@@ -57,7 +57,7 @@ class HookSettings:
     timeout_seconds: float = 10.0
 
     def redacted(self) -> str:
-        private = "private addresses allowed" if self.allow_private else "public https only"
+        private = "private addresses allowed" if self.allow_private else "public addresses only"
         return (
             f"{private}, retry from {self.retry_base_seconds}s for "
             f"{self.max_age_seconds / 3600:g}h, timeout {self.timeout_seconds}s"

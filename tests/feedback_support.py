@@ -63,9 +63,12 @@ async def send_digest(
     return Sent(mailing_id, ids, mails)
 
 
-async def send_report(receiver: BounceReceiver, rcpt: str, raw: bytes, sender: str = "") -> None:
+async def send_report(
+    receiver: BounceReceiver | tuple[str, int], rcpt: str, raw: bytes, sender: str = ""
+) -> None:
     """Hand a report to the receiver over SMTP, as a remote MTA would."""
-    async with aiosmtplib.SMTP(hostname=receiver.host, port=receiver.port, timeout=10) as client:
+    host, port = receiver if isinstance(receiver, tuple) else (receiver.host, receiver.port)
+    async with aiosmtplib.SMTP(hostname=host, port=port, timeout=10) as client:
         await client.sendmail(sender, [rcpt], raw)
 
 

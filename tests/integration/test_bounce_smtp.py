@@ -223,3 +223,33 @@ async def test_unreadable_reports_are_kept_for_an_editor(
     assert b"qmail-send" in rows[1]["raw"]
     assert await pool.fetchval("SELECT count(*) FROM bounces") == 0
     assert await subscriber_status(pool, sent.subscriber_ids[0]) == "active"
+
+
+async def test_serve_role_bounces_runs_the_receiver(
+    pool: asyncpg.Pool, db_url: str, tmp_path: Path, settings: Settings
+) -> None:
+    """`mailer serve --role bounces` as an operator runs it: probes on MAILER_LISTEN, the
+    receiver on MAILER_BOUNCE_LISTEN, reports stored in the shared database."""
+    import asyncio
+
+    from tests.process import Service, free_port, mailer_env
+
+    port, smtp_port = free_port(), free_port()
+    env = mailer_env(
+        tmp_path,
+        MAILER_DATABASE_URL=db_url,
+        MAILER_SECRET_KEY=settings.secret_key,
+        MAILER_FROM=settings.from_address,
+        MAILER_LISTEN=f"127.0.0.1:{port}",
+        MAILER_BOUNCE_LISTEN=f"127.0.0.1:{smtp_port}",
+    )
+    service = Service.start(env, port, role="bounces")
+    try:
+        await asyncio.to_thread(service.wait_ready)
+        verp = Signer(settings.secret_key).bounce_address("bounces", "health.example.org", 5)
+        await send_report(("127.0.0.1", smtp_port), verp, dsn(to=verp, recipient=A))
+        [report] = await reports(pool)
+        assert (report["status"], report["envelope_to"]) == ("unmatched", verp)
+    finally:
+        await asyncio.to_thread(service.stop)
+    assert "bounce receiver (SMTP) on 127.0.0.1" in service.output()
