@@ -92,9 +92,15 @@ class ReportHandler:
         raw = envelope.original_content or b""
         try:
             for rcpt in envelope.rcpt_tos:
-                await self.take(
-                    raw, ReportEnvelope(str(envelope.mail_from), rcpt, self._peer(session))
-                )
+                where = ReportEnvelope(str(envelope.mail_from), rcpt, self._peer(session))
+                try:
+                    await self.take(raw, where)
+                except _DB_ERRORS:
+                    raise
+                except Exception as exc:  # a report that trips us up is kept, not lost
+                    log.exception("bounce report to %s could not be processed", rcpt)
+                    problem = f"could not be processed: {exc!r}"
+                    await keep_report(self.pool, "unparseable", "smtp", raw, problem, where)
         except _DB_ERRORS as exc:
             log.warning("cannot store a bounce report (%s); the sender will retry", exc)
             return "451 4.3.0 Cannot store the report right now; try again later"
