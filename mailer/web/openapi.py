@@ -170,6 +170,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/subscribers/data": {"get": _op("Everything held about an address", query=("email",))},
     "/subscribers/erase": {"post": _op("Erase an address's data", body={"email": _S})},
 }  # fmt: skip
+PATHS.update(api_feedback.openapi_paths())  # suppressions, bounces, rates, outbound webhooks
 
 
 def document(base_url: str) -> dict[str, Any]:
@@ -184,7 +185,7 @@ def document(base_url: str) -> dict[str, Any]:
         },
         "servers": [{"url": f"{base_url}/api/v1"}],
         "security": [{"apiKey": []}],
-        "paths": {**PATHS, **api_feedback.openapi_paths()},
+        "paths": PATHS,
         "components": {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Error": _ERROR},
