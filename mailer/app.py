@@ -13,7 +13,7 @@ from mailer.config import Settings
 from mailer.metrics import Metrics
 from mailer.resources import migrations_dir, templates_dir
 from mailer.tokens import Signer
-from mailer.web.limits import SignupLimits
+from mailer.web.limits import SignupLimits, SlidingWindow
 from mailer.web.middleware import error_middleware, security_headers_middleware
 from mailer.web.routes import add_routes
 
@@ -49,5 +49,6 @@ def create_app(
     app[keys.metrics_key] = metrics or Metrics()
     app[keys.signer_key] = Signer(settings.secret_key)
     app[keys.limits_key] = SignupLimits(settings.signup_rate_per_ip)
+    app[keys.bounce_limits_key] = SlidingWindow(settings.bounces.webhook_rate_per_minute, 60.0)
     add_routes(app, settings, full=full)
     return app

@@ -1,4 +1,5 @@
-"""Bounces learnt during the SMTP conversation, and the suppressions they cause."""
+"""Bounces and complaints as recorded facts, and the suppressions a hard bounce causes.
+(The rest of the policy -- soft-bounce counting, complaints -- is in bounce_policy.py.)"""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ Q = load_queries("bounces")
 
 @dataclass(frozen=True, slots=True)
 class Bounce:
-    delivery_id: int
+    delivery_id: int | None  # None: a report matched to a subscriber but not to one mail
     subscriber_id: int | None
     recipient: str
     kind: str  # hard, soft, block, complaint
@@ -23,8 +24,9 @@ class Bounce:
 
 
 async def record_bounces(conn: Connection, bounces: Sequence[Bounce]) -> None:
-    """Record bounces; a hard bounce suppresses its address at once (subscriber status,
-    a hashed suppression entry, and the events), all in the caller's transaction."""
+    """Record bounces (with their mailing, for rates); a hard bounce suppresses its address
+    at once (subscriber status, a hashed suppression entry, and the events), all in the
+    caller's transaction."""
     if not bounces:
         return
     await conn.execute(
@@ -35,28 +37,39 @@ async def record_bounces(conn: Connection, bounces: Sequence[Bounce]) -> None:
         [b.source for b in bounces],
         [b.detail for b in bounces],
     )
-    hard = [b for b in bounces if b.kind == "hard"]
     events: list[Event] = [
         (
-            "delivery.bounced",
+            "delivery.complained" if b.kind == "complaint" else "delivery.bounced",
             "subscriber" if b.subscriber_id else "delivery",
-            b.subscriber_id or b.delivery_id,
-            {"delivery_id": b.delivery_id, "kind": b.kind, "detail": b.detail},
+            b.subscriber_id or b.delivery_id or 0,
+            {"delivery_id": b.delivery_id, "kind": b.kind, "source": b.source, "detail": b.detail},
         )
         for b in bounces
     ]
-    if hard:
-        await conn.execute(
-            Q["insert_suppressions"],
-            [address_hash(b.recipient) for b in hard],
-            ["hard_bounce"] * len(hard),
-            [b.detail for b in hard],
-        )
-        changed = await conn.fetch(
-            Q["suppress_subscribers"], [b.subscriber_id for b in hard if b.subscriber_id]
-        )
-        events += [
-            ("subscriber.suppressed", "subscriber", row["subscriber_id"], {"reason": "hard_bounce"})
-            for row in changed
-        ]
     await record_events(conn, events)
+    await suppress(conn, [b for b in bounces if b.kind == "hard"], "hard_bounce")
+
+
+async def suppress(conn: Connection, bounces: Sequence[Bounce], reason: str) -> list[int]:
+    """Suppress these addresses for `reason` (hashed entry, subscriber status, event);
+    returns the subscribers that changed. Addresses already suppressed keep their entry."""
+    if not bounces:
+        return []
+    await conn.execute(
+        Q["insert_suppressions"],
+        [address_hash(b.recipient) for b in bounces if b.recipient],
+        [reason] * sum(1 for b in bounces if b.recipient),
+        [b.detail for b in bounces if b.recipient],
+        [b.subscriber_id for b in bounces if b.recipient],
+    )
+    changed = await conn.fetch(
+        Q["suppress_subscribers"], [b.subscriber_id for b in bounces if b.subscriber_id]
+    )
+    await record_events(
+        conn,
+        [
+            ("subscriber.suppressed", "subscriber", row["subscriber_id"], {"reason": reason})
+            for row in changed
+        ],
+    )
+    return [row["subscriber_id"] for row in changed]

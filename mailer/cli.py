@@ -12,7 +12,7 @@ from typing import Any
 
 import uvloop
 
-from mailer import __version__, alert_commands, commands, editor_commands
+from mailer import __version__, alert_commands, commands, commands_feedback, editor_commands
 from mailer.config import Settings, ensure_dev_secret_key, load_settings
 from mailer.errors import ConfigError, MailerError, StartupError
 from mailer.logs import configure_logging
@@ -41,10 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--role",
-        choices=["all", "web", "worker"],
+        choices=["all", "web", "worker", "bounces"],
         default="all",
-        help="which part to run: all (default), web (HTTP only) or worker "
-        "(scheduler and delivery); scale web and worker replicas apart",
+        help="which part to run: all (default), web (HTTP only), worker "
+        "(scheduler, delivery, outbound webhooks) or bounces (the SMTP receiver for "
+        "bounce and complaint reports); scale them apart",
     )
     serve.add_argument("--no-listen", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(handler=_serve)
@@ -178,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     editor_commands.add_parser(subcommands)
     alert_commands.add_parsers(subcommands)
+    commands_feedback.add_parsers(subcommands)
 
     config = subcommands.add_parser(
         "config",

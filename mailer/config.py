@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
+from mailer.config_bounces import BounceSettings, HookSettings, parse_bounce_settings
 from mailer.errors import ConfigError
 
 N = TypeVar("N", int, float)
@@ -123,6 +124,9 @@ class Settings:
     # Subject prefixes of the alert and correction streams.
     alert_subject_prefix: str = "[Alert]"
     correction_subject_prefix: str = "[Correction]"
+    # Bounce and complaint intake and policy; outbound event webhooks (config_bounces.py).
+    bounces: BounceSettings = field(default_factory=BounceSettings)
+    hooks: HookSettings = field(default_factory=HookSettings)
 
     @property
     def is_production(self) -> bool:
@@ -141,6 +145,8 @@ class Settings:
                 shown[f.name] = "***" if value else "(unset)"
             elif f.name == "dkim_key_file":
                 shown[f.name] = str(value) if value else "(DKIM off)"
+            elif f.name in ("bounces", "hooks"):
+                shown[f.name] = value.redacted()
             elif f.name == "webhook_secrets":
                 shown[f.name] = f"{len(value)} configured" if value else "(none)"
             else:
@@ -331,6 +337,16 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
         get("MAILER_CMS_ALERTS_PER_HOUR"), "MAILER_CMS_ALERTS_PER_HOUR", 5, int, 1, 1000, problems
     )
 
+    bounces, hooks = parse_bounce_settings(
+        get,
+        lambda name, default, kind, low, high: _parse_number(
+            get(name), name, default, kind, low, high, problems
+        ),
+        lambda name: _parse_bool(get(name), name, problems),
+        lambda value: _parse_listen(value, problems, "MAILER_BOUNCE_LISTEN"),
+        problems,
+    )
+
     log_level = (get("MAILER_LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append(
@@ -377,6 +393,8 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
         correction_subject_prefix=_prefix(
             get("MAILER_CORRECTION_SUBJECT_PREFIX"), "[Correction]", problems
         ),
+        bounces=bounces,
+        hooks=hooks,
     )
 
 
@@ -425,10 +443,10 @@ def _parse_smtp_url(url: str, problems: list[str]) -> SmtpSettings | None:
     )
 
 
-def _parse_listen(value: str, problems: list[str]) -> tuple[str, int]:
+def _parse_listen(value: str, problems: list[str], name: str = "MAILER_LISTEN") -> tuple[str, int]:
     host, sep, port_text = value.rpartition(":")
     if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        problems.append(f"MAILER_LISTEN must be host:port, e.g. 127.0.0.1:8080, not {value!r}")
+        problems.append(f"{name} must be host:port, e.g. 127.0.0.1:8080, not {value!r}")
         return "127.0.0.1", 8080
     return host.strip("[]") or "0.0.0.0", int(port_text)  # noqa: S104
 

@@ -33,7 +33,8 @@ class PrivateAddress(OSError):
     """A host that resolves only to addresses feeds may not reach."""
 
 
-def _forbidden(address: str) -> bool:
+def forbidden_address(address: str) -> bool:
+    """Loopback, private, link-local, reserved or multicast: not for requests we make."""
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
@@ -51,7 +52,7 @@ class PublicOnlyResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         results = await self._resolver.resolve(host, port, family)
-        allowed = [r for r in results if not _forbidden(r["host"])]
+        allowed = [r for r in results if not forbidden_address(r["host"])]
         if not allowed:
             raise PrivateAddress(f"{host} resolves only to private or loopback addresses")
         return allowed
@@ -80,7 +81,7 @@ def check_url(url: str, *, allow_private: bool) -> None:
         literal = ipaddress.ip_address(parts.hostname)
     except ValueError:
         return
-    if not allow_private and _forbidden(str(literal)):
+    if not allow_private and forbidden_address(str(literal)):
         raise FetchError("the feed URL points to a private or loopback address")
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from mailer.config import Settings
 from mailer.metrics import Metrics
 from mailer.tokens import Signer
-from mailer.web.limits import SignupLimits
+from mailer.web.limits import SignupLimits, SlidingWindow
 
 settings_key = web.AppKey("settings", Settings)
 pool_key = web.AppKey("pool", asyncpg.Pool)
@@ -20,3 +20,4 @@ migrations_dir_key = web.AppKey("migrations_dir", Path)
 metrics_key = web.AppKey("metrics", Metrics)
 signer_key = web.AppKey("signer", Signer)
 limits_key = web.AppKey("limits", SignupLimits)
+bounce_limits_key = web.AppKey("bounce_limits", SlidingWindow)

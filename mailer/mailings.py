@@ -46,17 +46,27 @@ async def start_sending(pool: asyncpg.Pool, mailing_id: int) -> int:
     return int(status.rsplit(" ", 1)[1])
 
 
-async def pause(pool: asyncpg.Pool, mailing_id: int) -> None:
-    """Workers stop claiming its rows; rows already handed to SMTP finish."""
-    async with pool.acquire() as conn:
-        if await conn.fetchval(Q["pause_mailing"], mailing_id) is None:
+async def pause(
+    pool: asyncpg.Pool, mailing_id: int, *, reason: str = "", by: str = "editor"
+) -> None:
+    """Workers stop claiming its rows; rows already handed to SMTP finish. Writes the
+    `<kind>.paused` event (with who and why) in the same transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        kind = await conn.fetchval(Q["pause_mailing"], mailing_id)
+        if kind is None:
             await _raise_state(conn, mailing_id, "pause")
+        payload = {"mailing_id": mailing_id, "reason": reason, "by": by}
+        await record_event(conn, f"{kind}.paused", kind, mailing_id, payload)
 
 
-async def resume(pool: asyncpg.Pool, mailing_id: int) -> None:
-    async with pool.acquire() as conn:
-        if await conn.fetchval(Q["resume_mailing"], mailing_id) is None:
+async def resume(pool: asyncpg.Pool, mailing_id: int, *, by: str = "editor") -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        kind = await conn.fetchval(Q["resume_mailing"], mailing_id)
+        if kind is None:
             await _raise_state(conn, mailing_id, "resume")
+        await record_event(
+            conn, f"{kind}.resumed", kind, mailing_id, {"mailing_id": mailing_id, "by": by}
+        )
         await conn.execute(DQ["notify_deliveries"])
 
 

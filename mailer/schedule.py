@@ -13,6 +13,7 @@ import asyncpg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from mailer.config import Settings
+from mailer.deliverability import ThresholdWatch, purge_old_reports
 from mailer.digests import send_due, tick_series
 from mailer.feeds import poll_due
 from mailer.signup import purge_pending
@@ -75,6 +76,8 @@ def schedule_jobs(
     async def purge() -> None:
         await purge_pending(pool, settings.pending_purge_days)
 
+    ticks.every(10, "bounce_thresholds", ThresholdWatch(pool, settings.bounces).check)
+    ticks.every(3600, "purge_bounce_reports", lambda: purge_old_reports(pool, settings.bounces))
     ticks.every(5, "digests_tick", digests_tick)
     ticks.every(5, "poll_feeds", poll_feeds)
     ticks.every(3600, "purge_pending", purge)

@@ -23,9 +23,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from mailer import deliveries, mailings
-from mailer.bounces import Bounce, record_bounces
+from mailer.bounce_policy import apply_bounces
+from mailer.bounces import Bounce
 from mailer.compose import Composer
 from mailer.config import Settings, SmtpSettings
+from mailer.config_bounces import BounceSettings
 from mailer.metrics import Metrics
 from mailer.models import ClaimedDelivery
 from mailer.ratelimit import SendBudget
@@ -59,6 +61,7 @@ class Ledger:
     deferred: list[tuple[int, datetime, str]] = field(default_factory=list)
     failed: list[tuple[int, str]] = field(default_factory=list)
     bounces: list[Bounce] = field(default_factory=list)
+    policy: BounceSettings = field(default_factory=BounceSettings)
 
     def __len__(self) -> int:
         return len(self.sent) + len(self.deferred) + len(self.failed)
@@ -67,14 +70,14 @@ class Ledger:
         """Write everything recorded so far; on error nothing is dropped (retry later)."""
         if not len(self) and not self.bounces:
             return 0
-        batch = Ledger(self.sent, self.deferred, self.failed, self.bounces)
+        batch = Ledger(self.sent, self.deferred, self.failed, self.bounces, self.policy)
         self.sent, self.deferred, self.failed, self.bounces = [], [], [], []
         try:
             async with pool.acquire() as conn, conn.transaction():
                 await deliveries.mark_sent(conn, batch.sent)
                 await deliveries.mark_deferred(conn, batch.deferred)
                 await deliveries.mark_failed(conn, batch.failed)
-                await record_bounces(conn, batch.bounces)
+                await apply_bounces(conn, self.policy, batch.bounces)
         except BaseException:
             self.sent[:0], self.deferred[:0] = batch.sent, batch.deferred
             self.failed[:0], self.bounces[:0] = batch.failed, batch.bounces
@@ -108,7 +111,7 @@ class DeliveryWorker:
         self.batch = settings.claim_batch
         self.capacity = max(2 * self.batch, 2 * settings.smtp_concurrency)
         self.queue: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
-        self.ledger = Ledger()
+        self.ledger = Ledger(policy=settings.bounces)
         self.budget = SendBudget(pool, settings.send_rate)
         self.wake = asyncio.Event()  # a notification: new rows may be due
         self.room = asyncio.Event()  # senders drained the local queue below half
@@ -333,14 +336,17 @@ class DeliveryWorker:
             self._defer(delivery, failure.reply)
             return
         self._fail(delivery, failure.reply)
+        self._bounce(delivery, "hard" if failure.hard_bounce else "block", failure.reply)
+
+    def _bounce(self, delivery: ClaimedDelivery, kind: str, detail: str) -> None:
         self.ledger.bounces.append(
             Bounce(
                 delivery_id=delivery.delivery_id,
                 subscriber_id=delivery.subscriber_id,
                 recipient=delivery.recipient,
-                kind="hard" if failure.hard_bounce else "block",
+                kind=kind,
                 source="smtp",
-                detail=failure.reply,
+                detail=detail[:1000],
             )
         )
 
@@ -355,6 +361,7 @@ class DeliveryWorker:
         age = (now - delivery.created_at).total_seconds()
         if age >= self.settings.retry_max_age_seconds:
             self._fail(delivery, f"gave up after {delivery.attempts} attempts: {reply}")
+            self._bounce(delivery, "soft", f"gave up after {delivery.attempts} attempts: {reply}")
             return
         next_attempt = now + timedelta(seconds=self.retry_delay(delivery.attempts))
         self.metrics.deliveries.labels("deferred").inc()

@@ -15,12 +15,14 @@ import asyncpg
 from aiohttp import web
 
 from mailer.app import create_app
+from mailer.bounce_smtp import start_receiver
 from mailer.compose import Composer, dkim_signer
 from mailer.config import Settings, SmtpSecurity, SmtpSettings
 from mailer.db import open_pool
 from mailer.embedded import start_dev_smtp_sink, start_embedded_postgres
 from mailer.errors import StartupError
 from mailer.fetch import make_session
+from mailer.hook_dispatch import HookDispatcher
 from mailer.mail_kinds import standard_slot_providers
 from mailer.metrics import Metrics
 from mailer.migrate import apply_migrations
@@ -28,6 +30,7 @@ from mailer.resources import migrations_dir
 from mailer.schedule import Ticks, schedule_jobs
 from mailer.sender import DeliveryWorker
 from mailer.supervisor import WorkerProcesses
+from mailer.tokens import Signer
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ class Role(StrEnum):
     ALL = "all"
     WEB = "web"
     WORKER = "worker"
+    BOUNCES = "bounces"
 
     @property
     def runs_web(self) -> bool:
@@ -47,6 +51,10 @@ class Role(StrEnum):
     @property
     def runs_worker(self) -> bool:
         return self in (Role.ALL, Role.WORKER)
+
+    @property
+    def runs_bounces(self) -> bool:
+        return self in (Role.ALL, Role.BOUNCES)
 
 
 @asynccontextmanager
@@ -94,6 +102,7 @@ async def run_service(
             ticks.start()
             stack.push_async_callback(ticks.stop, SHUTDOWN_GRACE_SECONDS)
             worker_task = await _start_worker(stack, settings, pool, database_url, smtp, metrics)
+            await _start_hooks(stack, settings, pool)
             if settings.worker_processes > 1:
                 children = WorkerProcesses(
                     settings.worker_processes - 1,
@@ -102,6 +111,9 @@ async def run_service(
                 )
                 await children.start()
                 stack.push_async_callback(children.stop)
+        if role.runs_bounces:
+            receiver = await start_receiver(pool, settings, Signer(settings.secret_key))
+            stack.push_async_callback(receiver.close)
         if listen:
             await _start_web(stack, settings, pool, metrics, full=role.runs_web)
         log.info("mailer is running (role %s); stop with Ctrl-C or SIGTERM", role.value)
@@ -159,6 +171,18 @@ async def _start_worker(
 
     stack.push_async_callback(stop_worker)
     return task
+
+
+async def _start_hooks(stack: AsyncExitStack, settings: Settings, pool: asyncpg.Pool) -> None:
+    """The outbound webhook dispatcher: its own task and HTTP client, beside the worker."""
+    hooks_stop = asyncio.Event()
+    task = asyncio.create_task(HookDispatcher(pool, settings).run(hooks_stop), name="webhooks")
+
+    async def stop_hooks() -> None:
+        hooks_stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+
+    stack.push_async_callback(stop_hooks)
 
 
 async def _start_web(

@@ -28,12 +28,12 @@ WHERE s.status = 'active' AND (s.paused_until IS NULL OR s.paused_until <= now()
 -- name: pause_mailing
 UPDATE mailings SET status = 'paused', updated_at = now()
 WHERE mailing_id = $1 AND status = 'sending'
-RETURNING mailing_id;
+RETURNING kind;
 
 -- name: resume_mailing
 UPDATE mailings SET status = 'sending', updated_at = now()
 WHERE mailing_id = $1 AND status = 'paused'
-RETURNING mailing_id;
+RETURNING kind;
 
 -- name: cancel_mailing
 UPDATE mailings SET status = 'cancelled', finished_at = now(), updated_at = now()

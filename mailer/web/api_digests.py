@@ -9,6 +9,7 @@ from aiohttp import web
 
 from mailer import digests, keys, mailings, series
 from mailer.db import record_json
+from mailer.deliverability import mailing_rates
 from mailer.errors import InvalidInput
 from mailer.web.api import ListOf, Spec, dumps_json, json_object, path_id, read_fields
 from mailer.web.middleware import MAIL_PREVIEW_CSP
@@ -182,5 +183,11 @@ async def test_send(request: web.Request) -> web.Response:
 
 
 async def digest_stats(request: web.Request) -> web.Response:
-    progress = await mailings.progress(request.app[keys.pool_key], path_id(request, "mailing_id"))
-    return web.json_response(progress.as_json())
+    """Delivery progress, plus bounce and complaint rates."""
+    pool = request.app[keys.pool_key]
+    mailing_id = path_id(request, "mailing_id")
+    progress = await mailings.progress(pool, mailing_id)
+    rates = await mailing_rates(pool, mailing_ids=[mailing_id])
+    return web.json_response(
+        {**progress.as_json(), "deliverability": rates[0].as_json() if rates else None}
+    )

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from mailer import __version__, keys
+from mailer.web import api_feedback
 
 _ERROR = {
     "type": "object",
@@ -122,7 +123,8 @@ PATHS: dict[str, dict[str, Any]] = {
         "post": _op("Send a test to some addresses", params=("mailing_id",), ok=202,
                     body={"addresses": _LS}),
     },
-    "/digests/{mailing_id}/stats": {"get": _op("Delivery progress", params=("mailing_id",))},
+    "/digests/{mailing_id}/stats": {"get": _op("Delivery progress, bounce and complaint rates",
+                                               params=("mailing_id",))},
     "/mailings/{mailing_id}/progress": {"get": _op("Delivery progress", params=("mailing_id",))},
     "/mailings/{mailing_id}/pause": {"post": _op("Pause sending", params=("mailing_id",))},
     "/mailings/{mailing_id}/resume": {"post": _op("Resume sending", params=("mailing_id",))},
@@ -168,6 +170,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/subscribers/data": {"get": _op("Everything held about an address", query=("email",))},
     "/subscribers/erase": {"post": _op("Erase an address's data", body={"email": _S})},
 }  # fmt: skip
+PATHS.update(api_feedback.openapi_paths())  # suppressions, bounces, rates, outbound webhooks
 
 
 def document(base_url: str) -> dict[str, Any]:
@@ -176,8 +179,8 @@ def document(base_url: str) -> dict[str, Any]:
         "info": {
             "title": "mailer editor API",
             "version": __version__,
-            "description": "Topics, feeds, items, series, digests, alerts, corrections and "
-            "delivery control. "
+            "description": "Topics, feeds, items, series, digests, alerts, corrections, "
+            "delivery control, suppressions, bounces, deliverability and outbound webhooks. "
             "Every call needs `Authorization: Bearer <key>` (`mailer api-keys create NAME`).",
         },
         "servers": [{"url": f"{base_url}/api/v1"}],

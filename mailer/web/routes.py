@@ -11,7 +11,9 @@ from mailer.web import (
     api,
     api_alerts,
     api_digests,
+    api_feedback,
     archive,
+    bounce_webhooks,
     console,
     health,
     openapi,
@@ -39,6 +41,10 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     # The website's back end (signed)
     app.router.add_post("/webhooks/signup", webhooks.signup)
     app.router.add_post("/webhooks/content", webhooks.content)
+    # Bounce and complaint events: ours (signed), Mailgun's, Postmark's
+    app.router.add_post("/webhooks/bounce", bounce_webhooks.generic)
+    app.router.add_post("/webhooks/bounce/mailgun", bounce_webhooks.mailgun)
+    app.router.add_post("/webhooks/bounce/postmark", bounce_webhooks.postmark)
 
     # Subscribers (no account; links in mail)
     app.router.add_get("/subscribe", public.subscribe_page)
@@ -107,6 +113,24 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     v1.router.add_post("/mailings/{mailing_id}/pause", api.pause_mailing)
     v1.router.add_post("/mailings/{mailing_id}/resume", api.resume_mailing)
     v1.router.add_post("/mailings/{mailing_id}/cancel", api.cancel_mailing)
+    fb = api_feedback  # suppressions, bounces, reports, rates, outbound webhooks
+    v1.router.add_get("/suppressions", fb.list_suppressions)
+    v1.router.add_post("/suppressions", fb.add_suppression)
+    v1.router.add_post("/suppressions/lift", fb.lift_suppression)
+    v1.router.add_get("/bounces", fb.list_bounces)
+    v1.router.add_get("/bounces/reports", fb.list_reports)
+    v1.router.add_get("/bounces/reports/{report_id}", fb.get_report)
+    v1.router.add_get("/deliverability", fb.deliverability)
+    v1.router.add_get("/hooks", fb.list_hooks)
+    v1.router.add_post("/hooks", fb.create_hook)
+    v1.router.add_get("/hooks/{endpoint_id}", fb.get_hook)
+    v1.router.add_patch("/hooks/{endpoint_id}", fb.update_hook)
+    v1.router.add_delete("/hooks/{endpoint_id}", fb.delete_hook)
+    v1.router.add_get("/hooks/{endpoint_id}/deliveries", fb.hook_deliveries)
+    v1.router.add_post(
+        "/hooks/{endpoint_id}/deliveries/{hook_delivery_id}/resend", fb.resend_delivery
+    )
+    v1.router.add_post("/hooks/{endpoint_id}/resend-failed", fb.resend_failed)
     app.add_subapp("/api/v1", v1)
 
     # Editors' web console (signed-in editor accounts): mailer/web/console/

@@ -1,0 +1,262 @@
+"""Editor API for suppressions, bounces and reports, deliverability rates, and outbound
+webhook endpoints (routes in web/routes.py, described in OPENAPI_PATHS below)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from mailer import hooks, keys, suppressions
+from mailer.db import load_queries, record_json
+from mailer.deliverability import overview
+from mailer.errors import InvalidInput, NotFound
+from mailer.web.api import (
+    ListOf,
+    Spec,
+    api_key_name,
+    dumps_json,
+    json_object,
+    path_id,
+    read_fields,
+)
+
+Q = load_queries("feedback")
+REPORT_STATUSES = ("processed", "ignored", "unmatched", "unparseable", "refused")
+
+
+def _query_int(request: web.Request, name: str, default: int | None, high: int) -> int | None:
+    text = request.query.get(name)
+    if not text:
+        return default
+    if not text.isdigit() or len(text) > 18 or int(text) < 1:
+        raise InvalidInput(f"invalid {name}", {name: "a positive integer"})
+    return min(int(text), high)
+
+
+def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.query.get(name) or None
+    if value is not None and value not in allowed:
+        raise InvalidInput(f"invalid {name}", {name: f"one of {', '.join(allowed)}"})
+    return value
+
+
+def _email(data: dict[str, Any]) -> str:
+    email = data.get("email")
+    if not isinstance(email, str) or "@" not in email or len(email) > 320:
+        raise InvalidInput("an address is required", {"email": "required"})
+    return email.strip()
+
+
+# ------------------------------------------------------------------ suppressions
+
+
+async def list_suppressions(request: web.Request) -> web.Response:
+    found, cursor = await suppressions.list_suppressions(
+        request.app[keys.pool_key],
+        reason=request.query.get("reason") or None,
+        cursor=request.query.get("cursor") or None,
+        limit=_query_int(request, "limit", 50, 500) or 50,
+    )
+    return web.json_response({"suppressions": found, "next_cursor": cursor})
+
+
+async def add_suppression(request: web.Request) -> web.Response:
+    data = await json_object(request)
+    fields = read_fields(data, {"detail": str}, "suppression")
+    await suppressions.add(
+        request.app[keys.pool_key],
+        _email(data),
+        detail=(fields["detail"] or "")[:500],
+        by=f"editor ({request[api_key_name]})",
+    )
+    return web.json_response({"status": "suppressed"}, status=201)
+
+
+async def lift_suppression(request: web.Request) -> web.Response:
+    lifted = await suppressions.lift(
+        request.app[keys.pool_key],
+        _email(await json_object(request)),
+        by=f"editor ({request[api_key_name]})",
+    )
+    return web.json_response(lifted)
+
+
+# ------------------------------------------------------------------ bounces and reports
+
+
+async def list_bounces(request: web.Request) -> web.Response:
+    rows = await request.app[keys.pool_key].fetch(
+        Q["list_bounces"],
+        _query_int(request, "subscriber", None, 2**62),
+        _query_int(request, "mailing", None, 2**62),
+        _choice(request, "kind", ("hard", "soft", "block", "complaint")),
+        _query_int(request, "before", None, 2**62),
+        _query_int(request, "limit", 50, 500),
+    )
+    return web.json_response({"bounces": [record_json(r) for r in rows]}, dumps=dumps_json)
+
+
+async def list_reports(request: web.Request) -> web.Response:
+    """Reports newest first; `?status=unparseable` (or unmatched, refused) for what needs
+    a human."""
+    rows = await request.app[keys.pool_key].fetch(
+        Q["list_reports"],
+        _choice(request, "status", REPORT_STATUSES),
+        _query_int(request, "before", None, 2**62),
+        _query_int(request, "limit", 50, 500),
+    )
+    return web.json_response({"reports": [record_json(r) for r in rows]}, dumps=dumps_json)
+
+
+async def get_report(request: web.Request) -> web.Response:
+    report_id = path_id(request, "report_id")
+    row = await request.app[keys.pool_key].fetchrow(Q["get_report"], report_id)
+    if row is None:
+        raise NotFound(f"report {report_id} does not exist")
+    data = record_json(row)
+    data["raw"] = (row["raw"] or b"").decode("utf-8", errors="replace")
+    return web.json_response(data, dumps=dumps_json)
+
+
+async def deliverability(request: web.Request) -> web.Response:
+    days = _query_int(request, "days", 30, 3650) or 30
+    data = await overview(request.app[keys.pool_key], request.app[keys.settings_key].bounces, days)
+    return web.json_response(data, dumps=dumps_json)
+
+
+# ------------------------------------------------------------------ outbound webhooks
+
+_HOOK: Spec = {"url": str, "secret": str, "events": ListOf(str), "description": str, "active": bool}
+
+
+async def list_hooks(request: web.Request) -> web.Response:
+    found = await hooks.list_endpoints(request.app[keys.pool_key])
+    return web.json_response({"hooks": found}, dumps=dumps_json)
+
+
+async def create_hook(request: web.Request) -> web.Response:
+    fields = read_fields(await json_object(request), _HOOK, "webhook endpoint")
+    missing = {k: "required" for k in ("url", "events") if fields[k] is None}
+    if missing:
+        raise InvalidInput("invalid webhook endpoint", missing)
+    created = await hooks.create_endpoint(
+        request.app[keys.pool_key],
+        request.app[keys.settings_key],
+        url=fields["url"],
+        event_types=fields["events"],
+        secret=fields["secret"],
+        description=fields["description"] or "",
+    )
+    return web.json_response(created, status=201, dumps=dumps_json)
+
+
+async def get_hook(request: web.Request) -> web.Response:
+    found = await hooks.list_endpoints(request.app[keys.pool_key], path_id(request, "endpoint_id"))
+    return web.json_response(found[0], dumps=dumps_json)
+
+
+async def update_hook(request: web.Request) -> web.Response:
+    fields = read_fields(await json_object(request), _HOOK, "webhook endpoint")
+    updated = await hooks.update_endpoint(
+        request.app[keys.pool_key],
+        request.app[keys.settings_key],
+        path_id(request, "endpoint_id"),
+        url=fields["url"],
+        secret=fields["secret"],
+        event_types=fields["events"],
+        description=fields["description"],
+        active=fields["active"],
+    )
+    return web.json_response(updated, dumps=dumps_json)
+
+
+async def delete_hook(request: web.Request) -> web.Response:
+    await hooks.delete_endpoint(request.app[keys.pool_key], path_id(request, "endpoint_id"))
+    return web.Response(status=204)
+
+
+async def hook_deliveries(request: web.Request) -> web.Response:
+    found = await hooks.list_deliveries(
+        request.app[keys.pool_key],
+        path_id(request, "endpoint_id"),
+        status=request.query.get("status") or None,
+        before=_query_int(request, "before", None, 2**62),
+        limit=_query_int(request, "limit", 50, 500) or 50,
+    )
+    return web.json_response({"deliveries": found}, dumps=dumps_json)
+
+
+async def resend_delivery(request: web.Request) -> web.Response:
+    queued = await hooks.resend(
+        request.app[keys.pool_key],
+        request.app[keys.settings_key],
+        path_id(request, "endpoint_id"),
+        path_id(request, "hook_delivery_id"),
+    )
+    return web.json_response({"queued": queued}, status=202)
+
+
+async def resend_failed(request: web.Request) -> web.Response:
+    queued = await hooks.resend(
+        request.app[keys.pool_key],
+        request.app[keys.settings_key],
+        path_id(request, "endpoint_id"),
+        all_failed=True,
+    )
+    return web.json_response({"queued": queued}, status=202)
+
+
+# ------------------------------------------------------------------ OpenAPI
+
+
+def openapi_paths() -> dict[str, dict[str, Any]]:
+    """This module's part of the OpenAPI document (merged in web/openapi.py)."""
+    from mailer.web.openapi import _B, _LS, _S, _op
+
+    hook = {"url": _S, "secret": _S, "events": _LS, "description": _S, "active": _B}
+    return {
+        "/suppressions": {
+            "get": _op("List suppressions, newest first", query=("reason", "cursor", "limit")),
+            "post": _op("Suppress an address by hand", ok=201, body={"email": _S, "detail": _S}),
+        },
+        "/suppressions/lift": {
+            "post": _op("Lift an address's suppression", body={"email": _S}),
+        },
+        "/bounces": {
+            "get": _op("Bounces and complaints, newest first",
+                       query=("subscriber", "mailing", "kind", "before", "limit")),
+        },
+        "/bounces/reports": {
+            "get": _op("Received reports (DSN, ARF, webhook events), newest first",
+                       query=("status", "before", "limit")),
+        },
+        "/bounces/reports/{report_id}": {
+            "get": _op("One report, with the raw message", params=("report_id",)),
+        },
+        "/deliverability": {
+            "get": _op("Bounce and complaint rates, overall and per mailing", query=("days",)),
+        },
+        "/hooks": {
+            "get": _op("List outbound webhook endpoints"),
+            "post": _op("Register an endpoint (the response shows its secret once)", ok=201,
+                        body=hook),
+        },
+        "/hooks/{endpoint_id}": {
+            "get": _op("An endpoint with its delivery counts", params=("endpoint_id",)),
+            "patch": _op("Change, pause (active false) or resume an endpoint",
+                         params=("endpoint_id",), body=hook),
+            "delete": _op("Remove an endpoint and its log", params=("endpoint_id",), ok=204),
+        },
+        "/hooks/{endpoint_id}/deliveries": {
+            "get": _op("The delivery log", params=("endpoint_id",),
+                       query=("status", "before", "limit")),
+        },
+        "/hooks/{endpoint_id}/deliveries/{hook_delivery_id}/resend": {
+            "post": _op("Send a logged event again", ok=202,
+                        params=("endpoint_id", "hook_delivery_id")),
+        },
+        "/hooks/{endpoint_id}/resend-failed": {
+            "post": _op("Send every given-up event again", ok=202, params=("endpoint_id",)),
+        },
+    }  # fmt: skip

@@ -1,0 +1,107 @@
+"""POST /webhooks/bounce (our generic, signed JSON), /webhooks/bounce/mailgun and
+/webhooks/bounce/postmark: check the signature, parse, take each event in."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+
+from mailer import keys
+from mailer.bounce_intake import Envelope, Intake
+from mailer.bounce_providers import (
+    Item,
+    parse_generic,
+    parse_mailgun,
+    parse_postmark,
+    verify_postmark,
+)
+from mailer.errors import InvalidInput
+from mailer.signatures import HEADER, BadSignature, verify
+from mailer.web.forms import BodyProblem, read_limited
+from mailer.web.limits import client_ip
+from mailer.web.middleware import error_response
+
+# What a replay (every event already taken) is answered: Mailgun does not retry a 406;
+# Postmark has no signature to replay, only ids, and a duplicate is its own retry.
+_REPLAY_STATUS = {"generic": 409, "mailgun": 406, "postmark": 200}
+
+
+async def generic(request: web.Request) -> web.Response:
+    return await _receive(request, "generic")
+
+
+async def mailgun(request: web.Request) -> web.Response:
+    return await _receive(request, "mailgun")
+
+
+async def postmark(request: web.Request) -> web.Response:
+    return await _receive(request, "postmark")
+
+
+def _items(request: web.Request, provider: str, body: bytes) -> list[Item]:
+    settings = request.app[keys.settings_key]
+    if provider == "generic":
+        header = request.headers.get(HEADER)
+        verify(header, body, settings.webhook_secrets)
+        signature = next(
+            (p.strip()[3:] for p in (header or "").split(",") if p.strip().startswith("v1=")), ""
+        )
+        return parse_generic(body, signature)
+    if provider == "mailgun":
+        return parse_mailgun(body, settings.bounces.mailgun_signing_key)
+    verify_postmark(request.headers.get("Authorization"), settings.bounces.postmark_auth)
+    return parse_postmark(body)
+
+
+async def _receive(request: web.Request, provider: str) -> web.Response:
+    settings = request.app[keys.settings_key]
+    peer = client_ip(request, settings)
+    wait = request.app[keys.bounce_limits_key].hit(peer)
+    if wait:
+        response = error_response(request, 429, "too many bounce webhooks; try again later")
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response
+    try:
+        body = await read_limited(request, 1024 * 1024)
+        if request.content_type != "application/json":
+            raise BodyProblem(415, "send application/json")
+        items = _items(request, provider, body)
+    except BodyProblem as problem:
+        return error_response(request, problem.status, str(problem))
+    except BadSignature as exc:
+        return error_response(request, 401, str(exc))
+    except InvalidInput as exc:
+        return error_response(request, 400, str(exc), exc.fields)
+    intake = Intake(settings, request.app[keys.signer_key])
+    forged = {
+        f"events[{i}].envelope_from": "not a valid signed bounce address of ours"
+        for i, item in enumerate(items)
+        if provider == "generic"
+        and item.envelope_from
+        and intake.verp_delivery(item.envelope_from) is None
+    }
+    if forged:
+        return error_response(request, 400, "invalid bounce event", forged)
+    reports: list[dict[str, Any]] = []
+    duplicates = 0
+    for item in items:
+        feedback = replace(item.feedback, delivery_id=intake.verp_delivery(item.envelope_from))
+        taken = await intake.take(
+            request.app[keys.pool_key],
+            feedback,
+            item.raw,
+            Envelope(mail_from=item.envelope_from, rcpt_to=feedback.recipient, peer=peer),
+            receipt=(f"webhook:{provider}", item.receipt),
+        )
+        if taken is None:
+            duplicates += 1
+        else:
+            reports.append({"report_id": taken.report_id, "status": taken.status})
+    if not reports:
+        status = _REPLAY_STATUS[provider]
+        if status != 200:
+            return error_response(request, status, "already received (a replay); nothing done")
+    return web.json_response({"reports": reports, "duplicates": duplicates})
