@@ -17,6 +17,9 @@ from mailer.errors import ConfigError
 
 N = TypeVar("N", int, float)
 
+# The development-only route of the bundled demo feed (mailer/web/start.py).
+DEMO_FEED_PATH = "/demo/feed.xml"
+
 
 class Env(StrEnum):
     DEVELOPMENT = "development"
@@ -123,10 +126,31 @@ class Settings:
     # Subject prefixes of the alert and correction streams.
     alert_subject_prefix: str = "[Alert]"
     correction_subject_prefix: str = "[Correction]"
+    # Seed demo data (topics, the demo feed, a series, an admin) on the first start with an
+    # empty database; development only (mailer/demo_seed.py).
+    demo: bool = True
 
     @property
     def is_production(self) -> bool:
         return self.env is Env.PRODUCTION
+
+    @property
+    def demo_feed_url(self) -> str:
+        """Where this instance serves the demo feed to itself (development only)."""
+        host = self.listen_host
+        if host in ("", "0.0.0.0", "localhost"):  # noqa: S104 -- a wildcard bind, reached on loopback
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.listen_port}{DEMO_FEED_PATH}"
+
+    @property
+    def feed_trusted_urls(self) -> frozenset[str]:
+        """Feed URLs fetched although they are on loopback: in development only the demo feed
+        the instance serves itself, so the SSRF guard stays closed to everything else."""
+        return frozenset() if self.is_production else frozenset({self.demo_feed_url})
 
     def redacted(self) -> dict[str, str]:
         """Effective settings for display, with every secret masked."""
@@ -330,6 +354,10 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
     alerts_per_hour = _parse_number(
         get("MAILER_CMS_ALERTS_PER_HOUR"), "MAILER_CMS_ALERTS_PER_HOUR", 5, int, 1, 1000, problems
     )
+    demo_text = get("MAILER_DEMO")
+    demo = not production if demo_text is None else _parse_bool(demo_text, "MAILER_DEMO", problems)
+    if production and demo:
+        problems.append("MAILER_DEMO is for development only: production never gets demo data")
 
     log_level = (get("MAILER_LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -377,6 +405,7 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
         correction_subject_prefix=_prefix(
             get("MAILER_CORRECTION_SUBJECT_PREFIX"), "[Correction]", problems
         ),
+        demo=demo,
     )
 
 

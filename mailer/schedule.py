@@ -70,7 +70,12 @@ def schedule_jobs(
         await send_due(pool, settings, now=now)
 
     async def poll_feeds() -> None:
-        await poll_due(pool, session, allow_private=settings.feed_allow_private)
+        await poll_due(
+            pool,
+            session,
+            allow_private=settings.feed_allow_private,
+            trusted=settings.feed_trusted_urls,
+        )
 
     async def purge() -> None:
         await purge_pending(pool, settings.pending_purge_days)

@@ -25,6 +25,8 @@ def mailer_env(data_dir: Path, **overrides: str) -> dict[str, str]:
     """A clean environment: nothing from the developer's shell or .env leaks in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
     env.update({"MAILER_DATA_DIR": str(data_dir), "MAILER_DOTENV": str(data_dir / "none.env")})
+    # No demo data unless a test asks for it (MAILER_DEMO="true"): tests start from empty.
+    env["MAILER_DEMO"] = "false"
     env.update(overrides)
     return env
 
