@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,17 +58,27 @@ class Service:
     process: subprocess.Popen[str]
     base_url: str
     captured: str | None = None
+    # Where the output goes when it must be read while the process runs (else a pipe).
+    log_file: Path | None = None
 
     @classmethod
-    def start(cls, env: Mapping[str, str], port: int, role: str = "all") -> Service:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mailer", "serve", "--role", role],
-            env=dict(env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        return cls(process=process, base_url=f"http://127.0.0.1:{port}")
+    def start(
+        cls, env: Mapping[str, str], port: int, role: str = "all", *, log_file: Path | None = None
+    ) -> Service:
+        with log_file.open("w") if log_file else nullcontext(subprocess.PIPE) as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mailer", "serve", "--role", role],
+                env=dict(env),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        return cls(process=process, base_url=f"http://127.0.0.1:{port}", log_file=log_file)
+
+    def output_so_far(self) -> str:
+        """What a running process with a log file printed until now."""
+        assert self.log_file is not None, "start(..., log_file=...) to read output while running"
+        return self.log_file.read_text()
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -98,6 +109,8 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.captured, _ = self.process.communicate()
+            if self.log_file is not None:
+                self.captured = self.log_file.read_text()
         return self.captured
 
     def output(self) -> str:

@@ -21,6 +21,14 @@ from mailer.web.middleware import MAIL_PREVIEW_CSP
 
 _KEY = re.compile(r"^[A-Za-z0-9._,=-]{1,200}$")
 _LIST_LIMIT = 500
+# The outbox is the development mail client: a link in a mail opens in a new tab outside the
+# sandbox, as a webmail's does, so that a confirmation link can be followed from it. Scripts,
+# forms and same-origin access stay off inside the mail.
+OUTBOX_MAIL_CSP = MAIL_PREVIEW_CSP.replace(
+    "sandbox;", "sandbox allow-popups allow-popups-to-escape-sandbox;", 1
+)
+_HEAD = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
+_NEW_TAB = '<base target="_blank">'
 
 
 @dataclass(frozen=True)
@@ -180,8 +188,10 @@ async def message_html(request: web.Request) -> web.Response:
     html = _part_text(message, "html")
     if html is None:
         raise NotFound("This mail has no HTML part")
-    response = web.Response(text=html, content_type="text/html")
-    response.headers["Content-Security-Policy"] = MAIL_PREVIEW_CSP
+    head = _HEAD.search(html)
+    at = head.end() if head else 0
+    response = web.Response(text=html[:at] + _NEW_TAB + html[at:], content_type="text/html")
+    response.headers["Content-Security-Policy"] = OUTBOX_MAIL_CSP
     return response
 
 

@@ -23,7 +23,7 @@ async def start_page(request: web.Request) -> web.Response:
         title=settings.organisation,
         development=True,
         demo=await demo_state(request.app[keys.pool_key]),
-        base_url=settings.base_url,
+        demo_on=settings.demo,
     )
 
 
