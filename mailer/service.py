@@ -105,9 +105,9 @@ async def run_service(
                 stack.push_async_callback(children.stop)
         if listen:
             await _start_web(stack, settings, pool, metrics, full=role.runs_web)
-        log.info("mailer is running (role %s); stop with Ctrl-C or SIGTERM", role.value)
         if listen and role.runs_web:  # the demo feed is served by the web role
             await first_run(pool, settings)
+        log.info("mailer is running (role %s); stop with Ctrl-C or SIGTERM", role.value)
         stopped = asyncio.ensure_future(stop.wait())
         watched: list[asyncio.Future[Any]] = [stopped]
         if worker_task is not None:

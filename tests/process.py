@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,11 +63,17 @@ class Service:
 
     @classmethod
     def start(
-        cls, env: Mapping[str, str], port: int, role: str = "all", *, log_file: Path | None = None
+        cls,
+        env: Mapping[str, str],
+        port: int,
+        role: str = "all",
+        *,
+        log_file: Path | None = None,
+        args: Sequence[str] = (),
     ) -> Service:
         with log_file.open("w") if log_file else nullcontext(subprocess.PIPE) as output:
             process = subprocess.Popen(
-                [sys.executable, "-m", "mailer", "serve", "--role", role],
+                [sys.executable, "-m", "mailer", "serve", "--role", role, *args],
                 env=dict(env),
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -79,6 +85,15 @@ class Service:
         """What a running process with a log file printed until now."""
         assert self.log_file is not None, "start(..., log_file=...) to read output while running"
         return self.log_file.read_text()
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        """Wait until the process (started with a log file) has printed `text`."""
+        deadline = time.monotonic() + timeout
+        while text not in (output := self.output_so_far()):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"mailer never printed {text!r}:\n{output}")
+            time.sleep(0.05)
+        return output
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

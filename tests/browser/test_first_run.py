@@ -209,7 +209,9 @@ async def test_the_readme_walk(newcomer: Newcomer, window: Page, db: asyncpg.Poo
     await expect(page.get_by_text("Draft created from the feed's new items.")).to_be_visible()
     await expect(page.locator("#digest-items > li")).to_have_count(DEMO_ITEMS)
     await expect(page.get_by_text(NALOXONE)).to_be_visible()
-    await page.locator("#digest-items").scroll_into_view_if_needed()
+    await page.locator("#items-heading").evaluate(
+        "h => { h.scrollIntoView({block: 'start'}); window.scrollBy(0, -16); }"
+    )
     await walk.snap(page, "05-console-digest")
     subject = (await page.get_by_role("heading", level=1).inner_text()).strip()
     await page.get_by_role("button", name="Send now").click()
