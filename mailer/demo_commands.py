@@ -82,19 +82,29 @@ def _empty_outbox(settings: Settings) -> int:
     return len(keys)
 
 
-async def first_run(pool: asyncpg.Pool, settings: Settings) -> None:
-    """At `serve` start in development: seed the demo data if this database never decided,
-    and say how to sign in; or keep the demo source on this instance's address."""
+async def first_run(pool: asyncpg.Pool, settings: Settings) -> demo_seed.Seeded | None:
+    """At `serve` start in development: seed the demo data if this database never decided
+    (what was seeded, to `announce`), or keep the demo source on this instance's address."""
     if settings.is_production:
-        return
+        return None
     seeded = None
     if settings.demo:
         seeded = await demo_seed.seed_once(pool, settings, now=datetime.now(UTC))
-    if seeded is not None:
-        # stderr, like the log, but without a logger's level: it must be seen to be used.
-        print(welcome_banner(seeded, settings), file=sys.stderr, flush=True)
-    else:
+    if seeded is None:
         await demo_seed.follow_listen_address(pool, settings)
+        return None
+    log.info(
+        "first start in development with an empty database: demo data seeded (topics %s; "
+        "the series %r; the demo feed %s; the admin %s); `mailer serve --no-demo` or "
+        "MAILER_DEMO=false skips this",
+        ", ".join(seeded.topics), seeded.series_name, seeded.feed_url, seeded.admin_email,
+    )  # fmt: skip
+    return seeded
+
+
+def announce(seeded: demo_seed.Seeded, settings: Settings) -> None:
+    """The banner, on stderr like the log but without a logger's level: it must be seen."""
+    print(welcome_banner(seeded, settings), file=sys.stderr, flush=True)
 
 
 def welcome_banner(seeded: demo_seed.Seeded, settings: Settings) -> str:

@@ -64,7 +64,7 @@ async def seed_once(pool: asyncpg.Pool, settings: Settings, *, now: datetime) ->
     """
     if await pool.fetchval(Q["demo_decided"]):
         return None
-    password = secrets.token_urlsafe(12)  # 16 characters: typed once, then changed or reset
+    password = secrets.token_urlsafe(12)  # 16 characters from 96 random bits
     hashed = await editors.hash_password(password)
     async with pool.acquire() as conn, conn.transaction():
         if not await conn.fetchval(Q["claim_demo_seed"]):
@@ -75,14 +75,7 @@ async def seed_once(pool: asyncpg.Pool, settings: Settings, *, now: datetime) ->
                 "(`mailer demo reset` wipes it and seeds the demo)"
             )
             return None
-        seeded = await _seed(conn, settings, now=now, password=password, hashed=hashed)
-    log.info(
-        "demo data seeded (first start in development with an empty database): topics %s, "
-        "the demo feed %s, the series %r and the admin %s; `mailer serve --no-demo` or "
-        "MAILER_DEMO=false skips this on a fresh database",
-        ", ".join(seeded.topics), seeded.feed_url, seeded.series_name, seeded.admin_email,
-    )  # fmt: skip
-    return seeded
+        return await _seed(conn, settings, now=now, password=password, hashed=hashed)
 
 
 async def _seed(

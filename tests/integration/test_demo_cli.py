@@ -57,7 +57,7 @@ async def test_first_start_prints_the_password_once(tmp_path: Path, db_url: str)
         tmp_path, MAILER_DATABASE_URL=db_url, MAILER_LISTEN=f"127.0.0.1:{port}", MAILER_DEMO="true"
     )
     first = serve_once(env, port)
-    assert "demo data seeded (first start in development with an empty database)" in first
+    assert "first start in development with an empty database: demo data seeded" in first
     found = PASSWORD_LINE.search(first)
     assert found, first
     assert f"address       {DEMO_ADMIN_EMAIL}" in first
