@@ -138,7 +138,7 @@ class Settings:
     def demo_feed_url(self) -> str:
         """Where this instance serves the demo feed to itself (development only)."""
         host = self.listen_host
-        if host in ("", "0.0.0.0", "localhost"):  # noqa: S104 -- a wildcard bind, reached on loopback
+        if host in ("", "0.0.0.0", "localhost"):  # noqa: S104 -- every address or a name: loopback
             host = "127.0.0.1"
         elif host == "::":
             host = "::1"
