@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint browser-deps bench-delivery bench-signup bench-ingest clean
+.PHONY: run test check lint browser-deps screenshots bench-delivery bench-signup bench-ingest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ browser-deps:
 ## test: every check and the whole test suite, against a real PostgreSQL and SMTP
 test: lint browser-deps
 	$(BIN)/pytest
+
+## screenshots: walk the README's first-run path in Chromium and copy its pictures over docs/screenshots/
+screenshots: $(STAMP) browser-deps
+	MAILER_UPDATE_SCREENSHOTS=1 $(BIN)/pytest tests/browser/test_first_run.py
 
 ## bench-delivery: the delivery-engine benchmark (installs Postfix's smtp-sink if missing; BENCH_ARGS=--million)
 bench-delivery: $(STAMP)

@@ -8,11 +8,19 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import replace
 from typing import Any
 
 import uvloop
 
-from mailer import __version__, alert_commands, commands, commands_feedback, editor_commands
+from mailer import (
+    __version__,
+    alert_commands,
+    commands,
+    commands_feedback,
+    demo_commands,
+    editor_commands,
+)
 from mailer.config import Settings, ensure_dev_secret_key, load_settings
 from mailer.errors import ConfigError, MailerError, StartupError
 from mailer.logs import configure_logging
@@ -46,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="which part to run: all (default), web (HTTP only), worker "
         "(scheduler, delivery, outbound webhooks) or bounces (the SMTP receiver for "
         "bounce and complaint reports); scale them apart",
+    )
+    serve.add_argument(
+        "--no-demo",
+        action="store_true",
+        help="do not seed demo data on a fresh development database (also MAILER_DEMO=false)",
     )
     serve.add_argument("--no-listen", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(handler=_serve)
@@ -180,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     editor_commands.add_parser(subcommands)
     alert_commands.add_parsers(subcommands)
     commands_feedback.add_parsers(subcommands)
+    demo_commands.add_parser(subcommands)
 
     config = subcommands.add_parser(
         "config",
@@ -220,6 +234,8 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if args.no_demo:
+        settings = replace(settings, demo=False)
     await run_service(settings, Role(args.role), stop, listen=not args.no_listen)
     return 0
 

@@ -126,7 +126,11 @@ async def feeds(settings: Settings, args: argparse.Namespace) -> int:
         else:
             async with make_session(allow_private=settings.feed_allow_private) as session:
                 results = await feeds.poll_now(
-                    pool, session, args.source_id, allow_private=settings.feed_allow_private
+                    pool,
+                    session,
+                    args.source_id,
+                    allow_private=settings.feed_allow_private,
+                    trusted=settings.feed_trusted_urls,
                 )
             for r in results:
                 outcome = (

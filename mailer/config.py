@@ -18,6 +18,9 @@ from mailer.errors import ConfigError
 
 N = TypeVar("N", int, float)
 
+# The development-only route of the bundled demo feed (mailer/web/start.py).
+DEMO_FEED_PATH = "/demo/feed.xml"
+
 
 class Env(StrEnum):
     DEVELOPMENT = "development"
@@ -127,10 +130,31 @@ class Settings:
     # Bounce and complaint intake and policy; outbound event webhooks (config_bounces.py).
     bounces: BounceSettings = field(default_factory=BounceSettings)
     hooks: HookSettings = field(default_factory=HookSettings)
+    # Seed demo data (topics, the demo feed, a series, an admin) on the first start with an
+    # empty database; development only (mailer/demo_seed.py).
+    demo: bool = True
 
     @property
     def is_production(self) -> bool:
         return self.env is Env.PRODUCTION
+
+    @property
+    def demo_feed_url(self) -> str:
+        """Where this instance serves the demo feed to itself (development only)."""
+        host = self.listen_host
+        if host in ("", "0.0.0.0", "localhost"):  # noqa: S104 -- every address or a name: loopback
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.listen_port}{DEMO_FEED_PATH}"
+
+    @property
+    def feed_trusted_urls(self) -> frozenset[str]:
+        """Feed URLs fetched although they are on loopback: in development only the demo feed
+        the instance serves itself, so the SSRF guard stays closed to everything else."""
+        return frozenset() if self.is_production else frozenset({self.demo_feed_url})
 
     def redacted(self) -> dict[str, str]:
         """Effective settings for display, with every secret masked."""
@@ -336,6 +360,10 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
     alerts_per_hour = _parse_number(
         get("MAILER_CMS_ALERTS_PER_HOUR"), "MAILER_CMS_ALERTS_PER_HOUR", 5, int, 1, 1000, problems
     )
+    demo_text = get("MAILER_DEMO")
+    demo = not production if demo_text is None else _parse_bool(demo_text, "MAILER_DEMO", problems)
+    if production and demo:
+        problems.append("MAILER_DEMO is for development only: production never gets demo data")
 
     bounces, hooks = parse_bounce_settings(
         get,
@@ -395,6 +423,7 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
         ),
         bounces=bounces,
         hooks=hooks,
+        demo=demo,
     )
 
 

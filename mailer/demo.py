@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 DEMO_TOPICS = (
@@ -10,6 +14,42 @@ DEMO_TOPICS = (
     "Road Safety",
     "Environmental Health",
 )
+
+# What the first run in development seeds (mailer/demo_seed.py).
+DEMO_TOPIC_DESCRIPTIONS = {
+    "Overdose Prevention": "Naloxone, drug checking and harm reduction",
+    "Tobacco Control": "Smoking, vaping and the rules that govern them",
+    "Road Safety": "Speed limits, safer streets and injury figures",
+    "Environmental Health": "Air, water, heat and the places we live",
+}
+DEMO_SERIES_NAME = "Weekly public health news"
+DEMO_SERIES_CRON = "0 9 * * mon"  # Mondays 09:00; a draft waits for an editor
+DEMO_SERIES_TIMEZONE = "UTC"
+DEMO_FEED_NAME = "Newsroom demo feed (fictional stories)"
+DEMO_FEED_POLL_SECONDS = 300
+DEMO_ADMIN_EMAIL = "admin@example.org"
+DEMO_ADMIN_NAME = "Demo Admin"
+
+DEMO_FEED_FILE = Path(__file__).resolve().parent / "demo_feed" / "feed.xml"
+# Our own bundled file, not input: its RFC 822 dates are found by their elements' names.
+_FEED_DATE = re.compile(r"<(pubDate|lastBuildDate)>([^<]+)</\1>")
+
+
+def demo_feed(anchor: datetime) -> bytes:
+    """The bundled demo feed with every date moved by the same amount, so that its
+    lastBuildDate is `anchor` (an aware time): the same anchor gives the same bytes."""
+    text = DEMO_FEED_FILE.read_text(encoding="utf-8")
+    built = _FEED_DATE.search(text.split("<item>", 1)[0])
+    if built is None or built.group(1) != "lastBuildDate":
+        raise ValueError(f"{DEMO_FEED_FILE} has no lastBuildDate before its first item")
+    shift = anchor.replace(microsecond=0) - parsedate_to_datetime(built.group(2))
+
+    def moved(match: re.Match[str]) -> str:
+        when = parsedate_to_datetime(match.group(2)) + shift
+        return f"<{match.group(1)}>{format_datetime(when)}</{match.group(1)}>"
+
+    return _FEED_DATE.sub(moved, text).encode("utf-8")
+
 
 _SUMMARY = (
     "Community health workers in three districts report that {what} since the programme began. "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,6 +143,7 @@ async def poll_source(
     source: asyncpg.Record,
     *,
     allow_private: bool,
+    trusted: Collection[str] = (),
 ) -> PollResult:
     source_id = source["source_id"]
     try:
@@ -151,6 +153,7 @@ async def poll_source(
             etag=source["etag"],
             last_modified=source["last_modified"],
             allow_private=allow_private,
+            trusted=trusted,
         )
         body_hash = hashlib.sha256(fetched.body).digest() if fetched.status == 200 else None
         if fetched.status == 304 or body_hash == source["body_hash"]:
@@ -194,11 +197,16 @@ async def poll_source(
 
 
 async def poll_due(
-    pool: asyncpg.Pool, session: aiohttp.ClientSession, *, allow_private: bool, limit: int = 20
+    pool: asyncpg.Pool,
+    session: aiohttp.ClientSession,
+    *,
+    allow_private: bool,
+    trusted: Collection[str] = (),
+    limit: int = 20,
 ) -> list[PollResult]:
     """Poll the sources whose time has come (safe on several instances at once)."""
     due = await pool.fetch(Q["claim_due_sources"], limit)
-    return await _poll_all(pool, session, due, allow_private=allow_private)
+    return await _poll_all(pool, session, due, allow_private=allow_private, trusted=trusted)
 
 
 async def poll_now(
@@ -207,6 +215,7 @@ async def poll_now(
     source_id: int | None = None,
     *,
     allow_private: bool,
+    trusted: Collection[str] = (),
 ) -> list[PollResult]:
     """Poll one source, or every unpaused one, right away (editors' "poll now")."""
     if source_id is not None:
@@ -216,7 +225,7 @@ async def poll_now(
         rows = [row]
     else:
         rows = [r for r in await pool.fetch(Q["list_sources"]) if not r["paused"]]
-    return await _poll_all(pool, session, rows, allow_private=allow_private)
+    return await _poll_all(pool, session, rows, allow_private=allow_private, trusted=trusted)
 
 
 async def _poll_all(
@@ -225,11 +234,14 @@ async def _poll_all(
     sources: list[asyncpg.Record],
     *,
     allow_private: bool,
+    trusted: Collection[str],
 ) -> list[PollResult]:
     gate = asyncio.Semaphore(_CONCURRENT_POLLS)
 
     async def one(source: asyncpg.Record) -> PollResult:
         async with gate:
-            return await poll_source(pool, session, source, allow_private=allow_private)
+            return await poll_source(
+                pool, session, source, allow_private=allow_private, trusted=trusted
+            )
 
     return list(await asyncio.gather(*(one(s) for s in sources)))

@@ -29,19 +29,28 @@ class Ticks:
 
     def __init__(self) -> None:
         self.scheduler = AsyncIOScheduler(timezone="UTC")
-        self._running: set[asyncio.Task[object]] = set()
+        self._running: set[asyncio.Future[None]] = set()
+        self._stopping = False
 
     def every(self, seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
-        async def tracked() -> None:
-            task = asyncio.current_task()
-            assert task is not None
-            self._running.add(task)
+        async def guarded() -> None:
             try:
                 await job()
             except _DB_ERRORS as exc:
                 log.warning("%s failed (%s); it runs again shortly", name, exc)
-            finally:
-                self._running.discard(task)
+
+        async def tracked() -> None:
+            # The work runs in a task of its own: APScheduler's shutdown cancels the coroutine
+            # it awaits (and logs that with a traceback), while stop() lets a tick in flight,
+            # such as a feed poll, finish before the pool closes.
+            work = asyncio.ensure_future(guarded())
+            self._running.add(work)
+            work.add_done_callback(self._running.discard)
+            try:
+                await asyncio.shield(work)
+            except asyncio.CancelledError:
+                if not self._stopping:
+                    raise
 
         self.scheduler.add_job(
             tracked,
@@ -57,6 +66,7 @@ class Ticks:
         self.scheduler.start()
 
     async def stop(self, grace: float = 20.0) -> None:
+        self._stopping = True
         self.scheduler.shutdown(wait=False)
         if self._running:
             await asyncio.wait(set(self._running), timeout=grace)
@@ -71,7 +81,12 @@ def schedule_jobs(
         await send_due(pool, settings, now=now)
 
     async def poll_feeds() -> None:
-        await poll_due(pool, session, allow_private=settings.feed_allow_private)
+        await poll_due(
+            pool,
+            session,
+            allow_private=settings.feed_allow_private,
+            trusted=settings.feed_trusted_urls,
+        )
 
     async def purge() -> None:
         await purge_pending(pool, settings.pending_purge_days)

@@ -19,6 +19,7 @@ from mailer.bounce_smtp import start_receiver
 from mailer.compose import Composer, dkim_signer
 from mailer.config import Settings, SmtpSecurity, SmtpSettings
 from mailer.db import open_pool
+from mailer.demo_commands import announce, first_run
 from mailer.embedded import start_dev_smtp_sink, start_embedded_postgres
 from mailer.errors import StartupError
 from mailer.fetch import make_session
@@ -116,7 +117,12 @@ async def run_service(
             stack.push_async_callback(receiver.close)
         if listen:
             await _start_web(stack, settings, pool, metrics, full=role.runs_web)
+        seeded = None
+        if listen and role.runs_web:  # the demo feed is served by the web role
+            seeded = await first_run(pool, settings)
         log.info("mailer is running (role %s); stop with Ctrl-C or SIGTERM", role.value)
+        if seeded is not None:
+            announce(seeded, settings)
         stopped = asyncio.ensure_future(stop.wait())
         watched: list[asyncio.Future[Any]] = [stopped]
         if worker_task is not None:

@@ -10,7 +10,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,8 @@ def mailer_env(data_dir: Path, **overrides: str) -> dict[str, str]:
     env.update({"MAILER_DATA_DIR": str(data_dir), "MAILER_DOTENV": str(data_dir / "none.env")})
     # Role all also runs the bounce receiver: a port of its own, so runs never collide.
     env["MAILER_BOUNCE_LISTEN"] = f"127.0.0.1:{free_port()}"
+    # No demo data unless a test asks for it (MAILER_DEMO="true"): tests start from empty.
+    env["MAILER_DEMO"] = "false"
     env.update(overrides)
     return env
 
@@ -57,17 +60,42 @@ class Service:
     process: subprocess.Popen[str]
     base_url: str
     captured: str | None = None
+    # Where the output goes when it must be read while the process runs (else a pipe).
+    log_file: Path | None = None
 
     @classmethod
-    def start(cls, env: Mapping[str, str], port: int, role: str = "all") -> Service:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mailer", "serve", "--role", role],
-            env=dict(env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        return cls(process=process, base_url=f"http://127.0.0.1:{port}")
+    def start(
+        cls,
+        env: Mapping[str, str],
+        port: int,
+        role: str = "all",
+        *,
+        log_file: Path | None = None,
+        args: Sequence[str] = (),
+    ) -> Service:
+        with log_file.open("w") if log_file else nullcontext(subprocess.PIPE) as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mailer", "serve", "--role", role, *args],
+                env=dict(env),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        return cls(process=process, base_url=f"http://127.0.0.1:{port}", log_file=log_file)
+
+    def output_so_far(self) -> str:
+        """What a running process with a log file printed until now."""
+        assert self.log_file is not None, "start(..., log_file=...) to read output while running"
+        return self.log_file.read_text()
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        """Wait until the process (started with a log file) has printed `text`."""
+        deadline = time.monotonic() + timeout
+        while text not in (output := self.output_so_far()):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"mailer never printed {text!r}:\n{output}")
+            time.sleep(0.05)
+        return output
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -98,6 +126,8 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.captured, _ = self.process.communicate()
+            if self.log_file is not None:
+                self.captured = self.log_file.read_text()
         return self.captured
 
     def output(self) -> str:

@@ -334,5 +334,6 @@ async def poll_feed_handler(request: web.Request) -> web.Response:
             session,
             path_id(request, "source_id"),
             allow_private=settings.feed_allow_private,
+            trusted=settings.feed_trusted_urls,
         )
     return web.json_response({"polls": [asdict(r) for r in results]})

@@ -75,13 +75,3 @@ async def archive_atom(request: web.Request) -> web.Response:
         ET.SubElement(author, f"{{{ATOM}}}name").text = settings.organisation
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return web.Response(body=body, content_type="application/atom+xml", charset="utf-8")
-
-
-async def start_page(request: web.Request) -> web.Response:
-    settings = request.app[keys.settings_key]
-    return render(
-        request,
-        "web/start.html",
-        title=settings.organisation,
-        development=not settings.is_production,
-    )

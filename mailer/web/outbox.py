@@ -9,6 +9,7 @@ import mailbox
 import re
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
+from html.parser import HTMLParser
 from pathlib import Path
 
 from aiohttp import web
@@ -20,6 +21,14 @@ from mailer.web.middleware import MAIL_PREVIEW_CSP
 
 _KEY = re.compile(r"^[A-Za-z0-9._,=-]{1,200}$")
 _LIST_LIMIT = 500
+# The outbox is the development mail client: a link in a mail opens in a new tab outside the
+# sandbox, as a webmail's does, so that a confirmation link can be followed from it. Scripts,
+# forms and same-origin access stay off inside the mail.
+OUTBOX_MAIL_CSP = MAIL_PREVIEW_CSP.replace(
+    "sandbox;", "sandbox allow-popups allow-popups-to-escape-sandbox;", 1
+)
+_HEAD = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
+_NEW_TAB = '<base target="_blank">'
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,40 @@ def _part_text(message: EmailMessage, subtype: str) -> str | None:
     return content if isinstance(content, str) else None
 
 
+class _Links(HTMLParser):
+    """The http(s) links of a mail's HTML with their text, in order, each address once."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: dict[str, str] = {}
+        self._href: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            href = dict(attrs).get("href") or ""
+            self._href = href if href.startswith(("http://", "https://")) else None
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._href is not None:
+            self.found.setdefault(self._href, " ".join("".join(self._text).split()))
+            self._href = None
+
+
+def mail_links(html: str) -> list[tuple[str, str]]:
+    """(text, address) of every link in the mail: the page lists them so they can be
+    followed (the mail itself is shown in a sandbox, where links do not open)."""
+    parser = _Links()
+    parser.feed(html)
+    parser.close()
+    return [(text or href, href) for href, text in parser.found.items()]
+
+
 def _data_dir(request: web.Request) -> Path:
     return request.app[keys.settings_key].data_dir
 
@@ -124,13 +167,15 @@ async def clear(request: web.Request) -> web.Response:
 async def message_page(request: web.Request) -> web.Response:
     key = request.match_info["key"]
     raw, message = await asyncio.to_thread(load_message, _data_dir(request), key)
+    html = _part_text(message, "html")
     return _render(
         request,
         "web/outbox_message.html",
         title=str(message.get("Subject", "(no subject)")),
         key=key,
         headers=list(message.items()),
-        has_html=message.get_body(preferencelist=("html",)) is not None,
+        has_html=html is not None,
+        links=mail_links(html) if html is not None else [],
         text=_part_text(message, "plain"),
         size=len(raw),
     )
@@ -143,8 +188,10 @@ async def message_html(request: web.Request) -> web.Response:
     html = _part_text(message, "html")
     if html is None:
         raise NotFound("This mail has no HTML part")
-    response = web.Response(text=html, content_type="text/html")
-    response.headers["Content-Security-Policy"] = MAIL_PREVIEW_CSP
+    head = _HEAD.search(html)
+    at = head.end() if head else 0
+    response = web.Response(text=html[:at] + _NEW_TAB + html[at:], content_type="text/html")
+    response.headers["Content-Security-Policy"] = OUTBOX_MAIL_CSP
     return response
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mailer.config import Settings
+from mailer.config import DEMO_FEED_PATH, Settings
 from mailer.resources import static_dir
 from mailer.web import (
     alert_pages,
@@ -20,6 +20,7 @@ from mailer.web import (
     outbox,
     preferences,
     public,
+    start,
     webhooks,
 )
 
@@ -31,7 +32,7 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     if not full:
         return
     app.router.add_static("/static", static_dir())
-    app.router.add_get("/", archive.start_page)
+    app.router.add_get("/", start.start_page)
     app.router.add_get("/archive", archive.archive_page)
     app.router.add_get("/archive.atom", archive.archive_atom)
     app.router.add_get("/archive/items/{item_id}", alert_pages.archived_item)
@@ -144,3 +145,4 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
         app.router.add_get("/dev/outbox/{key}/html", outbox.message_html)
         app.router.add_get("/dev/outbox/{key}/text", outbox.message_text)
         app.router.add_get("/dev/outbox/{key}/raw", outbox.message_raw)
+        app.router.add_get(DEMO_FEED_PATH, start.demo_feed_xml)

@@ -49,7 +49,10 @@ async def test_outbox_shows_a_mail_and_empties(
     await expect(page.get_by_role("heading", level=1, name=SUBJECT)).to_be_visible()
     # The mail's HTML is shown in a sandboxed frame, never with the outbox's own privileges.
     frame_element = page.get_by_title("HTML version of the mail")
-    await expect(frame_element).to_have_attribute("sandbox", "")
+    # (Its links open in a new tab, out of the sandbox, as in a webmail.)
+    await expect(frame_element).to_have_attribute(
+        "sandbox", "allow-popups allow-popups-to-escape-sandbox"
+    )
     mail_html = page.frame_locator("iframe[title='HTML version of the mail']")
     await expect(mail_html.get_by_role("heading", name="Naloxone saves lives")).to_be_visible()
     await expect(mail_html.locator("b")).to_have_text("für alle")

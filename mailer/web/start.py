@@ -1,0 +1,40 @@
+"""The front page (in development: where to start, and a path to try), and the demo feed a
+development instance serves to its own feed reader."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from mailer import keys
+from mailer.demo import demo_feed
+from mailer.demo_seed import demo_anchor, demo_state
+from mailer.web.public import render
+
+
+async def start_page(request: web.Request) -> web.Response:
+    settings = request.app[keys.settings_key]
+    if settings.is_production:
+        return render(request, "web/start.html", title=settings.organisation, development=False)
+    return render(
+        request,
+        "web/start.html",
+        title=settings.organisation,
+        development=True,
+        demo=await demo_state(request.app[keys.pool_key]),
+        demo_on=settings.demo,
+    )
+
+
+async def demo_feed_xml(request: web.Request) -> web.Response:
+    """The bundled fictional feed, dated from the moment the demo was seeded (from today's
+    midnight if it never was), so a poll of an unchanged feed finds the same bytes."""
+    anchor = await demo_anchor(request.app[keys.pool_key])
+    if anchor is None:
+        anchor = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    response = web.Response(
+        body=demo_feed(anchor), content_type="application/rss+xml", charset="utf-8"
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    return response
