@@ -12,7 +12,9 @@ from mailer import keys
 from mailer.config import Settings
 from mailer.metrics import Metrics
 from mailer.resources import migrations_dir, templates_dir
+from mailer.signup import confirmation_ids
 from mailer.tokens import Signer
+from mailer.wakeup import DeliveryWaker
 from mailer.web.limits import SignupLimits
 from mailer.web.middleware import error_middleware, security_headers_middleware
 from mailer.web.routes import add_routes
@@ -49,5 +51,8 @@ def create_app(
     app[keys.metrics_key] = metrics or Metrics()
     app[keys.signer_key] = Signer(settings.secret_key)
     app[keys.limits_key] = SignupLimits(settings.signup_rate_per_ip)
+    app[keys.confirmation_ids_key] = confirmation_ids()
+    app[keys.waker_key] = waker = DeliveryWaker(pool)
+    app.on_cleanup.append(lambda _: waker.close())
     add_routes(app, settings, full=full)
     return app

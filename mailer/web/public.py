@@ -16,7 +16,6 @@ from mailer.signup import (
     confirm,
     inspect_confirmation,
     resend_confirmation,
-    sign_up,
 )
 from mailer.signup_input import parse_signup
 from mailer.tokens import InvalidToken, Purpose
@@ -24,6 +23,7 @@ from mailer.topics import list_topics
 from mailer.web.forms import BodyProblem, parse_body, read_limited
 from mailer.web.limits import client_ip
 from mailer.web.middleware import error_response
+from mailer.web.signups import record_signup
 from mailer.web.webhooks import too_many
 
 # A form posted faster than this after it was served is a bot's.
@@ -141,9 +141,7 @@ async def subscribe_post(request: web.Request) -> web.Response:
         wait = limits.address.hit(signup_request.email.casefold())
         if wait:
             return too_many(request, wait)
-        await sign_up(
-            request.app[keys.pool_key], request.app[keys.signer_key], settings, signup_request
-        )
+        await record_signup(request, signup_request)
     except InvalidInput as exc:
         return await _form(request, embed=embed, status=400, errors=exc.fields, values=data)
     raise thanks
