@@ -12,7 +12,7 @@ from mailer import keys
 from mailer.config import Settings
 from mailer.metrics import Metrics
 from mailer.resources import migrations_dir, templates_dir
-from mailer.signup import confirmation_ids
+from mailer.signup_batch import SignupWriter
 from mailer.tokens import Signer
 from mailer.wakeup import DeliveryWaker
 from mailer.web.limits import SignupLimits
@@ -29,6 +29,11 @@ def page_environment(settings: Settings) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         enable_async=False,
     )
+
+
+async def _close_signups(signups: SignupWriter, waker: DeliveryWaker) -> None:
+    await signups.close()
+    await waker.close()
 
 
 def create_app(
@@ -51,8 +56,10 @@ def create_app(
     app[keys.metrics_key] = metrics or Metrics()
     app[keys.signer_key] = Signer(settings.secret_key)
     app[keys.limits_key] = SignupLimits(settings.signup_rate_per_ip)
-    app[keys.confirmation_ids_key] = confirmation_ids()
-    app[keys.waker_key] = waker = DeliveryWaker(pool)
-    app.on_cleanup.append(lambda _: waker.close())
+    waker = DeliveryWaker(pool)
+    app[keys.signups_key] = signups = SignupWriter(
+        pool, confirm_ttl_seconds=settings.confirm_ttl_seconds, waker=waker
+    )
+    app.on_cleanup.append(lambda _: _close_signups(signups, waker))
     add_routes(app, settings, full=full)
     return app

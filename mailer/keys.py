@@ -9,10 +9,9 @@ import jinja2
 from aiohttp import web
 
 from mailer.config import Settings
-from mailer.id_blocks import IdBlock
 from mailer.metrics import Metrics
+from mailer.signup_batch import SignupWriter
 from mailer.tokens import Signer
-from mailer.wakeup import DeliveryWaker
 from mailer.web.limits import SignupLimits
 
 settings_key = web.AppKey("settings", Settings)
@@ -22,5 +21,4 @@ migrations_dir_key = web.AppKey("migrations_dir", Path)
 metrics_key = web.AppKey("metrics", Metrics)
 signer_key = web.AppKey("signer", Signer)
 limits_key = web.AppKey("limits", SignupLimits)
-confirmation_ids_key = web.AppKey("confirmation_ids", IdBlock)
-waker_key = web.AppKey("waker", DeliveryWaker)
+signups_key = web.AppKey("signups", SignupWriter)

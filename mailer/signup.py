@@ -24,8 +24,8 @@ from mailer.db import Connection, load_queries
 from mailer.deliveries import enqueue_transactional
 from mailer.errors import InvalidInput, NotFound
 from mailer.events import record_event
-from mailer.id_blocks import IdBlock
 from mailer.models import ClaimedDelivery
+from mailer.signup_batch import SignupWriter
 from mailer.signup_input import SignupRequest
 from mailer.tokens import Signer, looks_like_confirmation_token, token_hash
 
@@ -43,60 +43,49 @@ class SignupOutcome(StrEnum):
     SILENT = "silent"  # the subscriber is suppressed or erased: nothing
     SUPPRESSED = "suppressed"  # the address bounced or complained: nothing
 
-    @property
-    def mail_queued(self) -> bool:
-        return self in (SignupOutcome.CONFIRM, SignupOutcome.NOTICE)
-
-
-def confirmation_ids(size: int = 100) -> IdBlock:
-    """Where a process takes confirmation ids from (one round trip per `size` signups)."""
-    return IdBlock(Q["next_confirmation_ids"], size)
-
 
 async def sign_up(
-    pool: asyncpg.Pool,
+    writer: SignupWriter,
     signer: Signer,
-    settings: Settings,
     request: SignupRequest,
     *,
-    ids: IdBlock,
     allow_hidden: bool = False,
 ) -> SignupOutcome:
-    """Record a signup in one statement, so one transaction: subscriber, topics, consent,
-    event and at most one mail (migration 0008's `sign_up` function holds the decision).
+    """Record a signup: subscriber, topics, consent, event and at most one mail, in one
+    transaction (shared with the other signups of its batch; see mailer.signup_batch),
+    and wake the delivery workers once that has committed if a mail was queued.
 
     Safe under concurrency: the subscriber row's lock serialises signups of one address,
     and the notice slot lets at most one mail per address out per 10 minutes. Unknown
-    topics raise InvalidInput with nothing written. The workers are not woken here: the
-    caller does that after this returns (see mailer.wakeup), when the rows are committed."""
-    confirmation_id = await ids.take(pool)
+    topics raise InvalidInput, with nothing written."""
+    confirmation_id = await writer.confirmation_ids.take(writer.pool)
     nonce = secrets.token_bytes(16)
-    row = await pool.fetchrow(
-        Q["sign_up"],
-        request.email,
-        address_key(request.email),
-        address_hash(request.email),
-        request.name,
-        request.locale,
-        ledger_text(request.source),
-        None if request.topics is None else list(request.topics),
-        allow_hidden,
-        ledger_ip(request.ip),
-        ledger_text(request.user_agent),
-        request.consent_text,
-        text_hash(request.consent_text),
-        confirmation_id,
-        nonce,
-        token_hash(signer.confirmation_token(confirmation_id, nonce)),
-        settings.confirm_ttl_seconds,
+    key = address_key(request.email)
+    outcome, unknown = await writer.write(
+        key,
+        (
+            request.email,
+            key,
+            address_hash(request.email),
+            request.name,
+            request.locale,
+            ledger_text(request.source),
+            request.topics,
+            allow_hidden,
+            ledger_ip(request.ip),
+            ledger_text(request.user_agent),
+            request.consent_text,
+            text_hash(request.consent_text),
+            confirmation_id,
+            nonce,
+            token_hash(signer.confirmation_token(confirmation_id, nonce)),
+        ),
     )
-    assert row is not None
-    if row["outcome"] == "unknown_topics":
-        unknown = row["unknown_topics"]
+    if unknown is not None:
         raise InvalidInput(
             "the signup is invalid", {"topics": f"unknown topics: {', '.join(unknown[:10])}"}
         )
-    return SignupOutcome(row["outcome"])
+    return SignupOutcome(outcome)
 
 
 async def _send_confirmation(

@@ -1,4 +1,5 @@
--- Signup speed: a signup is one round trip, and commits no longer queue behind NOTIFYs.
+-- Signup speed: signups are written in batches, one statement (one transaction, one
+-- commit) per batch, and commits no longer queue behind NOTIFYs.
 
 -- Nobody LISTENs on mailer_events: readers of `events` poll by event_id. A NOTIFY in a
 -- transaction takes a database-wide lock at commit and holds it through the WAL flush, so
@@ -7,140 +8,140 @@
 DROP TRIGGER events_notify ON events;
 DROP FUNCTION events_notify();
 
--- The whole signup decision of mailer.signup.sign_up in one call (one statement, so one
--- transaction: nothing half-written). The caller validated and normalised the input and
--- made the confirmation's id, nonce and token hash beforehand (the token needs the secret
--- key, which the database never sees); they are used only if a mail is due.
+-- One signup as mailer.signup prepares it: validated and normalised, with the confirmation
+-- id, nonce and token hash made beforehand (the token needs the secret key, which the
+-- database never sees); they are used only if a confirmation mail is due.
+CREATE TYPE signup_request AS (
+    email text, email_key text, email_hash bytea, name text, locale text, source text,
+    topics text[], allow_hidden boolean, ip inet, user_agent text,
+    consent_text text, consent_hash bytea,
+    confirmation_id bigint, nonce bytea, token_hash bytea
+);
+-- What sign_up decided for one signup of a batch (internal to it).
+CREATE TYPE signup_step AS (
+    n integer, outcome text, unknown_topics text[], opt_in boolean,
+    subscriber_id bigint, prior_status text, topic_ids bigint[], slugs text[], r signup_request
+);
+
+-- The whole decision of mailer.signup for a batch of signups of distinct addresses
+-- (email_key), in one statement: nothing half-written, and one commit for all of them.
+-- Per address, exactly as one at a time: the upsert locks each subscriber row (in
+-- email_key order, so concurrent batches cannot deadlock on them) until commit, and the
+-- notice slot is read under that lock: at most one mail per address per 10 minutes.
 --
--- Concurrency: the upsert's row lock serialises signups of one address until commit, so
--- the notice slot read with it is exact (at most one mail per address per 10 minutes).
---
--- outcome: 'unknown_topics' (nothing written; unknown_topics lists them in the order
--- given), 'suppressed' (bounced or complained: nothing written), 'silent' (the row is
--- suppressed or erased), 'confirm' (a confirmation mail queued), 'notice' (active: an
--- "already subscribed" mail queued), 'throttled' (recorded, no mail: one went out less
--- than 10 minutes ago). Later changes: CREATE OR REPLACE in a new migration.
-CREATE FUNCTION sign_up(
-    p_email text,               -- as normalised by email-validator
-    p_email_key text,           -- mailer.addresses.address_key
-    p_email_hash bytea,         -- mailer.addresses.address_hash
-    p_name text,
-    p_locale text,
-    p_source text,
-    p_topics text[],            -- slugs; NULL: every public topic
-    p_allow_hidden boolean,
-    p_ip inet,
-    p_user_agent text,
-    p_consent_text text,
-    p_consent_hash bytea,       -- SHA-256 of p_consent_text; NULL without a text
-    p_confirmation_id bigint,   -- from the confirmations sequence
-    p_nonce bytea,
-    p_token_hash bytea,
-    p_confirm_ttl_seconds double precision,
-    OUT outcome text,
-    OUT unknown_topics text[]
-) LANGUAGE plpgsql AS $$
+-- Returns one row per signup, n being its position (1-based), with outcome:
+-- 'unknown_topics' (nothing written for it; unknown_topics lists them in the order given),
+-- 'suppressed' (the address bounced or complained: nothing written), 'silent' (the
+-- subscriber is suppressed or erased), 'confirm' (pending; a confirmation mail queued),
+-- 'notice' (active: an "already subscribed" mail queued), 'throttled' (recorded, no
+-- mail: one went out less than 10 minutes ago). Later changes: CREATE OR REPLACE in a
+-- new migration.
+CREATE FUNCTION sign_up(p signup_request[], p_confirm_ttl_seconds float8)
+RETURNS TABLE (n integer, outcome text, unknown_topics text[])
+LANGUAGE plpgsql AS $$
 DECLARE
-    v_topic_ids bigint[];
-    v_slugs text[];
-    v_id bigint;
-    v_status text;
-    v_created boolean;
-    v_last_notice timestamptz;
-    v_notice boolean;
+    steps signup_step[];
 BEGIN
-    IF p_topics IS NULL THEN
-        SELECT coalesce(array_agg(topic_id ORDER BY position, name), '{}'),
-               coalesce(array_agg(slug ORDER BY position, name), '{}')
-        INTO v_topic_ids, v_slugs
-        FROM topics WHERE public;
-    ELSE
-        SELECT coalesce(array_agg(t.topic_id ORDER BY g.ord)
-                            FILTER (WHERE t.topic_id IS NOT NULL), '{}'),
-               array_agg(g.slug ORDER BY g.ord) FILTER (WHERE t.topic_id IS NULL)
-        INTO v_topic_ids, unknown_topics
-        FROM unnest(p_topics) WITH ORDINALITY AS g (slug, ord)
-        LEFT JOIN topics t ON t.slug = g.slug AND (t.public OR p_allow_hidden);
-        IF unknown_topics IS NOT NULL THEN
-            outcome := 'unknown_topics';
-            RETURN;
-        END IF;
-        v_slugs := p_topics;
+    WITH req AS (
+        SELECT i AS n, p[i] AS r FROM generate_subscripts(p, 1) AS i
+    ), public_topics AS (
+        SELECT coalesce(array_agg(topic_id ORDER BY position, name), '{}') AS ids,
+               coalesce(array_agg(slug ORDER BY position, name), '{}') AS slugs
+        FROM topics WHERE public
+    ), chosen AS (
+        SELECT req.n, req.r,
+               coalesce(named.ids, pt.ids) AS topic_ids,
+               coalesce((req.r).topics, pt.slugs) AS slugs,
+               named.unknown,
+               EXISTS (SELECT FROM suppressions s WHERE s.email_hash = (req.r).email_hash
+                       AND s.reason <> 'erased') AS suppressed
+        FROM req CROSS JOIN public_topics pt
+        LEFT JOIN LATERAL (
+            SELECT coalesce(array_agg(t.topic_id ORDER BY u.i)
+                                FILTER (WHERE t.topic_id IS NOT NULL), '{}') AS ids,
+                   array_agg(u.slug ORDER BY u.i) FILTER (WHERE t.topic_id IS NULL) AS unknown
+            FROM unnest((req.r).topics) WITH ORDINALITY AS u (slug, i)
+            LEFT JOIN topics t ON t.slug = u.slug AND (t.public OR (req.r).allow_hidden)
+        ) named ON (req.r).topics IS NOT NULL
+    ), up AS (
+        INSERT INTO subscribers AS s (email, email_key, name, locale, source, status, last_notice_at)
+        SELECT (c.r).email, (c.r).email_key, (c.r).name, (c.r).locale, (c.r).source, 'pending', now()
+        FROM chosen c
+        WHERE c.unknown IS NULL AND NOT c.suppressed
+        ORDER BY (c.r).email_key
+        ON CONFLICT (email_key) DO UPDATE SET updated_at = now()
+        RETURNING s.subscriber_id, s.email_key, s.status, s.xmax = 0 AS created, s.last_notice_at
+    ), decided AS (
+        SELECT c.n, c.r, c.unknown, c.topic_ids, c.slugs, up.subscriber_id,
+               CASE WHEN NOT up.created THEN up.status END AS prior_status,
+               CASE WHEN c.unknown IS NOT NULL THEN 'unknown_topics'
+                    WHEN c.suppressed THEN 'suppressed'
+                    WHEN up.status IN ('suppressed', 'erased') THEN 'silent'
+                    WHEN NOT (up.created OR up.last_notice_at IS NULL
+                              OR up.last_notice_at < now() - interval '10 minutes') THEN 'throttled'
+                    WHEN up.status = 'active' AND NOT up.created THEN 'notice'
+                    ELSE 'confirm' END AS outcome,
+               up.subscriber_id IS NOT NULL
+                   AND (up.created OR up.status IN ('pending', 'unsubscribed')) AS opt_in
+        FROM chosen c LEFT JOIN up ON up.email_key = (c.r).email_key
+    )
+    SELECT array_agg(ROW(d.n, d.outcome, d.unknown, d.opt_in, d.subscriber_id, d.prior_status,
+                         d.topic_ids, d.slugs, d.r)::signup_step ORDER BY d.n)
+    INTO steps FROM decided d;
+
+    IF EXISTS (SELECT FROM unnest(steps) x WHERE x.subscriber_id IS NOT NULL
+               AND x.prior_status IS NOT NULL) THEN
+        -- Addresses we knew: an opt-in starts again at pending with the new details;
+        -- the notice slot is taken when a mail goes out.
+        UPDATE subscribers s
+        SET status = CASE WHEN x.opt_in THEN 'pending' ELSE s.status END,
+            name = CASE WHEN x.opt_in THEN coalesce((x.r).name, s.name) ELSE s.name END,
+            locale = CASE WHEN x.opt_in THEN coalesce((x.r).locale, s.locale) ELSE s.locale END,
+            source = CASE WHEN x.opt_in THEN coalesce((x.r).source, s.source) ELSE s.source END,
+            last_notice_at = CASE WHEN x.outcome IN ('confirm', 'notice') THEN now()
+                                  ELSE s.last_notice_at END
+        FROM unnest(steps) x
+        WHERE s.subscriber_id = x.subscriber_id AND x.prior_status IS NOT NULL
+          AND (x.opt_in OR x.outcome = 'notice');
+        DELETE FROM subscriber_topics st USING unnest(steps) x
+        WHERE st.subscriber_id = x.subscriber_id AND x.prior_status IS NOT NULL AND x.opt_in;
     END IF;
 
-    -- Bounced or complained: silence. (Erased people may opt in anew.)
-    IF EXISTS (SELECT 1 FROM suppressions WHERE email_hash = p_email_hash AND reason <> 'erased')
-    THEN
-        outcome := 'suppressed';
-        RETURN;
-    END IF;
-
-    -- A new row takes the notice slot at once; an existing one is locked as it was
-    -- (DO UPDATE touches only updated_at), so status and last_notice_at are its own.
-    INSERT INTO subscribers AS s (email, email_key, name, locale, source, status, last_notice_at)
-    VALUES (p_email, p_email_key, p_name, p_locale, p_source, 'pending', now())
-    ON CONFLICT (email_key) DO UPDATE SET updated_at = now()
-    RETURNING s.subscriber_id, s.status, s.xmax = 0, s.last_notice_at
-    INTO v_id, v_status, v_created, v_last_notice;
-    v_notice := v_created OR v_last_notice IS NULL
-                OR v_last_notice < now() - interval '10 minutes';
-
-    IF v_status IN ('suppressed', 'erased') THEN
-        outcome := 'silent';
-        RETURN;
-    END IF;
-
-    IF v_status = 'active' THEN
-        IF NOT v_notice THEN
-            outcome := 'throttled';
-            RETURN;
-        END IF;
-        UPDATE subscribers SET last_notice_at = now() WHERE subscriber_id = v_id;
-        INSERT INTO deliveries (subscriber_id, kind, recipient)
-        VALUES (v_id, 'already_subscribed', p_email);
-        outcome := 'notice';
-        RETURN;
-    END IF;
-
-    IF NOT v_created THEN
-        -- A pending or unsubscribed address starts (again) at pending, with its new details.
-        UPDATE subscribers
-        SET status = 'pending', name = coalesce(p_name, name), locale = coalesce(p_locale, locale),
-            source = coalesce(p_source, source),
-            last_notice_at = CASE WHEN v_notice THEN now() ELSE last_notice_at END
-        WHERE subscriber_id = v_id;
-        DELETE FROM subscriber_topics WHERE subscriber_id = v_id;
-    END IF;
-    INSERT INTO subscriber_topics (subscriber_id, topic_id)
-    SELECT v_id, unnest(v_topic_ids) ON CONFLICT DO NOTHING;
-
-    -- The consent ledger; the wording is stored once, by its SHA-256.
-    IF p_consent_hash IS NOT NULL THEN
-        INSERT INTO consent_texts (text_hash, text) VALUES (p_consent_hash, p_consent_text)
-        ON CONFLICT (text_hash) DO NOTHING;
-    END IF;
-    INSERT INTO consent_events
-        (subscriber_id, email_hash, action, ip, user_agent, source, topics, consent_text_hash)
-    VALUES (v_id, p_email_hash,
-            CASE WHEN v_status = 'unsubscribed' THEN 'resubscribe' ELSE 'signup' END,
-            p_ip, p_user_agent, p_source, v_slugs, p_consent_hash);
-
-    IF v_created OR v_status = 'unsubscribed' THEN
+    WITH x AS (
+        SELECT * FROM unnest(steps) WHERE opt_in
+    ), topics_ AS (
+        INSERT INTO subscriber_topics (subscriber_id, topic_id)
+        SELECT x.subscriber_id, unnest(x.topic_ids) FROM x ON CONFLICT DO NOTHING
+    ), texts AS (
+        INSERT INTO consent_texts (text_hash, text)
+        SELECT DISTINCT ON ((x.r).consent_hash) (x.r).consent_hash, (x.r).consent_text FROM x
+        WHERE (x.r).consent_hash IS NOT NULL
+        ON CONFLICT (text_hash) DO NOTHING
+    ), ledger AS (
+        INSERT INTO consent_events
+            (subscriber_id, email_hash, action, ip, user_agent, source, topics, consent_text_hash)
+        SELECT x.subscriber_id, (x.r).email_hash,
+               CASE WHEN x.prior_status = 'unsubscribed' THEN 'resubscribe' ELSE 'signup' END,
+               (x.r).ip, (x.r).user_agent, (x.r).source, x.slugs, (x.r).consent_hash
+        FROM x ORDER BY x.n
+    ), events_ AS (
         INSERT INTO events (type, subject, subject_id, payload)
-        VALUES ('subscriber.pending', 'subscriber', v_id, jsonb_build_object('topics', v_slugs));
-    END IF;
-
-    IF NOT v_notice THEN
-        outcome := 'throttled';
-        RETURN;
-    END IF;
-    INSERT INTO confirmations (confirmation_id, subscriber_id, nonce, token_hash, expires_at)
-    VALUES (p_confirmation_id, v_id, p_nonce, p_token_hash,
-            now() + make_interval(secs => p_confirm_ttl_seconds));
-    -- The queue holds the nonce, not the token: the worker derives the link with the key.
+        SELECT 'subscriber.pending', 'subscriber', x.subscriber_id,
+               jsonb_build_object('topics', x.slugs)
+        FROM x WHERE x.prior_status IS DISTINCT FROM 'pending' ORDER BY x.n
+    ), confirmations_ AS (
+        INSERT INTO confirmations (confirmation_id, subscriber_id, nonce, token_hash, expires_at)
+        SELECT (x.r).confirmation_id, x.subscriber_id, (x.r).nonce, (x.r).token_hash,
+               now() + make_interval(secs => p_confirm_ttl_seconds)
+        FROM x WHERE x.outcome = 'confirm'
+    )
     INSERT INTO deliveries (subscriber_id, kind, recipient, payload)
-    VALUES (v_id, 'confirm', p_email,
-            jsonb_build_object('confirmation_id', p_confirmation_id,
-                               'nonce', encode(p_nonce, 'hex')));
-    outcome := 'confirm';
+    SELECT y.subscriber_id,
+           CASE WHEN y.outcome = 'confirm' THEN 'confirm' ELSE 'already_subscribed' END,
+           (y.r).email,
+           CASE WHEN y.outcome = 'confirm' THEN jsonb_build_object(
+               'confirmation_id', (y.r).confirmation_id, 'nonce', encode((y.r).nonce, 'hex')) END
+    FROM unnest(steps) y WHERE y.outcome IN ('confirm', 'notice') ORDER BY y.n;
+
+    RETURN QUERY SELECT x.n, x.outcome, x.unknown_topics FROM unnest(steps) x;
 END $$;

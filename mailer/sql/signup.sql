@@ -1,9 +1,8 @@
 -- Signup with double opt-in, confirmation, and the purge of what never got confirmed.
 
 -- name: sign_up
--- The whole signup in one statement (the function of migration 0008).
-SELECT outcome, unknown_topics
-FROM sign_up($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16);
+-- A batch of signups in one statement (the function of migration 0008).
+SELECT n, outcome, unknown_topics FROM sign_up($1::signup_request[], $2);
 
 -- name: next_confirmation_ids
 -- A block of confirmation ids, so that a signup needs no round trip of its own for one.

@@ -20,12 +20,12 @@ from mailer.preferences import (
     subscriber_from_link,
     unsubscribe,
 )
+from mailer.signup import sign_up
 from mailer.signup_input import SignupRequest
 from mailer.tokens import Purpose
 from mailer.topics import list_topics
 from mailer.web.limits import client_ip
 from mailer.web.public import consent_wording, render
-from mailer.web.signups import record_signup
 
 MAX_FIELD = 200
 
@@ -156,8 +156,9 @@ async def resubscribe(request: web.Request) -> web.Response:
     subscriber = await _subscriber(request, Purpose.PREFERENCES)
     settings = request.app[keys.settings_key]
     context = _context(request, "preferences page")
-    await record_signup(
-        request,
+    await sign_up(
+        request.app[keys.signups_key],
+        request.app[keys.signer_key],
         SignupRequest(
             email=subscriber.email,
             name=subscriber.name,

@@ -16,6 +16,7 @@ from mailer.signup import (
     confirm,
     inspect_confirmation,
     resend_confirmation,
+    sign_up,
 )
 from mailer.signup_input import parse_signup
 from mailer.tokens import InvalidToken, Purpose
@@ -23,7 +24,6 @@ from mailer.topics import list_topics
 from mailer.web.forms import BodyProblem, parse_body, read_limited
 from mailer.web.limits import client_ip
 from mailer.web.middleware import error_response
-from mailer.web.signups import record_signup
 from mailer.web.webhooks import too_many
 
 # A form posted faster than this after it was served is a bot's.
@@ -141,7 +141,7 @@ async def subscribe_post(request: web.Request) -> web.Response:
         wait = limits.address.hit(signup_request.email.casefold())
         if wait:
             return too_many(request, wait)
-        await record_signup(request, signup_request)
+        await sign_up(request.app[keys.signups_key], request.app[keys.signer_key], signup_request)
     except InvalidInput as exc:
         return await _form(request, embed=embed, status=400, errors=exc.fields, values=data)
     raise thanks

@@ -10,11 +10,11 @@ from mailer import keys
 from mailer.cms_notices import push_content
 from mailer.errors import InvalidInput
 from mailer.signatures import HEADER, BadSignature, verify
+from mailer.signup import sign_up
 from mailer.signup_input import parse_signup
 from mailer.web.forms import BodyProblem, parse_body, read_limited
 from mailer.web.limits import client_ip
 from mailer.web.middleware import error_response
-from mailer.web.signups import record_signup
 
 MAX_CONTENT_BODY = 2 * 1024 * 1024  # a batch of items with their summaries
 
@@ -47,7 +47,12 @@ async def signup(request: web.Request) -> web.Response:
     wait = limits.address.hit(signup_request.email.casefold())
     if wait:
         return too_many(request, wait)
-    await record_signup(request, signup_request, allow_hidden=True)
+    await sign_up(
+        request.app[keys.signups_key],
+        request.app[keys.signer_key],
+        signup_request,
+        allow_hidden=True,
+    )
     return web.json_response({"status": "accepted"}, status=202)
 
 
