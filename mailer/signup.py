@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import asyncpg
 
@@ -44,6 +45,31 @@ class SignupOutcome(StrEnum):
     SUPPRESSED = "suppressed"  # the address bounced or complained: nothing
 
 
+def signup_row(
+    signer: Signer, request: SignupRequest, confirmation_id: int, *, allow_hidden: bool
+) -> tuple[Any, ...]:
+    """A signup as the database function takes it (a `signup_request`, field by field)."""
+    nonce = secrets.token_bytes(16)
+    key = address_key(request.email)
+    return (
+        request.email,
+        key,
+        address_hash(request.email),
+        request.name,
+        request.locale,
+        ledger_text(request.source),
+        request.topics,
+        allow_hidden,
+        ledger_ip(request.ip),
+        ledger_text(request.user_agent),
+        request.consent_text,
+        text_hash(request.consent_text),
+        confirmation_id,
+        nonce,
+        token_hash(signer.confirmation_token(confirmation_id, nonce)),
+    )
+
+
 async def sign_up(
     writer: SignupWriter,
     signer: Signer,
@@ -59,28 +85,8 @@ async def sign_up(
     and the notice slot lets at most one mail per address out per 10 minutes. Unknown
     topics raise InvalidInput, with nothing written."""
     confirmation_id = await writer.confirmation_ids.take(writer.pool)
-    nonce = secrets.token_bytes(16)
-    key = address_key(request.email)
-    outcome, unknown = await writer.write(
-        key,
-        (
-            request.email,
-            key,
-            address_hash(request.email),
-            request.name,
-            request.locale,
-            ledger_text(request.source),
-            request.topics,
-            allow_hidden,
-            ledger_ip(request.ip),
-            ledger_text(request.user_agent),
-            request.consent_text,
-            text_hash(request.consent_text),
-            confirmation_id,
-            nonce,
-            token_hash(signer.confirmation_token(confirmation_id, nonce)),
-        ),
-    )
+    row = signup_row(signer, request, confirmation_id, allow_hidden=allow_hidden)
+    outcome, unknown = await writer.write(address_key(request.email), row)
     if unknown is not None:
         raise InvalidInput(
             "the signup is invalid", {"topics": f"unknown topics: {', '.join(unknown[:10])}"}
