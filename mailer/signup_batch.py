@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 MAIL_QUEUED = frozenset({"confirm", "notice"})
 MAX_BATCH = 100  # signups per statement
-MAX_IN_FLIGHT = 2  # batches being written at once (pooled connections they hold)
+MAX_IN_FLIGHT = 1  # batches being written at once: one makes the biggest batches (least work)
 
 # What the database said about one signup: (outcome, unknown topic slugs or None).
 Result = tuple[str, list[str] | None]
