@@ -71,7 +71,9 @@ class SignupWriter:
         signup = _Signup(key, row)
         self._waiting.append(signup)
         self._start()
-        return await asyncio.shield(signup.done)  # a cancelled request's signup still counts
+        # Awaited as is (asyncio.shield would cost a turn of the event loop): if the request
+        # is cancelled, so is this future, and the batch writes the signup all the same.
+        return await signup.done
 
     def _start(self) -> None:
         while self._waiting and len(self._in_flight) < self.max_in_flight:

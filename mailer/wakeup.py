@@ -1,4 +1,4 @@
-"""Waking the delivery workers after commits, coalesced: one NOTIFY per few milliseconds.
+"""Waking the delivery workers after commits, coalesced: at most one NOTIFY per 20 ms.
 
 A NOTIFY sent inside a transaction takes a database-wide lock at commit and holds it
 through the WAL flush, so busy transactions that each notify commit one at a time. Hot
@@ -20,7 +20,7 @@ from mailer.db import load_queries
 DQ = load_queries("deliveries")
 log = logging.getLogger(__name__)
 
-DEFAULT_INTERVAL = 0.005  # seconds: a wake-up waits at most this long to be coalesced
+DEFAULT_INTERVAL = 0.02  # seconds a wake-up may wait to be coalesced (at most 50 NOTIFYs a second)
 
 
 class DeliveryWaker:
