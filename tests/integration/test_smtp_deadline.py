@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from mailer.config import SmtpSettings
 from mailer.smtp import SmtpConnection, SmtpFailure
 from tests.smtp_sink import SmtpSink
@@ -17,15 +19,10 @@ async def test_a_server_that_stops_answering_fails_the_attempt_and_is_not_reused
         await connection.send("a@example.org", "b@example.org", MESSAGE, smtputf8=False)
         smtp_sink.handler.delay = 3.0  # DATA is answered long after the deadline
         started = time.monotonic()
-        failure = None
-        try:
+        with pytest.raises(SmtpFailure, match=r"no reply within 0\.5 s") as failure:
             await connection.send("a@example.org", "c@example.org", MESSAGE, smtputf8=False)
-        except SmtpFailure as exc:
-            failure = exc
-        assert failure is not None
         assert time.monotonic() - started < 2.5
-        assert not failure.permanent
-        assert "no reply within 0.5 s" in str(failure)
+        assert not failure.value.permanent
         smtp_sink.handler.delay = 0.0
         # A new connection: the late reply to the abandoned one is never taken for this one.
         await connection.send("a@example.org", "d@example.org", MESSAGE, smtputf8=False)
