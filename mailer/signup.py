@@ -67,6 +67,7 @@ def signup_row(
         confirmation_id,
         nonce,
         token_hash(signer.confirmation_token(confirmation_id, nonce)),
+        request.alerts,
     )
 
 

@@ -15,12 +15,14 @@ CREATE TYPE signup_request AS (
     email text, email_key text, email_hash bytea, name text, locale text, source text,
     topics text[], allow_hidden boolean, ip inet, user_agent text,
     consent_text text, consent_hash bytea,
-    confirmation_id bigint, nonce bytea, token_hash bytea
+    confirmation_id bigint, nonce bytea, token_hash bytea,
+    alerts boolean    -- accepts urgent alerts (subscribers.accepts_alerts, migration 0012)
 );
 -- What sign_up decided for one signup of a batch (internal to it).
 CREATE TYPE signup_step AS (
     n integer, outcome text, unknown_topics text[], opt_in boolean,
-    subscriber_id bigint, prior_status text, topic_ids bigint[], slugs text[], r signup_request
+    subscriber_id bigint, prior_status text, prior_alerts boolean, topic_ids bigint[],
+    slugs text[], r signup_request
 );
 
 -- The whole decision of mailer.signup for a batch of signups of distinct addresses
@@ -35,7 +37,8 @@ CREATE TYPE signup_step AS (
 -- subscriber is suppressed or erased), 'confirm' (pending; a confirmation mail queued),
 -- 'notice' (active: an "already subscribed" mail queued), 'throttled' (recorded, no
 -- mail: one went out less than 10 minutes ago). Later changes: CREATE OR REPLACE in a
--- new migration.
+-- new migration. (subscribers.accepts_alerts comes with migration 0012, which may be
+-- applied before or after this one; the function body is only resolved when it runs.)
 CREATE FUNCTION sign_up(p signup_request[], p_confirm_ttl_seconds float8)
 RETURNS TABLE (n integer, outcome text, unknown_topics text[])
 LANGUAGE plpgsql AS $$
@@ -64,16 +67,20 @@ BEGIN
             LEFT JOIN topics t ON t.slug = u.slug AND (t.public OR (req.r).allow_hidden)
         ) named ON (req.r).topics IS NOT NULL
     ), up AS (
-        INSERT INTO subscribers AS s (email, email_key, name, locale, source, status, last_notice_at)
-        SELECT (c.r).email, (c.r).email_key, (c.r).name, (c.r).locale, (c.r).source, 'pending', now()
+        INSERT INTO subscribers AS s
+            (email, email_key, name, locale, source, status, last_notice_at, accepts_alerts)
+        SELECT (c.r).email, (c.r).email_key, (c.r).name, (c.r).locale, (c.r).source, 'pending',
+               now(), (c.r).alerts
         FROM chosen c
         WHERE c.unknown IS NULL AND NOT c.suppressed
         ORDER BY (c.r).email_key
         ON CONFLICT (email_key) DO UPDATE SET updated_at = now()
-        RETURNING s.subscriber_id, s.email_key, s.status, s.xmax = 0 AS created, s.last_notice_at
+        RETURNING s.subscriber_id, s.email_key, s.status, s.xmax = 0 AS created, s.last_notice_at,
+                  s.accepts_alerts
     ), decided AS (
         SELECT c.n, c.r, c.unknown, c.topic_ids, c.slugs, up.subscriber_id,
                CASE WHEN NOT up.created THEN up.status END AS prior_status,
+               up.accepts_alerts AS prior_alerts,
                CASE WHEN c.unknown IS NOT NULL THEN 'unknown_topics'
                     WHEN c.suppressed THEN 'suppressed'
                     WHEN up.status IN ('suppressed', 'erased') THEN 'silent'
@@ -86,7 +93,7 @@ BEGIN
         FROM chosen c LEFT JOIN up ON up.email_key = (c.r).email_key
     )
     SELECT array_agg(ROW(d.n, d.outcome, d.unknown, d.opt_in, d.subscriber_id, d.prior_status,
-                         d.topic_ids, d.slugs, d.r)::signup_step ORDER BY d.n)
+                         d.prior_alerts, d.topic_ids, d.slugs, d.r)::signup_step ORDER BY d.n)
     INTO steps FROM decided d;
 
     IF EXISTS (SELECT FROM unnest(steps) x WHERE x.subscriber_id IS NOT NULL
@@ -99,12 +106,21 @@ BEGIN
             locale = CASE WHEN x.opt_in THEN coalesce((x.r).locale, s.locale) ELSE s.locale END,
             source = CASE WHEN x.opt_in THEN coalesce((x.r).source, s.source) ELSE s.source END,
             last_notice_at = CASE WHEN x.outcome IN ('confirm', 'notice') THEN now()
-                                  ELSE s.last_notice_at END
+                                  ELSE s.last_notice_at END,
+            accepts_alerts = CASE WHEN x.opt_in THEN (x.r).alerts ELSE s.accepts_alerts END
         FROM unnest(steps) x
         WHERE s.subscriber_id = x.subscriber_id AND x.prior_status IS NOT NULL
           AND (x.opt_in OR x.outcome = 'notice');
         DELETE FROM subscriber_topics st USING unnest(steps) x
         WHERE st.subscriber_id = x.subscriber_id AND x.prior_status IS NOT NULL AND x.opt_in;
+        -- Alerts turned off: those still queued for them are not sent (as set_alerts does).
+        UPDATE deliveries d
+        SET status = 'cancelled', finished_at = now(),
+            last_reply = 'not sent: the subscriber turned alerts off'
+        FROM unnest(steps) x
+        WHERE d.subscriber_id = x.subscriber_id AND x.opt_in AND x.prior_status IS NOT NULL
+          AND x.prior_alerts AND NOT (x.r).alerts
+          AND d.kind = 'alert' AND d.status IN ('queued', 'deferred') AND d.mailing_id IS NOT NULL;
     END IF;
 
     WITH x AS (
@@ -119,10 +135,12 @@ BEGIN
         ON CONFLICT (text_hash) DO NOTHING
     ), ledger AS (
         INSERT INTO consent_events
-            (subscriber_id, email_hash, action, ip, user_agent, source, topics, consent_text_hash)
+            (subscriber_id, email_hash, action, ip, user_agent, source, topics,
+             consent_text_hash, detail)
         SELECT x.subscriber_id, (x.r).email_hash,
                CASE WHEN x.prior_status = 'unsubscribed' THEN 'resubscribe' ELSE 'signup' END,
-               (x.r).ip, (x.r).user_agent, (x.r).source, x.slugs, (x.r).consent_hash
+               (x.r).ip, (x.r).user_agent, (x.r).source, x.slugs, (x.r).consent_hash,
+               CASE WHEN (x.r).alerts THEN jsonb_build_object('alerts', true) END
         FROM x ORDER BY x.n
     ), events_ AS (
         INSERT INTO events (type, subject, subject_id, payload)

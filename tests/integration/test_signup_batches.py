@@ -212,3 +212,28 @@ def test_signup_rows_carry_the_normalised_key_and_a_fresh_nonce() -> None:
     assert first[7] is True
     assert first[13] != second[13]  # nonce
     assert first[14] != second[14]  # token hash
+
+
+async def test_signing_up_again_without_alerts_turns_them_off_and_cancels_queued_ones(
+    pool: asyncpg.Pool, topic: None
+) -> None:
+    writer = writer_for(pool)
+    signer = Signer(SECRET)
+    await sign_up(writer, signer, request("al@example.org", alerts=True))
+    subscriber_id = await pool.fetchval("SELECT subscriber_id FROM subscribers")
+    assert await pool.fetchval("SELECT accepts_alerts FROM subscribers") is True
+    await pool.execute(
+        "INSERT INTO mailings (mailing_id, kind, status, subject, list_id) "
+        "VALUES (900, 'alert', 'sending', 'x', 'x')"
+    )
+    await pool.execute(
+        "INSERT INTO deliveries (mailing_id, subscriber_id, kind, recipient) "
+        "VALUES (900, $1, 'alert', 'al@example.org')",
+        subscriber_id,
+    )
+    await sign_up(writer, signer, request("al@example.org", alerts=False))
+    await writer.close()
+    assert await pool.fetchval("SELECT accepts_alerts FROM subscribers") is False
+    assert await pool.fetchval("SELECT status FROM deliveries WHERE kind = 'alert'") == "cancelled"
+    details = await pool.fetch("SELECT detail FROM consent_events ORDER BY consent_event_id")
+    assert [d["detail"] for d in details] == [{"alerts": True}, None]
