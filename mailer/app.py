@@ -12,7 +12,9 @@ from mailer import keys
 from mailer.config import Settings
 from mailer.metrics import Metrics
 from mailer.resources import migrations_dir, templates_dir
+from mailer.signup_batch import SignupWriter
 from mailer.tokens import Signer
+from mailer.wakeup import DeliveryWaker
 from mailer.web.limits import SignupLimits, SlidingWindow
 from mailer.web.middleware import error_middleware, security_headers_middleware
 from mailer.web.routes import add_routes
@@ -27,6 +29,11 @@ def page_environment(settings: Settings) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         enable_async=False,
     )
+
+
+async def _close_signups(signups: SignupWriter, waker: DeliveryWaker) -> None:
+    await signups.close()
+    await waker.close()
 
 
 def create_app(
@@ -50,5 +57,10 @@ def create_app(
     app[keys.signer_key] = Signer(settings.secret_key)
     app[keys.limits_key] = SignupLimits(settings.signup_rate_per_ip)
     app[keys.bounce_limits_key] = SlidingWindow(settings.bounces.webhook_rate_per_minute, 60.0)
+    waker = DeliveryWaker(pool)
+    app[keys.signups_key] = signups = SignupWriter(
+        pool, confirm_ttl_seconds=settings.confirm_ttl_seconds, waker=waker
+    )
+    app.on_cleanup.append(lambda _: _close_signups(signups, waker))
     add_routes(app, settings, full=full)
     return app

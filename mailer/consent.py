@@ -24,13 +24,24 @@ class Context:
     source: str | None = None
 
 
-def _ip(value: str | None) -> str | None:
+def ledger_ip(value: str | None) -> str | None:
+    """The IP as the ledger keeps it: a valid address or nothing."""
     if not value:
         return None
     try:
         return str(ipaddress.ip_address(value.strip()))
     except ValueError:
         return None
+
+
+def ledger_text(value: str | None) -> str | None:
+    """A user agent or source as the ledger keeps it: at most 500 characters, or nothing."""
+    return (value or "")[:500] or None
+
+
+def text_hash(consent_text: str | None) -> bytes | None:
+    """The key a consent wording is stored under (once per distinct text)."""
+    return hashlib.sha256(consent_text.encode()).digest() if consent_text else None
 
 
 async def record_consent(
@@ -45,20 +56,19 @@ async def record_consent(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one entry; the wording is stored once and referenced by its SHA-256."""
-    text_hash = None
-    if consent_text:
-        text_hash = hashlib.sha256(consent_text.encode()).digest()
-        await conn.execute(Q["save_consent_text"], text_hash, consent_text)
+    wording = text_hash(consent_text)
+    if wording is not None:
+        await conn.execute(Q["save_consent_text"], wording, consent_text)
     await conn.execute(
         Q["insert_consent_event"],
         subscriber_id,
         address_hash(email),
         action,
-        _ip(context.ip),
-        (context.user_agent or "")[:500] or None,
-        (context.source or "")[:500] or None,
+        ledger_ip(context.ip),
+        ledger_text(context.user_agent),
+        ledger_text(context.source),
         topics,
-        text_hash,
+        wording,
         detail,
     )
 

@@ -56,8 +56,20 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Nothing to undo when a connection goes back to the pool: mailer keeps no session
+    state on pooled connections (no SET, LISTEN, cursors or session advisory locks left
+    behind; the migration lock is released in a `finally`). asyncpg has already rolled
+    back any open transaction and dropped listeners. Its default reset would cost a round
+    trip on every release (`SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL`): about as much as the signup's own statement."""
+
+
 async def open_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """A connected pool, or DatabaseUnavailable with one sentence saying why."""
+    """A connected pool, or DatabaseUnavailable with one sentence saying why.
+
+    Pooled connections must not keep session state (see `_keep_session`): use
+    `SET LOCAL` and transaction-scoped advisory locks, or a connection of your own."""
     where = describe_target(url)
     try:
         pool = await asyncpg.create_pool(
@@ -67,6 +79,7 @@ async def open_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> async
             timeout=10,
             command_timeout=60,
             init=_init_connection,
+            reset=_keep_session,
             server_settings={"application_name": "mailer"},
         )
     except (OSError, socket.gaierror) as exc:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from mailer.config import Settings
 from mailer.metrics import Metrics
+from mailer.signup_batch import SignupWriter
 from mailer.tokens import Signer
 from mailer.web.limits import SignupLimits, SlidingWindow
 
@@ -21,3 +22,4 @@ metrics_key = web.AppKey("metrics", Metrics)
 signer_key = web.AppKey("signer", Signer)
 limits_key = web.AppKey("limits", SignupLimits)
 bounce_limits_key = web.AppKey("bounce_limits", SlidingWindow)
+signups_key = web.AppKey("signups", SignupWriter)

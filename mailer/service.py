@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -120,6 +121,10 @@ async def run_service(
         seeded = None
         if listen and role.runs_web:  # the demo feed is served by the web role
             seeded = await first_run(pool, settings)
+        # What start-up built (templates, routes, queries, libraries) lives as long as the
+        # process: keep it out of the collector's full passes (a 70 ms pause with ~60,000
+        # objects, measured under the signup benchmark).
+        gc.freeze()
         log.info("mailer is running (role %s); stop with Ctrl-C or SIGTERM", role.value)
         if seeded is not None:
             announce(seeded, settings)

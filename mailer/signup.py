@@ -13,111 +13,86 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import asyncpg
 
 from mailer.addresses import address_hash, address_key
-from mailer.alert_choice import set_alerts
 from mailer.compose import SlotProvider
 from mailer.config import Settings
-from mailer.consent import Context, record_consent
+from mailer.consent import Context, ledger_ip, ledger_text, record_consent, text_hash
 from mailer.db import Connection, load_queries
 from mailer.deliveries import enqueue_transactional
 from mailer.errors import InvalidInput, NotFound
 from mailer.events import record_event
-from mailer.models import ClaimedDelivery, SubscriberStatus
+from mailer.models import ClaimedDelivery
+from mailer.signup_batch import SignupWriter
 from mailer.signup_input import SignupRequest
 from mailer.tokens import Signer, looks_like_confirmation_token, token_hash
 
 Q = load_queries("signup")
-TQ = load_queries("topics")
 SQ = load_queries("series")
 log = logging.getLogger(__name__)
 
 
-async def _resolve_topics(
-    conn: Connection, slugs: tuple[str, ...] | None, *, allow_hidden: bool
-) -> tuple[list[int], list[str]]:
-    """Topic ids and slugs; every public topic when none were named."""
-    if slugs is None:
-        rows = [r for r in await conn.fetch(TQ["list_topics"]) if r["public"]]
-        return [r["topic_id"] for r in rows], [r["slug"] for r in rows]
-    rows = await conn.fetch(TQ["topics_by_slug"], list(slugs))
-    known = {r["slug"]: r for r in rows if r["public"] or allow_hidden}
-    unknown = [s for s in slugs if s not in known]
-    if unknown:
-        raise InvalidInput(
-            "the signup is invalid", {"topics": f"unknown topics: {', '.join(unknown[:10])}"}
-        )
-    return [known[s]["topic_id"] for s in slugs], list(slugs)
+class SignupOutcome(StrEnum):
+    """What a signup did (the answer to the client is the same for all of them)."""
+
+    CONFIRM = "confirm"  # a confirmation mail is queued
+    NOTICE = "notice"  # active already: an "already subscribed" mail is queued
+    THROTTLED = "throttled"  # recorded; a mail went out less than 10 minutes ago
+    SILENT = "silent"  # the subscriber is suppressed or erased: nothing
+    SUPPRESSED = "suppressed"  # the address bounced or complained: nothing
+
+
+def signup_row(
+    signer: Signer, request: SignupRequest, confirmation_id: int, *, allow_hidden: bool
+) -> tuple[Any, ...]:
+    """A signup as the database function takes it (a `signup_request`, field by field)."""
+    nonce = secrets.token_bytes(16)
+    key = address_key(request.email)
+    return (
+        request.email,
+        key,
+        address_hash(request.email),
+        request.name,
+        request.locale,
+        ledger_text(request.source),
+        request.topics,
+        allow_hidden,
+        ledger_ip(request.ip),
+        ledger_text(request.user_agent),
+        request.consent_text,
+        text_hash(request.consent_text),
+        confirmation_id,
+        nonce,
+        token_hash(signer.confirmation_token(confirmation_id, nonce)),
+        request.alerts,
+    )
 
 
 async def sign_up(
-    pool: asyncpg.Pool,
+    writer: SignupWriter,
     signer: Signer,
-    settings: Settings,
     request: SignupRequest,
     *,
     allow_hidden: bool = False,
-) -> None:
-    """Record a signup in one transaction (subscriber, topics, consent, event, mail).
+) -> SignupOutcome:
+    """Record a signup: subscriber, topics, consent, event and at most one mail, in one
+    transaction (shared with the other signups of its batch; see mailer.signup_batch),
+    and wake the delivery workers once that has committed if a mail was queued.
 
     Safe under concurrency: the subscriber row's lock serialises signups of one address,
-    and the notice slot lets at most one mail per address out per 10 minutes."""
-    context = Context(ip=request.ip, user_agent=request.user_agent, source=request.source)
-    async with pool.acquire() as conn, conn.transaction():
-        topic_ids, slugs = await _resolve_topics(conn, request.topics, allow_hidden=allow_hidden)
-        suppressed = await conn.fetchval(Q["is_suppressed"], address_hash(request.email))
-        if suppressed is not None and suppressed != "erased":
-            return  # bounced or complained: silence. (Erased people may opt in anew.)
-        row = await conn.fetchrow(
-            Q["upsert_signup"],
-            request.email,
-            address_key(request.email),
-            request.name,
-            request.locale,
-            request.source,
+    and the notice slot lets at most one mail per address out per 10 minutes. Unknown
+    topics raise InvalidInput, with nothing written."""
+    confirmation_id = await writer.confirmation_ids.take(writer.pool)
+    row = signup_row(signer, request, confirmation_id, allow_hidden=allow_hidden)
+    outcome, unknown = await writer.write(address_key(request.email), row)
+    if unknown is not None:
+        raise InvalidInput(
+            "the signup is invalid", {"topics": f"unknown topics: {', '.join(unknown[:10])}"}
         )
-        assert row is not None
-        subscriber_id: int = row["subscriber_id"]
-        status = SubscriberStatus(row["status"])
-        if status in (SubscriberStatus.SUPPRESSED, SubscriberStatus.ERASED):
-            return
-        if status is SubscriberStatus.ACTIVE:
-            if await conn.fetchval(Q["take_notice_slot"], subscriber_id):
-                await enqueue_transactional(
-                    conn,
-                    kind="already_subscribed",
-                    recipient=request.email,
-                    subscriber_id=subscriber_id,
-                )
-            return
-        if not row["created"]:
-            await conn.execute(
-                Q["restart_opt_in"], subscriber_id, request.name, request.locale, request.source
-            )
-        # Two statements: a DELETE in a CTE is invisible to the INSERT beside it.
-        await conn.execute(Q["clear_topics"], subscriber_id)
-        await conn.execute(Q["add_topics"], subscriber_id, topic_ids)
-        if request.alerts or not row["created"]:  # a new row starts with alerts off
-            await set_alerts(conn, subscriber_id, request.alerts)
-        resubscribing = status is SubscriberStatus.UNSUBSCRIBED
-        await record_consent(
-            conn,
-            subscriber_id=subscriber_id,
-            email=request.email,
-            action="resubscribe" if resubscribing else "signup",
-            context=context,
-            topics=slugs,
-            consent_text=request.consent_text,
-            detail={"alerts": True} if request.alerts else None,
-        )
-        if row["created"] or resubscribing:
-            await record_event(
-                conn, "subscriber.pending", "subscriber", subscriber_id, {"topics": slugs}
-            )
-        if await conn.fetchval(Q["take_notice_slot"], subscriber_id):
-            await _send_confirmation(conn, signer, settings, subscriber_id, request.email)
+    return SignupOutcome(outcome)
 
 
 async def _send_confirmation(

@@ -1,22 +1,13 @@
 -- Signup with double opt-in, confirmation, and the purge of what never got confirmed.
 
--- name: upsert_signup
--- One row per address whatever its case; the row lock taken here serialises concurrent
--- signups of one address until the transaction ends.
-INSERT INTO subscribers (email, email_key, name, locale, source, status)
-VALUES ($1, $2, $3, $4, $5, 'pending')
-ON CONFLICT (email_key) DO UPDATE SET updated_at = now()
-RETURNING subscriber_id, status, (xmax = 0) AS created;
+-- name: sign_up
+-- A batch of signups in one statement (the function of migration 0008).
+SELECT n, outcome, unknown_topics FROM sign_up($1::signup_request[], $2);
 
--- name: restart_opt_in
--- A pending or unsubscribed address starts (again) at pending, with its new details.
-UPDATE subscribers
-SET status = 'pending', name = coalesce($2, name), locale = coalesce($3, locale),
-    source = coalesce($4, source), updated_at = now()
-WHERE subscriber_id = $1;
-
--- name: clear_topics
-DELETE FROM subscriber_topics WHERE subscriber_id = $1;
+-- name: next_confirmation_ids
+-- A block of confirmation ids, so that a signup needs no round trip of its own for one.
+SELECT nextval(pg_get_serial_sequence('confirmations', 'confirmation_id'))
+FROM generate_series(1, $1);
 
 -- name: add_topics
 INSERT INTO subscriber_topics (subscriber_id, topic_id)

@@ -158,9 +158,8 @@ async def resubscribe(request: web.Request) -> web.Response:
     settings = request.app[keys.settings_key]
     context = _context(request, "preferences page")
     await sign_up(
-        request.app[keys.pool_key],
+        request.app[keys.signups_key],
         request.app[keys.signer_key],
-        settings,
         SignupRequest(
             email=subscriber.email,
             name=subscriber.name,

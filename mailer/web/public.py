@@ -141,9 +141,7 @@ async def subscribe_post(request: web.Request) -> web.Response:
         wait = limits.address.hit(signup_request.email.casefold())
         if wait:
             return too_many(request, wait)
-        await sign_up(
-            request.app[keys.pool_key], request.app[keys.signer_key], settings, signup_request
-        )
+        await sign_up(request.app[keys.signups_key], request.app[keys.signer_key], signup_request)
     except InvalidInput as exc:
         return await _form(request, embed=embed, status=400, errors=exc.fields, values=data)
     raise thanks

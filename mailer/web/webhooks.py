@@ -48,9 +48,8 @@ async def signup(request: web.Request) -> web.Response:
     if wait:
         return too_many(request, wait)
     await sign_up(
-        request.app[keys.pool_key],
+        request.app[keys.signups_key],
         request.app[keys.signer_key],
-        settings,
         signup_request,
         allow_hidden=True,
     )
