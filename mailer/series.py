@@ -27,12 +27,54 @@ def trigger(cron: str, timezone: str) -> CronTrigger:
             "invalid series", {"timezone": f"unknown time zone {timezone!r}"}
         ) from exc
     try:
-        return CronTrigger.from_crontab(cron, timezone=zone)
+        fields = cron.split()
+        if len(fields) == 5:
+            fields[4] = cron_weekdays(fields[4])
+        return CronTrigger.from_crontab(" ".join(fields), timezone=zone)
     except ValueError as exc:
         raise InvalidInput(
             "invalid series",
             {"cron": f"five fields: minute hour day month weekday, e.g. '0 9 * * tue' ({exc})"},
         ) from exc
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def cron_weekdays(field: str) -> str:
+    """The weekday field as standard cron reads it (0 and 7 are Sunday, 1 is Monday),
+    spelled as names: APScheduler 3 reads the numbers with 0 as Monday, so `0 9 * * 1`
+    would otherwise run on Tuesdays."""
+    if field == "*":
+        return field
+    days: set[int] = set()
+    for part in field.lower().split(","):
+        span, _, step_text = part.partition("/")
+        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else None
+        if step_text and step is None:
+            raise ValueError(f"bad step in weekday field {field!r}")
+        if span == "*":
+            low, high = 0, 6
+        elif "-" in span:
+            first, last = span.split("-", 1)
+            low, high = _weekday(first), _weekday(last)
+            if high < low and high == 0:  # "fri-sun": Sunday closes the week
+                high = 7
+        else:
+            low = _weekday(span)
+            high = 6 if step else low
+        if high < low:
+            raise ValueError(f"weekday range {span!r} runs backwards")
+        days.update(day % 7 for day in range(low, high + 1, step or 1))
+    return ",".join(_WEEKDAYS[day] for day in sorted(days))
+
+
+def _weekday(text: str) -> int:
+    if text.isdigit() and int(text) <= 7:
+        return int(text)
+    if text in _WEEKDAYS:
+        return _WEEKDAYS.index(text)
+    raise ValueError(f"unknown weekday {text!r}")
 
 
 def next_occurrence(cron: str, timezone: str, after: datetime) -> datetime | None:
