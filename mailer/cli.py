@@ -20,6 +20,7 @@ from mailer import (
     commands_feedback,
     demo_commands,
     editor_commands,
+    subscriber_commands,
 )
 from mailer.config import Settings, ensure_dev_secret_key, load_settings
 from mailer.errors import ConfigError, MailerError, StartupError
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     alert_commands.add_parsers(subcommands)
     commands_feedback.add_parsers(subcommands)
     demo_commands.add_parser(subcommands)
+    subscriber_commands.add_parser(subcommands)
 
     config = subcommands.add_parser(
         "config",

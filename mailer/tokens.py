@@ -23,6 +23,7 @@ class Purpose(StrEnum):
     BOUNCE = "bounce"
     CONFIRM = "confirm"
     FORM = "form"
+    CURSOR = "cursor"
 
 
 _SUBSCRIBER = struct.Struct(">QI")  # subscriber_id, key_version
@@ -99,6 +100,19 @@ class Signer:
             raise InvalidToken("bad signature")
         issued_at: int = _ID.unpack(payload)[0]
         return issued_at
+
+    def sign_blob(self, purpose: Purpose, data: bytes) -> str:
+        """Opaque, tamper-proof bytes for a client to hand back (e.g. a page cursor)."""
+        return _b64(data + self._mac(purpose, data))
+
+    def read_blob(self, purpose: Purpose, token: str, max_length: int = 200) -> bytes:
+        if not 0 < len(token) <= max_length:
+            raise InvalidToken("malformed token")
+        raw = _unb64(token)
+        data, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
+        if len(raw) <= _MAC_BYTES or not hmac.compare_digest(mac, self._mac(purpose, data)):
+            raise InvalidToken("bad signature")
+        return data
 
     def bounce_address(self, local: str, domain: str, delivery_id: int) -> str:
         """VERP envelope sender: a bounce to it names its delivery, and cannot be forged."""

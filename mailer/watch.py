@@ -16,7 +16,7 @@ from mailer.models import MailingStatus
 _FINAL = (MailingStatus.SENT, MailingStatus.CANCELLED)
 
 
-def _duration(seconds: float | None) -> str:
+def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "--:--"
     seconds = int(seconds)
@@ -25,16 +25,20 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
+def format_bar(fraction: float, width: int = 30) -> str:
+    filled = round(min(max(fraction, 0.0), 1.0) * width)
+    return "#" * filled + "-" * (width - filled)
+
+
 def format_progress(p: Progress, width: int = 30) -> str:
     """One line: bar, percentage, counts, rate and ETA."""
     fraction = p.done / p.total if p.total else 1.0
-    filled = round(fraction * width)
-    bar = "#" * filled + "-" * (width - filled)
+    bar = format_bar(fraction, width)
     shown = (S.SENT, S.DEFERRED, S.FAILED, S.SUPPRESSED, S.CANCELLED)
     counts = " ".join(f"{status.value} {p.counts[status]}" for status in shown)
     return (
         f"[{bar}] {fraction * 100:5.1f}% {p.done}/{p.total} {p.status.value} | {counts} | "
-        f"{p.rate_per_second:.0f}/s ETA {_duration(p.eta_seconds)}"
+        f"{p.rate_per_second:.0f}/s ETA {format_duration(p.eta_seconds)}"
     )
 
 
