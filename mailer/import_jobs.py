@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Sequence
@@ -31,41 +32,52 @@ class RejectSink(Protocol):
     async def write(self, conn: Connection, rejected: Sequence[Rejected]) -> None: ...
 
 
-class FileRejects:
-    """Rejects next to the input: CSV with the original columns plus `reason` and `line`
-    (in the input's delimiter, so it opens like the input and can be fixed and imported
-    again), or JSON Lines {line, reason, record}. Created at the first reject; an old one
-    is removed when the import starts."""
+class RejectsLayout:
+    """How rejects read: CSV with the input's columns plus `reason` and `line` (in the
+    input's delimiter, so it opens like the input and can be fixed and imported again), or
+    JSON Lines {line, reason, record}. The CSV header comes with the first piece."""
 
-    def __init__(self, path: Path, fmt: SourceFormat, headers: list[str], delimiter: str) -> None:
-        self.path = path
+    def __init__(self, fmt: SourceFormat, headers: list[str], delimiter: str) -> None:
         self.format = fmt
         self.headers = headers
         self.delimiter = delimiter or ","
+        self.started = False
+
+    def render(self, rejected: Sequence[Rejected]) -> str:
+        out = io.StringIO()
+        if self.format is SourceFormat.CSV:
+            writer = csv.writer(out, delimiter=self.delimiter)
+            if not self.started:
+                writer.writerow([*self.headers, "reason", "line"])
+            for line, cells, _key, reason in rejected:
+                padded = cells + [""] * (len(self.headers) - len(cells))
+                writer.writerow([*padded, reason, line])
+        else:
+            for line, cells, _key, reason in rejected:
+                try:
+                    record: Any = json.loads(cells[0])
+                except ValueError:
+                    record = cells[0]
+                out.write(json.dumps({"line": line, "reason": reason, "record": record}) + "\n")
+        self.started = True
+        return out.getvalue()
+
+
+class FileRejects:
+    """The CLI's rejects file, next to the input unless named: created at the first
+    reject; one left by an earlier run is removed when the import starts."""
+
+    def __init__(self, path: Path, fmt: SourceFormat, headers: list[str], delimiter: str) -> None:
+        self.path = path
+        self.layout = RejectsLayout(fmt, headers, delimiter)
         self.count = 0
         path.unlink(missing_ok=True)
 
     async def write(self, conn: Connection, rejected: Sequence[Rejected]) -> None:
-        if not rejected:
-            return
-        fresh = self.count == 0
-        with self.path.open("a", encoding="utf-8", newline="") as handle:
-            if self.format is SourceFormat.CSV:
-                writer = csv.writer(handle, delimiter=self.delimiter)
-                if fresh:
-                    writer.writerow([*self.headers, "reason", "line"])
-                for line, cells, _key, reason in rejected:
-                    padded = cells + [""] * (len(self.headers) - len(cells))
-                    writer.writerow([*padded, reason, line])
-            else:
-                for line, cells, _key, reason in rejected:
-                    try:
-                        record: Any = json.loads(cells[0])
-                    except ValueError:
-                        record = cells[0]
-                    handle.write(json.dumps({"line": line, "reason": reason, "record": record}))
-                    handle.write("\n")
-        self.count += len(rejected)
+        if rejected:
+            with self.path.open("a", encoding="utf-8", newline="") as handle:
+                handle.write(self.layout.render(rejected))
+            self.count += len(rejected)
 
 
 class TableRejects:

@@ -12,6 +12,7 @@ from mailer.web import (
     api_alerts,
     api_digests,
     api_feedback,
+    api_subscribers,
     archive,
     bounce_webhooks,
     console,
@@ -110,6 +111,12 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     v1.router.add_get("/corrections/{correction_id}/preview", api_alerts.preview_correction)
     v1.router.add_get("/subscribers/data", api.subscriber_data)
     v1.router.add_post("/subscribers/erase", api.subscriber_erase)
+    api_subscribers.setup(v1, app)
+    v1.router.add_get("/subscribers", api_subscribers.search_handler)
+    v1.router.add_get("/subscribers/export", api_subscribers.export_handler)
+    v1.router.add_post("/subscribers/import", api_subscribers.import_handler)
+    v1.router.add_get("/subscribers/imports/{import_id}", api_subscribers.import_status)
+    v1.router.add_get("/subscribers/imports/{import_id}/rejects", api_subscribers.import_rejects)
     v1.router.add_get("/mailings/{mailing_id}/progress", api.mailing_progress)
     v1.router.add_post("/mailings/{mailing_id}/pause", api.pause_mailing)
     v1.router.add_post("/mailings/{mailing_id}/resume", api.resume_mailing)

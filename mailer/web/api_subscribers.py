@@ -1,0 +1,310 @@
+"""The editor API for subscribers in bulk: import (upload, job, rejects), export, search."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+from multidict import MultiDict, MultiMapping
+
+from mailer import keys
+from mailer.errors import InvalidInput
+from mailer.feed_parse import parse_iso_date
+from mailer.import_jobs import (
+    ImportRunner,
+    RejectsLayout,
+    TableRejects,
+    create_import,
+    get_import,
+    iter_rejects,
+)
+from mailer.import_read import ReadOptions, SourceFormat, open_import
+from mailer.import_types import ImportOptions, Mode, UnknownTopics, check_options
+from mailer.subscriber_export import export_subscribers, parse_format
+from mailer.subscriber_import import describe, import_subscribers
+from mailer.subscriber_search import Search, search_subscribers
+from mailer.web.api import ApiProblem, api_key_name, dumps_json, path_id
+
+log = logging.getLogger(__name__)
+
+runner_key = web.AppKey("import_runner", ImportRunner)
+
+# Uploads are kept on disk while they import; a 1,000,000-row Mailchimp export is ~200 MB.
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+MAX_WAIT_SECONDS = 60.0
+_JSONL_TYPES = {"application/x-ndjson", "application/jsonl", "application/x-jsonlines"}
+_RAW_TYPES = {"text/csv", "text/plain", "text/tab-separated-values", "application/octet-stream"}
+
+
+def setup(api: web.Application, parent: web.Application) -> None:
+    """What these handlers need on the /api/v1 sub-application; imports still running at
+    shutdown are cancelled (their chunk in progress rolls back)."""
+    api[keys.signer_key] = parent[keys.signer_key]
+    runner = ImportRunner()
+    api[runner_key] = runner
+
+    async def stop_imports(_: web.Application) -> None:
+        await runner.stop()
+
+    api.on_shutdown.append(stop_imports)
+
+
+def _flag(value: str | None, name: str) -> bool:
+    if value is None or value == "":
+        return False
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise InvalidInput(f"invalid {name}", {name: "true or false"})
+
+
+def _number(value: str | None, name: str, default: float, low: float, high: float) -> float:
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not low <= number <= high:
+        raise InvalidInput(f"invalid {name}", {name: f"a number from {low:g} to {high:g}"})
+    return number
+
+
+def _options(params: MultiMapping[str], key_name: str) -> tuple[ImportOptions, ReadOptions, float]:
+    mode_text = (params.get("mode") or "").replace("-", "_").lower()
+    if mode_text not in ("consented", "opt_in"):
+        raise InvalidInput(
+            "the import mode is required",
+            {"mode": "consented (the file is proof of opt-in) or opt_in (ask each new address)"},
+        )
+    unknown = (params.get("unknown_topics") or "reject").lower()
+    if unknown not in ("reject", "create", "ignore"):
+        raise InvalidInput("invalid unknown_topics", {"unknown_topics": "reject, create or ignore"})
+    columns: dict[str, str | None] = {}
+    for spec in params.getall("column", []):
+        field, sep, header = spec.partition("=")
+        if not sep:
+            raise InvalidInput("invalid column", {"column": "FIELD=HEADER, e.g. email=Mail"})
+        columns[field.strip()] = header.strip() or None
+    fmt = params.get("format")
+    if fmt and fmt not in ("csv", "jsonl"):
+        raise InvalidInput("invalid format", {"format": "csv or jsonl"})
+    options = ImportOptions(
+        mode=Mode(mode_text),
+        source=params.get("source"),
+        consent_text=params.get("consent_text") or None,
+        topics=tuple(t.strip() for t in (params.get("topics") or "").split(",") if t.strip()),
+        unknown_topics=UnknownTopics(unknown),
+        dry_run=_flag(params.get("dry_run"), "dry_run"),
+        confirm_rate=_number(params.get("confirm_rate"), "confirm_rate", 20.0, 0.01, 10_000),
+        requested_by=f"editor ({key_name})",
+    )
+    check_options(options)
+    read = ReadOptions(
+        format=SourceFormat(fmt) if fmt else None,
+        delimiter=params.get("delimiter") or None,
+        encoding=params.get("encoding") or None,
+        columns=columns,
+    )
+    wait = _number(params.get("wait"), "wait", 20.0, 0, MAX_WAIT_SECONDS)
+    return options, read, wait
+
+
+async def _save(chunks: Any, target: Any) -> int:
+    size = 0
+    while chunk := await chunks():
+        size += len(chunk)
+        if size > MAX_UPLOAD_BYTES:
+            raise ApiProblem(413, f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+        target.write(chunk)
+    return size
+
+
+async def _receive(request: web.Request) -> tuple[Path, MultiDict[str], str]:
+    """The uploaded file on disk, the option fields of a multipart form, and its name."""
+    fields: MultiDict[str] = MultiDict()
+    kind = request.content_type
+    if kind == "multipart/form-data":
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                continue
+            if part.filename is None and part.name != "file":
+                fields.add(part.name or "", (await part.read(decode=True))[:10_000].decode())
+                continue
+            name = part.filename or "upload"
+            path = _temp_path(name)
+            with path.open("wb") as target:
+                await _save(lambda p=part: p.read_chunk(64 * 1024), target)
+            return path, fields, name
+        raise InvalidInput("no file in the form", {"file": "send the file in a part named 'file'"})
+    if kind not in _RAW_TYPES | _JSONL_TYPES:
+        raise ApiProblem(
+            415, "send the file as text/csv, application/x-ndjson or multipart/form-data"
+        )
+    name = "upload.jsonl" if kind in _JSONL_TYPES else "upload.csv"
+    path = _temp_path(name)
+    with path.open("wb") as target:
+        await _save(lambda: request.content.read(64 * 1024), target)
+    return path, fields, name
+
+
+def _temp_path(name: str) -> Path:
+    suffix = Path(name).suffix.lower()
+    known = (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json")
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 -- kept until the import ends
+        prefix="mailer-import-", suffix=suffix if suffix in known else "", delete=False
+    )
+    handle.close()
+    return Path(handle.name)
+
+
+async def import_handler(request: web.Request) -> web.Response:
+    """POST /subscribers/import: the file is streamed to disk, checked (format, header),
+    then imported in the background; the answer waits up to `wait` seconds for the end
+    (200 with the summary), else says where to follow it (202, Location)."""
+    key_name = request[api_key_name]
+    options, read, wait = _options(request.query, key_name)
+    path, fields, name = await _receive(request)
+    try:
+        if fields:
+            options, read, wait = _options(
+                MultiDict([*request.query.items(), *fields.items()]), key_name
+            )
+        source = open_import(path, read)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    app = request.app
+    pool = app[keys.pool_key]
+    async with pool.acquire() as conn:
+        import_id = await create_import(
+            conn,
+            mode=options.mode.value,
+            dry_run=options.dry_run,
+            source=options.source,
+            file_name=name,
+            file_bytes=source.bytes_total,
+            options=describe(options, source),
+            requested_by=options.requested_by,
+            columns=source.headers or None,
+        )
+
+    async def work() -> None:
+        try:
+            await import_subscribers(
+                pool,
+                app[keys.signer_key],
+                app[keys.settings_key],
+                source,
+                options,
+                rejects=TableRejects(import_id),
+                import_id=import_id,
+            )
+        except Exception:
+            log.exception("import %d failed", import_id)
+        finally:
+            source.close()
+            path.unlink(missing_ok=True)
+
+    task = app[runner_key].start(import_id, work())
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(task), wait)
+    job = await get_import(pool, import_id)
+    status = 200 if task.done() else 202
+    response = web.json_response(job, status=status, dumps=dumps_json)
+    response.headers["Location"] = f"/api/v1/subscribers/imports/{import_id}"
+    return response
+
+
+async def import_status(request: web.Request) -> web.Response:
+    job = await get_import(request.app[keys.pool_key], path_id(request, "import_id"))
+    return web.json_response(job, dumps=dumps_json)
+
+
+async def import_rejects(request: web.Request) -> web.StreamResponse:
+    """The rows an import did not apply, as a file like the input plus `reason` and `line`."""
+    import_id = path_id(request, "import_id")
+    headers, fmt, rows = await iter_rejects(request.app[keys.pool_key], import_id)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8" if fmt is SourceFormat.CSV
+            else "application/x-ndjson",
+            "Content-Disposition": f'attachment; filename="import-{import_id}-rejects.'
+            f'{"csv" if fmt is SourceFormat.CSV else "jsonl"}"',
+        }
+    )  # fmt: skip
+    await response.prepare(request)
+    layout = RejectsLayout(fmt, headers or [], ",")  # as the CLI's rejects file
+    batch: list[tuple[int, list[str], str, str]] = []
+    async for row in rows:
+        batch.append((row["line"], list(row["cells"]), row["reason_key"], row["reason"]))
+        if len(batch) >= 1000:
+            await response.write(layout.render(batch).encode())
+            batch = []
+    await response.write(layout.render(batch).encode())
+    await response.write_eof()
+    return response
+
+
+async def export_handler(request: web.Request) -> web.StreamResponse:
+    """GET /subscribers/export: CSV or JSON Lines, streamed from a server-side cursor."""
+    fmt = parse_format(request.query.get("format"))
+    pieces = await export_subscribers(
+        request.app[keys.pool_key],
+        fmt,
+        status=request.query.get("status") or None,
+        topic=request.query.get("topic") or None,
+    )
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": f"{fmt.content_type}; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="subscribers-{stamp}.{fmt.value}"',
+            "Cache-Control": "no-store",
+        }
+    )
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    async for piece in pieces:
+        await response.write(piece)
+    await response.write_eof()
+    return response
+
+
+def _date(query: Mapping[str, str], name: str) -> datetime | None:
+    text = query.get(name)
+    if not text:
+        return None
+    moment = parse_iso_date(text)
+    if moment is None:
+        raise InvalidInput(f"invalid {name}", {name: "an ISO 8601 date, e.g. 2026-11-01"})
+    return moment
+
+
+async def search_handler(request: web.Request) -> web.Response:
+    """GET /subscribers?q=&status=&topic=&since=&until=&limit=&cursor="""
+    query = request.query
+    limit_text = query.get("limit") or "50"
+    if not limit_text.isdigit() or len(limit_text) > 6:
+        raise InvalidInput("invalid limit", {"limit": "a positive integer up to 500"})
+    search = Search(
+        q=query.get("q") or None,
+        status=query.get("status") or None,
+        topic=query.get("topic") or None,
+        since=_date(query, "since"),
+        until=_date(query, "until"),
+        limit=int(limit_text),
+    )
+    found, following = await search_subscribers(
+        request.app[keys.pool_key], request.app[keys.signer_key], search, query.get("cursor")
+    )
+    return web.json_response({"subscribers": found, "next_cursor": following}, dumps=dumps_json)
