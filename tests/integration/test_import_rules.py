@@ -238,7 +238,8 @@ async def test_status_rows_unsubscribe_and_suppress(
     c = await subscriber(pool, "c@example.org")
     assert c is not None and c["status"] == "suppressed"
     assert await events_of(pool, c["subscriber_id"]) == ["subscriber.suppressed"]
-    reasons = dict(await pool.fetch("SELECT email_hash, reason FROM suppressions"))
+    rows = await pool.fetch("SELECT email_hash, reason FROM suppressions")
+    reasons = {r["email_hash"]: r["reason"] for r in rows}
     assert reasons == {
         address_hash("c@example.org"): "hard_bounce",
         address_hash("f@example.org"): "manual",
