@@ -197,17 +197,12 @@ async def import_subscribers(
 
     One transaction per chunk (options.chunk_size rows); a new import record unless
     `import_id` names one (an API job) or it is a dry run from the CLI."""
-    check_options(options)
+    await preflight(pool, options)
     started = time.monotonic()
     summary = ImportSummary(mode=options.mode.value, dry_run=options.dry_run)
     rules = Rules(consented=options.mode is Mode.CONSENTED, now=datetime.now(UTC))
     async with pool.acquire() as conn:
         topics = Topics(await conn.fetch(Q["lookup_topics"]))
-        unknown = [t for t in options.topics if topics.find(t) is None]
-        if unknown and options.unknown_topics is not UnknownTopics.CREATE:
-            raise InvalidInput(
-                "unknown topics", {"topics": f"no topic {', '.join(map(repr, unknown))}"}
-            )
         if import_id is None and not options.dry_run:
             import_id = await import_jobs.create_import(
                 conn,
@@ -249,6 +244,17 @@ async def import_subscribers(
     if import_id is not None:
         await import_jobs.finish_import(pool, import_id, "done", summary.as_json())
     return summary
+
+
+async def preflight(pool: asyncpg.Pool, options: ImportOptions) -> None:
+    """InvalidInput for options that cannot work, before anything is read or written."""
+    check_options(options)
+    topics = Topics(await pool.fetch(Q["lookup_topics"]))
+    unknown = [t for t in options.topics if topics.find(t) is None]
+    if unknown and options.unknown_topics is not UnknownTopics.CREATE:
+        raise InvalidInput(
+            "unknown topics", {"topics": f"no topic {', '.join(map(repr, unknown))}"}
+        )
 
 
 def _pace(asked: float, send_rate: float) -> float:

@@ -28,7 +28,7 @@ from mailer.import_jobs import (
 from mailer.import_read import ReadOptions, SourceFormat, open_import
 from mailer.import_types import ImportOptions, Mode, UnknownTopics, check_options
 from mailer.subscriber_export import export_subscribers, parse_format
-from mailer.subscriber_import import describe, import_subscribers
+from mailer.subscriber_import import describe, import_subscribers, preflight
 from mailer.subscriber_search import Search, search_subscribers
 from mailer.web.api import ApiProblem, api_key_name, dumps_json, path_id
 
@@ -78,7 +78,10 @@ def _number(value: str | None, name: str, default: float, low: float, high: floa
     return number
 
 
-def _options(params: MultiMapping[str], key_name: str) -> tuple[ImportOptions, ReadOptions, float]:
+Options = tuple[ImportOptions, ReadOptions, float]  # and how long to wait for the end
+
+
+def _options(params: MultiMapping[str], key_name: str) -> Options:
     mode_text = (params.get("mode") or "").replace("-", "_").lower()
     if mode_text not in ("consented", "opt_in"):
         raise InvalidInput(
@@ -118,21 +121,30 @@ def _options(params: MultiMapping[str], key_name: str) -> tuple[ImportOptions, R
     return options, read, wait
 
 
-async def _save(chunks: Any, target: Any) -> int:
+async def _save(chunks: Any, name: str) -> Path:
+    """The upload in a temporary file (removed again if it is too large or breaks off)."""
+    path = _temp_path(name)
     size = 0
-    while chunk := await chunks():
-        size += len(chunk)
-        if size > MAX_UPLOAD_BYTES:
-            raise ApiProblem(413, f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-        target.write(chunk)
-    return size
+    try:
+        with path.open("wb") as target:
+            while chunk := await chunks():
+                size += len(chunk)
+                if size > MAX_UPLOAD_BYTES:
+                    raise ApiProblem(413, f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+                target.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
 
 
-async def _receive(request: web.Request) -> tuple[Path, MultiDict[str], str]:
-    """The uploaded file on disk, the option fields of a multipart form, and its name."""
-    fields: MultiDict[str] = MultiDict()
+async def _receive(request: web.Request) -> tuple[Path, Options, str]:
+    """The options (checked before any of the file is read: from the query, and from the
+    form fields that precede the file in a multipart form), and the file saved to disk."""
+    key_name = request[api_key_name]
     kind = request.content_type
     if kind == "multipart/form-data":
+        fields: MultiDict[str] = MultiDict(request.query)
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
             if not isinstance(part, BodyPartReader):
@@ -140,21 +152,17 @@ async def _receive(request: web.Request) -> tuple[Path, MultiDict[str], str]:
             if part.filename is None and part.name != "file":
                 fields.add(part.name or "", (await part.read(decode=True))[:10_000].decode())
                 continue
+            options = _options(fields, key_name)
             name = part.filename or "upload"
-            path = _temp_path(name)
-            with path.open("wb") as target:
-                await _save(lambda p=part: p.read_chunk(64 * 1024), target)
-            return path, fields, name
+            return await _save(lambda p=part: p.read_chunk(64 * 1024), name), options, name
         raise InvalidInput("no file in the form", {"file": "send the file in a part named 'file'"})
+    options = _options(request.query, key_name)
     if kind not in _RAW_TYPES | _JSONL_TYPES:
         raise ApiProblem(
             415, "send the file as text/csv, application/x-ndjson or multipart/form-data"
         )
     name = "upload.jsonl" if kind in _JSONL_TYPES else "upload.csv"
-    path = _temp_path(name)
-    with path.open("wb") as target:
-        await _save(lambda: request.content.read(64 * 1024), target)
-    return path, fields, name
+    return await _save(lambda: request.content.read(64 * 1024), name), options, name
 
 
 def _temp_path(name: str) -> Path:
@@ -171,14 +179,9 @@ async def import_handler(request: web.Request) -> web.Response:
     """POST /subscribers/import: the file is streamed to disk, checked (format, header),
     then imported in the background; the answer waits up to `wait` seconds for the end
     (200 with the summary), else says where to follow it (202, Location)."""
-    key_name = request[api_key_name]
-    options, read, wait = _options(request.query, key_name)
-    path, fields, name = await _receive(request)
+    path, (options, read, wait), name = await _receive(request)
     try:
-        if fields:
-            options, read, wait = _options(
-                MultiDict([*request.query.items(), *fields.items()]), key_name
-            )
+        await preflight(request.app[keys.pool_key], options)
         source = open_import(path, read)
     except BaseException:
         path.unlink(missing_ok=True)
