@@ -99,9 +99,13 @@ def add_parser(subcommands: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 async def subscribers(settings: Settings, args: argparse.Namespace) -> int:
-    if args.action == "import":
-        return await _import(settings, args)
-    return await _export(settings, args)
+    try:
+        if args.action == "import":
+            return await _import(settings, args)
+        return await _export(settings, args)
+    except InvalidInput as exc:  # the CLI prints one line: say which option and why
+        details = "; ".join(f"{field}: {why}" for field, why in exc.fields.items())
+        raise InvalidInput(f"{exc} ({details})" if details else str(exc)) from exc
 
 
 def _columns(specs: list[str]) -> dict[str, str | None]:
