@@ -122,8 +122,9 @@ async def mark_seen(conn: Connection, keys: Sequence[str], lines: Sequence[int])
 async def merge(conn: Connection, ctx: MergeContext) -> ChunkOutcome:
     """Apply the staged chunk: every effect of the import on its subscribers, set-based."""
     outcome = ChunkOutcome()
-    await conn.execute(Q["lock_existing"])
-    await conn.execute(Q["plan_chunk"], ctx.mode)
+    await conn.execute(Q["find_existing"])
+    await conn.execute(Q["create_new"], ctx.mode)
+    await conn.execute(Q["decide"], ctx.mode)
     await conn.execute(Q["apply_changes"])
     await conn.execute(Q["add_topics"], ctx.default_topic_ids)
     await conn.execute(Q["note_topics"])

@@ -209,8 +209,9 @@ def _row(line: int, values: Sequence[Any], rules: Rules) -> Row:
     except EmailNotValidError as exc:
         raise _Refused("invalid_address", f"{raw[:80]!r}: {exc}") from exc
     intent, reason = _intent(values, rules)
-    consent_at = _time(values, "consent_at", rules) or _time(values, "optin_at", rules)
-    created_at = _time(values, "created_at", rules) or _time(values, "optin_at", rules)
+    optin_at = _time(values, "optin_at", rules)
+    consent_at = _time(values, "consent_at", rules) or optin_at
+    created_at = _time(values, "created_at", rules) or optin_at
     unsubscribed_at = _time(values, "unsubscribed_at", rules)
     locale = _text(values[FIELD["locale"]])
     source = _CONTROL.sub(" ", _text(values[FIELD["source"]]))[:MAX_SOURCE].strip()

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, TextIO
 from mailer.config import Settings
 from mailer.errors import InvalidInput
 from mailer.import_read import FIELDS, ReadOptions, SourceFormat, open_import
-from mailer.watch import format_bar, format_duration
 
 if TYPE_CHECKING:
     from mailer.import_types import ImportProgress, ImportSummary
@@ -198,6 +197,8 @@ def _shown_rejects(rejects: object) -> str | None:
 
 def describe_summary(summary: ImportSummary, rejects_file: str | None) -> str:
     """The end-of-import report, for people."""
+    from mailer.watch import format_duration
+
     data = summary.as_json()
     head = "Dry run (nothing was changed)" if summary.dry_run else f"Import {summary.import_id}"
     lines = [
@@ -233,6 +234,8 @@ class ProgressLine:
         self.drawn = False
 
     def show(self, p: ImportProgress) -> None:
+        from mailer.watch import format_bar, format_duration
+
         now = time.monotonic()
         if not self.live and now - self.last < 5.0:
             return

@@ -23,14 +23,20 @@ CREATE TEMP TABLE IF NOT EXISTS import_stage (
 );
 
 -- name: create_plan
--- What the merge decided for each staged row.
+-- What the merge found and decided for each staged row.
 CREATE TEMP TABLE IF NOT EXISTS import_plan (
-    line          bigint PRIMARY KEY,
-    subscriber_id bigint,
-    action        text NOT NULL,  -- create, activate, update, unsubscribe, suppress, unchanged, skip
-    new_status    text,
-    reason        text,           -- why a row was skipped
-    topics        text[]          -- the subscriber's topic slugs after the change
+    line            bigint PRIMARY KEY,
+    subscriber_id   bigint,
+    old_status      text,         -- the existing subscriber as it was, locked
+    old_name        text,
+    old_locale      text,
+    confirmed_at    timestamptz,
+    unsubscribed_at timestamptz,
+    suppression     text,         -- the reason of a suppression of the address, if any
+    action          text,         -- create, activate, update, unsubscribe, suppress, unchanged, skip
+    new_status      text,
+    reason          text,         -- why a row was skipped
+    topics          text[]        -- the subscriber's topic slugs after the change
 );
 
 -- name: create_seen
@@ -62,21 +68,31 @@ INSERT INTO import_seen (email_key, line)
 SELECT * FROM unnest($1::text[], $2::bigint[])
 ON CONFLICT (email_key) DO NOTHING;
 
--- name: lock_existing
--- The chunk's existing subscribers, locked in id order so that two imports (or an import
--- and a signup) never deadlock; their state cannot change under the merge.
-SELECT count(*) FROM (
-    SELECT s.subscriber_id
-    FROM subscribers s JOIN import_stage st USING (email_key)
-    ORDER BY s.subscriber_id
-    FOR UPDATE OF s
-) locked;
+-- name: find_existing
+-- Each staged address's subscriber, locked, and any suppression of it. One index probe per
+-- row (LIMIT keeps the lookup a probe: a hash join would read the whole subscribers table
+-- for every chunk); rows are locked in address order, so that two imports of overlapping
+-- files wait for each other instead of deadlocking, and nothing read here can change
+-- before the chunk commits.
+INSERT INTO import_plan (line, subscriber_id, old_status, old_name, old_locale, confirmed_at,
+                         unsubscribed_at, suppression)
+SELECT st.line, s.subscriber_id, s.status, s.name, s.locale, s.confirmed_at,
+       s.unsubscribed_at, p.reason
+FROM (SELECT line, email_key, email_hash FROM import_stage ORDER BY email_key) st
+LEFT JOIN LATERAL (
+    SELECT subscriber_id, status, name, locale, confirmed_at, unsubscribed_at
+    FROM subscribers x WHERE x.email_key = st.email_key
+    LIMIT 1 FOR UPDATE
+) s ON true
+LEFT JOIN LATERAL (
+    SELECT reason FROM suppressions y WHERE y.email_hash = st.email_hash LIMIT 1
+) p ON true;
 
--- name: plan_chunk
--- $1: 'consented' or 'opt_in'. New addresses (never suppressed or erased) are inserted in
--- the state the mode and the row ask for; then every staged row gets its action. An
--- address a concurrent signup inserted during this statement is neither created here nor
--- visible to it: 'skip' with reason 'concurrent' (running the import again picks it up).
+-- name: create_new
+-- $1: 'consented' or 'opt_in'. Addresses not known (and never suppressed or erased) become
+-- subscribers in the state the mode and the row ask for. ON CONFLICT leaves alone a row a
+-- concurrent signup inserted meanwhile: it gets no action here, and 'decide' skips it as
+-- 'concurrent' (running the import again picks it up).
 WITH created AS (
     INSERT INTO subscribers (email, email_key, name, locale, status, source, created_at,
                              confirmed_at, unsubscribed_at)
@@ -97,63 +113,66 @@ WITH created AS (
                    WHEN 'unsubscribe' THEN 'unsubscribed'
                    ELSE 'suppressed'
                END AS status
-        FROM import_stage st
-        WHERE NOT EXISTS (SELECT 1 FROM subscribers s WHERE s.email_key = st.email_key)
-          AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.email_hash = st.email_hash)
+        FROM import_plan pl JOIN import_stage st USING (line)
+        WHERE pl.subscriber_id IS NULL AND pl.suppression IS NULL
     ) fresh
     ORDER BY email_key
     ON CONFLICT (email_key) DO NOTHING
     RETURNING subscriber_id, email_key, status
-), verdicts AS MATERIALIZED (  -- the verdict is used three times below
-    SELECT st.line, coalesce(c.subscriber_id, s.subscriber_id) AS subscriber_id,
-           coalesce(c.status, s.status) AS old_status,
-           CASE
-               WHEN c.subscriber_id IS NOT NULL THEN 'create'
-               WHEN p.reason = 'erased' OR s.status = 'erased' THEN 'skip:erased'
-               WHEN s.subscriber_id IS NULL AND p.email_hash IS NOT NULL THEN
-                   CASE WHEN st.intent IN ('suppress', 'unsubscribe') THEN 'unchanged'
-                        ELSE 'skip:suppressed' END
-               WHEN s.subscriber_id IS NULL THEN 'skip:concurrent'
-               WHEN st.intent = 'suppress' THEN
-                   CASE WHEN s.status = 'suppressed' THEN 'unchanged' ELSE 'suppress' END
-               WHEN s.status = 'suppressed' OR p.email_hash IS NOT NULL THEN
-                   CASE WHEN st.intent = 'unsubscribe' THEN 'unchanged'
-                        ELSE 'skip:suppressed' END
-               WHEN st.intent = 'unsubscribe' THEN
-                   CASE WHEN s.status = 'unsubscribed' THEN 'unchanged'
-                        WHEN st.unsubscribed_at < s.confirmed_at THEN 'skip:resubscribed'
-                        ELSE 'unsubscribe' END
-               WHEN s.status = 'unsubscribed' THEN
-                   CASE WHEN $1 = 'consented'
-                             AND st.consent_at > coalesce(s.unsubscribed_at, '-infinity')
-                        THEN 'activate'
-                        ELSE 'skip:unsubscribed' END
-               WHEN s.status = 'pending' AND $1 = 'consented' THEN 'activate'
-               WHEN (st.name IS NOT NULL AND st.name IS DISTINCT FROM s.name)
-                 OR (st.locale IS NOT NULL AND st.locale IS DISTINCT FROM s.locale)
-                 OR EXISTS (
-                        SELECT 1 FROM unnest(st.topic_ids) t(topic_id)
-                        WHERE NOT EXISTS (
-                            SELECT 1 FROM subscriber_topics x
-                            WHERE x.subscriber_id = s.subscriber_id AND x.topic_id = t.topic_id))
-                   THEN 'update'
-               ELSE 'unchanged'
-           END AS verdict
-    FROM import_stage st
-    LEFT JOIN created c ON c.email_key = st.email_key
-    LEFT JOIN subscribers s ON s.email_key = st.email_key
-    LEFT JOIN suppressions p ON p.email_hash = st.email_hash
 )
-INSERT INTO import_plan (line, subscriber_id, action, new_status, reason)
-SELECT line, subscriber_id, split_part(verdict, ':', 1),
-       CASE split_part(verdict, ':', 1)
-           WHEN 'activate' THEN 'active'
-           WHEN 'unsubscribe' THEN 'unsubscribed'
-           WHEN 'suppress' THEN 'suppressed'
-           ELSE old_status
-       END,
-       nullif(split_part(verdict, ':', 2), '')
-FROM verdicts;
+UPDATE import_plan pl
+SET subscriber_id = c.subscriber_id, action = 'create', new_status = c.status
+FROM created c JOIN import_stage st USING (email_key)
+WHERE pl.line = st.line;
+
+-- name: decide
+-- $1: 'consented' or 'opt_in'. What happens to every other row, by the rules of the mode.
+WITH verdicts AS MATERIALIZED (  -- each verdict is read three times below
+    SELECT pl.line,
+        CASE
+            WHEN pl.suppression = 'erased' OR pl.old_status = 'erased' THEN 'skip:erased'
+            WHEN pl.subscriber_id IS NULL AND pl.suppression IS NOT NULL THEN
+                CASE WHEN st.intent IN ('suppress', 'unsubscribe') THEN 'unchanged'
+                     ELSE 'skip:suppressed' END
+            WHEN pl.subscriber_id IS NULL THEN 'skip:concurrent'
+            WHEN st.intent = 'suppress' THEN
+                CASE WHEN pl.old_status = 'suppressed' THEN 'unchanged' ELSE 'suppress' END
+            WHEN pl.old_status = 'suppressed' OR pl.suppression IS NOT NULL THEN
+                CASE WHEN st.intent = 'unsubscribe' THEN 'unchanged' ELSE 'skip:suppressed' END
+            WHEN st.intent = 'unsubscribe' THEN
+                CASE WHEN pl.old_status = 'unsubscribed' THEN 'unchanged'
+                     WHEN st.unsubscribed_at < pl.confirmed_at THEN 'skip:resubscribed'
+                     ELSE 'unsubscribe' END
+            WHEN pl.old_status = 'unsubscribed' THEN
+                CASE WHEN $1 = 'consented'
+                          AND st.consent_at > coalesce(pl.unsubscribed_at, '-infinity')
+                     THEN 'activate'
+                     ELSE 'skip:unsubscribed' END
+            WHEN pl.old_status = 'pending' AND $1 = 'consented' THEN 'activate'
+            WHEN (st.name IS NOT NULL AND st.name IS DISTINCT FROM pl.old_name)
+              OR (st.locale IS NOT NULL AND st.locale IS DISTINCT FROM pl.old_locale)
+              OR EXISTS (
+                     SELECT 1 FROM unnest(st.topic_ids) t(topic_id)
+                     WHERE NOT EXISTS (
+                         SELECT 1 FROM subscriber_topics x
+                         WHERE x.subscriber_id = pl.subscriber_id AND x.topic_id = t.topic_id))
+                THEN 'update'
+            ELSE 'unchanged'
+        END AS verdict
+    FROM import_plan pl JOIN import_stage st USING (line)
+    WHERE pl.action IS NULL
+)
+UPDATE import_plan pl
+SET action = split_part(v.verdict, ':', 1),
+    new_status = CASE split_part(v.verdict, ':', 1)
+                     WHEN 'activate' THEN 'active'
+                     WHEN 'unsubscribe' THEN 'unsubscribed'
+                     WHEN 'suppress' THEN 'suppressed'
+                     ELSE pl.old_status
+                 END,
+    reason = nullif(split_part(v.verdict, ':', 2), '')
+FROM verdicts v
+WHERE v.line = pl.line;
 
 -- name: apply_changes
 -- Existing subscribers take the row's details and their new state.
@@ -186,18 +205,12 @@ WHERE pl.action IN ('create', 'activate', 'update')
 ON CONFLICT DO NOTHING;
 
 -- name: note_topics
--- The topic slugs of each changed subscriber, for the consent ledger and the events.
+-- The topic slugs of each changed subscriber, for the consent ledger and the events (one
+-- index probe each, whatever the size of subscriber_topics).
 UPDATE import_plan pl
-SET topics = coalesce(found.slugs, '{}')
-FROM import_plan changed
-LEFT JOIN (
-    SELECT x.subscriber_id, array_agg(t.slug ORDER BY t.slug) AS slugs
-    FROM subscriber_topics x JOIN topics t USING (topic_id)
-    WHERE x.subscriber_id IN (SELECT subscriber_id FROM import_plan)
-    GROUP BY x.subscriber_id
-) found ON found.subscriber_id = changed.subscriber_id
-WHERE pl.line = changed.line
-  AND changed.action IN ('create', 'activate', 'update', 'unsubscribe', 'suppress');
+SET topics = ARRAY(SELECT t.slug FROM subscriber_topics x JOIN topics t USING (topic_id)
+                   WHERE x.subscriber_id = pl.subscriber_id ORDER BY t.slug)
+WHERE pl.action IN ('create', 'activate', 'update', 'unsubscribe', 'suppress');
 
 -- name: add_default_series
 -- New active subscribers receive the default digest series, as confirming gives them.
