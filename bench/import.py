@@ -20,12 +20,14 @@ figures to stdout. Everything it starts (processes, the database, the file) it r
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import csv
 import json
 import os
 import random
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -247,6 +249,10 @@ async def prepare(url: str) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    # SIGTERM unwinds like Ctrl-C: the database and the file are removed on the way out.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     print_table("machine", common.machine_info().items())
     with tempfile.TemporaryDirectory(prefix="mailer-bench-import-") as folder:
         path = Path(folder) / "subscribed_members_export.csv"

@@ -41,6 +41,7 @@ from mailer.tokens import Signer
 
 Q = load_queries("subscriber_import")
 CQ = load_queries("consent")
+SLICE = 2_500  # rows an executor job normalises
 
 
 def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
@@ -295,9 +296,17 @@ async def _pipeline(
     loop = asyncio.get_running_loop()
     chunks = _chunks(run.source.records(), run.options.chunk_size)
 
-    def submit(chunk: list[Record]) -> asyncio.Future[tuple[list[Row], list[Reject]]]:
+    async def normalise(chunk: list[Record]) -> tuple[list[Row], list[Reject]]:
+        # In slices, so that every worker process of the executor takes a part of it.
         values = [(r.line, r.values) for r in chunk if r.problem is None]
-        return loop.run_in_executor(executor, normalise_rows, rules, values)
+        slices = [values[i : i + SLICE] for i in range(0, len(values), SLICE)]
+        done = await asyncio.gather(
+            *(loop.run_in_executor(executor, normalise_rows, rules, part) for part in slices)
+        )
+        return [r for rows, _ in done for r in rows], [r for _, refused in done for r in refused]
+
+    def submit(chunk: list[Record]) -> asyncio.Future[tuple[list[Row], list[Reject]]]:
+        return asyncio.ensure_future(normalise(chunk))
 
     queue: deque[tuple[list[Record], asyncio.Future[tuple[list[Row], list[Reject]]]]] = deque()
     first = next(chunks, None)

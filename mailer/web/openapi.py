@@ -51,6 +51,65 @@ def _op(summary: str, *, body: dict[str, Any] | None = None, ok: int = 200,
     return operation
 
 
+def _file_op(
+    summary: str, *, params: tuple[str, ...] = (), query: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    operation = _op(summary, params=params, query=query)
+    operation["responses"]["200"] = {
+        "description": "A file, streamed",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    }
+    return operation
+
+
+def _import_op() -> dict[str, Any]:
+    """The upload: the file as the body (or a multipart form whose fields come before the
+    file); options in the query string."""
+    options = (
+        "mode",
+        "source",
+        "consent_text",
+        "topics",
+        "unknown_topics",
+        "dry_run",
+        "format",
+        "delimiter",
+        "encoding",
+        "column",
+        "confirm_rate",
+        "wait",
+    )
+    operation = _op(
+        "Import subscribers from a CSV or JSON Lines file (mode=consented with "
+        "source, or mode=opt_in); waits up to `wait` seconds for the summary",
+        query=options,
+    )
+    operation["requestBody"] = {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "mode": {"type": "string"},
+                        "source": {"type": "string"},
+                    },
+                }
+            },
+        },
+    }
+    operation["responses"]["202"] = {"description": "Still importing: follow Location"}
+    operation["responses"]["413"] = {"$ref": "#/components/responses/Error"}
+    operation["responses"]["415"] = {"$ref": "#/components/responses/Error"}
+    return operation  # fmt: skip
+
+
 _S = {"type": "string"}
 _I = {"type": "integer"}
 _B = {"type": "boolean"}
@@ -169,6 +228,24 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/subscribers/data": {"get": _op("Everything held about an address", query=("email",))},
     "/subscribers/erase": {"post": _op("Erase an address's data", body={"email": _S})},
+    "/subscribers": {
+        "get": _op("Search subscribers (address fragment, status, topic slug, signup date "
+                   "since/until), newest first; pass next_cursor as cursor for the next page",
+                   query=("q", "status", "topic", "since", "until", "limit", "cursor")),
+    },
+    "/subscribers/export": {
+        "get": _file_op("Export subscribers, streamed (CSV with a BOM, or JSON Lines)",
+                        query=("format", "status", "topic")),
+    },
+    "/subscribers/import": {"post": _import_op()},
+    "/subscribers/imports/{import_id}": {
+        "get": _op("An import: status (running, done, failed, interrupted), progress, summary",
+                   params=("import_id",)),
+    },
+    "/subscribers/imports/{import_id}/rejects": {
+        "get": _file_op("The rows an import did not apply: the file's columns plus reason "
+                        "and line", params=("import_id",)),
+    },
 }  # fmt: skip
 PATHS.update(api_feedback.openapi_paths())  # suppressions, bounces, rates, outbound webhooks
 
