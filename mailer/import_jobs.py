@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from mailer.db import Connection, load_queries, record_json
-from mailer.errors import NotFound
+from mailer.errors import InvalidInput, NotFound
 from mailer.import_read import SourceFormat
 
 Q = load_queries("import_jobs")
@@ -71,6 +72,11 @@ class FileRejects:
         self.path = path
         self.layout = RejectsLayout(fmt, headers, delimiter)
         self.count = 0
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise InvalidInput(
+                f"cannot write the rejects file {str(path)!r}", {"rejects": "name a writable path"}
+            )
         path.unlink(missing_ok=True)
 
     async def write(self, conn: Connection, rejected: Sequence[Rejected]) -> None:

@@ -83,6 +83,7 @@ async def test_cli_refusals_are_one_clear_line(db_url: str, tmp_path: Path) -> N
         (["--opt-in", "--topics", "astrology"], "unknown topics"),
         (["--opt-in", "--column", "email"], "--column takes FIELD=HEADER"),
         (["--opt-in", "--delimiter", "ab"], "invalid delimiter"),
+        (["--opt-in", "--rejects", "/nonexistent/folder/r.csv"], "cannot write the rejects"),
     ]
     for extra, fragment in cases:
         result = run_mailer(["subscribers", "import", str(data), *extra], env)
