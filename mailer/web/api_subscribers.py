@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import tempfile
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from multidict import MultiDict, MultiMapping
 
 from mailer import keys
 from mailer.errors import InvalidInput
-from mailer.feed_parse import parse_iso_date
 from mailer.import_jobs import (
     ImportRunner,
     RejectsLayout,
@@ -30,7 +28,7 @@ from mailer.import_types import ImportOptions, Mode, UnknownTopics, check_option
 from mailer.subscriber_export import export_subscribers, parse_format
 from mailer.subscriber_import import describe, import_subscribers, preflight
 from mailer.subscriber_search import Search, search_subscribers
-from mailer.web.api import ApiProblem, api_key_name, dumps_json, path_id
+from mailer.web.api import ApiProblem, _date_param, api_key_name, dumps_json, path_id
 
 log = logging.getLogger(__name__)
 
@@ -283,16 +281,6 @@ async def export_handler(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _date(query: Mapping[str, str], name: str) -> datetime | None:
-    text = query.get(name)
-    if not text:
-        return None
-    moment = parse_iso_date(text)
-    if moment is None:
-        raise InvalidInput(f"invalid {name}", {name: "an ISO 8601 date, e.g. 2026-11-01"})
-    return moment
-
-
 async def search_handler(request: web.Request) -> web.Response:
     """GET /subscribers?q=&status=&topic=&since=&until=&limit=&cursor="""
     query = request.query
@@ -303,8 +291,8 @@ async def search_handler(request: web.Request) -> web.Response:
         q=query.get("q") or None,
         status=query.get("status") or None,
         topic=query.get("topic") or None,
-        since=_date(query, "since"),
-        until=_date(query, "until"),
+        since=_date_param(request, "since"),
+        until=_date_param(request, "until"),
         limit=int(limit_text),
     )
     found, following = await search_subscribers(
