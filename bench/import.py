@@ -279,7 +279,7 @@ async def run(args: argparse.Namespace) -> int:
             out = Path(folder) / "export.csv"
             export = run_mailer(["subscribers", "export", "--output", str(out)], url)
             log("searches")
-            fragments = [email_of(args.rows // 2).split("@")[0][-12:], "zz", "@ex.co.uk"]
+            fragments = [email_of(args.rows // 2).split("@")[0][-12:], "zzz", "@ex.co.uk"]
             with_index = await search_latency(url, fragments, 5)
             without = {}
             if trigram:

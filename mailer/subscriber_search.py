@@ -18,6 +18,7 @@ from mailer.subscriber_export import Q, resolve_filters, subscriber_json
 from mailer.tokens import InvalidToken, Purpose, Signer
 
 MAX_LIMIT = 500
+MIN_FRAGMENT = 3  # a trigram
 _CURSOR = struct.Struct(">qQ8s")  # created_at in microseconds, subscriber_id, search print
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -78,6 +79,10 @@ def check_search(search: Search) -> None:
     problems = {}
     if search.q is not None and len(search.q) > 320:
         problems["q"] = "at most 320 characters"
+    elif search.q is not None and len(search.q.strip()) < MIN_FRAGMENT:
+        # Shorter fragments match nothing useful and no index can serve them: a search for
+        # two letters reads every subscriber (seconds at a million).
+        problems["q"] = f"at least {MIN_FRAGMENT} characters of the address"
     if not 1 <= search.limit <= MAX_LIMIT:
         problems["limit"] = f"between 1 and {MAX_LIMIT}"
     if search.since and search.until and search.since >= search.until:
