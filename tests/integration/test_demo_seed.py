@@ -14,7 +14,7 @@ import asyncpg
 import feedparser
 from aiohttp.test_utils import TestServer
 
-from mailer import editors
+from mailer import editors, keys
 from mailer.app import create_app
 from mailer.config import Env
 from mailer.db import open_pool
@@ -23,6 +23,8 @@ from mailer.demo_seed import demo_state, follow_listen_address, seed_once
 from mailer.feeds import poll_due
 from mailer.fetch import make_session
 from mailer.topics import create_topic, delete_topic, list_topics
+from tests.console import add_editor, console_app, signed_in
+from tests.console_admin import ADMIN, post
 from tests.factories import engine_settings
 from tests.helpers import ClientFactory
 from tests.process import free_port
@@ -152,6 +154,24 @@ async def test_the_poller_reads_the_demo_feed_from_the_service_itself(
     span = await pool.fetchrow("SELECT min(published_at), max(published_at) FROM items")
     assert span is not None
     assert datetime.now(UTC) - timedelta(days=7) < span[0] < span[1] < datetime.now(UTC)
+
+
+async def test_poll_now_in_the_console_reads_the_demo_feed(
+    pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    port = free_port()
+    app = console_app(pool, tmp_path, listen_port=port)
+    assert await seed_once(pool, app[keys.settings_key], now=datetime.now(UTC)) is not None
+    await add_editor(pool, ADMIN, role="admin", name="Root")
+    client = await aiohttp_client(TestServer(app, host="127.0.0.1", port=port))
+    csrf = await signed_in(client, ADMIN)
+    source_id = await pool.fetchval("SELECT source_id FROM feed_sources WHERE kind = 'feed'")
+    response = await post(client, f"/console/feeds/{source_id}/poll", csrf)
+    assert response.status == 303
+    source = await pool.fetchrow("SELECT * FROM feed_sources WHERE source_id = $1", source_id)
+    assert source is not None
+    assert (source["last_status"], source["last_error"]) == (200, None)
+    assert await pool.fetchval("SELECT count(*) FROM items") == DEMO_ITEMS
 
 
 async def test_the_demo_source_follows_the_listen_address(

@@ -179,6 +179,7 @@ async def poll_feed(request: web.Request) -> web.StreamResponse:
             session,
             source_id,
             allow_private=settings.feed_allow_private,
+            trusted=settings.feed_trusted_urls,
         )
     raise web.HTTPSeeOther(f"/console/feeds?polled={source_id}#source-{source_id}")
 
