@@ -7,6 +7,7 @@ statements here inside it, so a chunk is applied whole or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections import Counter
 from collections.abc import Sequence
@@ -104,6 +105,14 @@ async def prepare(conn: Connection) -> None:
     for name in ("session_settings", "create_stage", "create_plan", "create_seen"):
         await conn.execute(Q[name])
     await conn.execute(Q["reset_seen"])
+
+
+async def leave_clean(conn: Connection) -> None:
+    """Pooled connections are released without asyncpg's reset: drop the staging tables
+    and the session setting before this one goes back (best effort if it broke)."""
+    with contextlib.suppress(Exception):
+        await conn.execute(Q["discard_staging"])
+        await conn.execute(Q["reset_settings"])
 
 
 async def stage(conn: Connection, records: Sequence[StageRecord]) -> list[tuple[int, int]]:

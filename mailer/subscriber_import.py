@@ -24,7 +24,16 @@ from mailer import import_jobs
 from mailer.config import Settings
 from mailer.db import Connection, load_queries
 from mailer.errors import InvalidInput
-from mailer.import_merge import MergeContext, Pacing, mark_seen, merge, prepare, stage, stage_record
+from mailer.import_merge import (
+    MergeContext,
+    Pacing,
+    leave_clean,
+    mark_seen,
+    merge,
+    prepare,
+    stage,
+    stage_record,
+)
 from mailer.import_read import ImportFile, Record
 from mailer.import_rows import Reject, Row, Rules, normalise_rows
 from mailer.import_types import (
@@ -233,6 +242,7 @@ async def import_subscribers(
         try:
             await _pipeline(run, rules, executor, started, progress)
         except BaseException as exc:
+            await leave_clean(conn)
             if import_id is not None:
                 status = "failed" if isinstance(exc, Exception) else "interrupted"
                 await asyncio.shield(
@@ -241,6 +251,7 @@ async def import_subscribers(
                     )
                 )
             raise
+        await leave_clean(conn)
     summary.seconds = time.monotonic() - started
     if import_id is not None:
         await import_jobs.finish_import(pool, import_id, "done", summary.as_json())

@@ -51,6 +51,13 @@ TRUNCATE import_seen;
 -- with JIT first (PostgreSQL's default for costly plans) would take longer than running it.
 SET jit = off;
 
+-- name: discard_staging
+-- Pooled connections are released without a reset: leave no temporary tables behind.
+DISCARD TEMP;
+
+-- name: reset_settings
+RESET jit;
+
 -- name: reset_chunk
 TRUNCATE import_stage, import_plan;
 
