@@ -22,6 +22,7 @@ from mailer.tokens import Signer, token_hash
 
 Q = load_queries("subscriber_import")
 DQ = load_queries("deliveries")
+SIGNUP_Q = load_queries("signup")
 
 STAGE_COLUMNS = [
     "line",
@@ -158,7 +159,7 @@ async def _queue_confirmations(conn: Connection, ctx: MergeContext, pending: Seq
     nonce, only the token's hash stored, the link derived at send time), queued in bulk."""
     if ctx.pacing.next_due is None:
         ctx.pacing.next_due = await conn.fetchval(Q["confirmation_pace_start"])
-    ids = [r[0] for r in await conn.fetch(Q["next_confirmation_ids"], len(pending))]
+    ids = [r[0] for r in await conn.fetch(SIGNUP_Q["next_confirmation_ids"], len(pending))]
     nonces = [secrets.token_bytes(16) for _ in pending]
     hashes = [
         token_hash(ctx.signer.confirmation_token(cid, nonce))

@@ -194,6 +194,9 @@ SET status = pl.new_status,
     unsubscribed_at = CASE WHEN pl.action = 'unsubscribe' THEN coalesce(st.unsubscribed_at, now())
                            WHEN pl.action = 'activate' THEN NULL
                            ELSE s.unsubscribed_at END,
+    -- as a bounce suppresses: the status that lifting the suppression gives back
+    suppressed_from = CASE WHEN pl.action = 'suppress' THEN pl.old_status
+                           ELSE s.suppressed_from END,
     updated_at = now()
 FROM import_plan pl JOIN import_stage st USING (line)
 WHERE s.subscriber_id = pl.subscriber_id
@@ -229,8 +232,8 @@ WHERE se.is_default AND se.active
 ON CONFLICT DO NOTHING;
 
 -- name: add_suppressions
-INSERT INTO suppressions (email_hash, reason, detail)
-SELECT st.email_hash, st.suppress_reason, $1
+INSERT INTO suppressions (email_hash, reason, detail, subscriber_id)
+SELECT st.email_hash, st.suppress_reason, $1, pl.subscriber_id
 FROM import_plan pl JOIN import_stage st USING (line)
 WHERE st.intent = 'suppress' AND pl.action IN ('create', 'suppress', 'unchanged')
 ON CONFLICT (email_hash) DO NOTHING;
@@ -288,10 +291,6 @@ ORDER BY pl.line;
 -- Import confirmations are spread out after what transactional mail is queued already.
 SELECT greatest(now(), max(next_attempt_at)) FROM deliveries
 WHERE mailing_id IS NULL AND status IN ('queued', 'deferred');
-
--- name: next_confirmation_ids
-SELECT nextval(pg_get_serial_sequence('confirmations', 'confirmation_id'))
-FROM generate_series(1, $1);
 
 -- name: insert_confirmations
 -- A link lives for the TTL from when its mail is due, not from the import.

@@ -237,6 +237,12 @@ async def test_status_rows_unsubscribe_and_suppress(
     assert await events_of(pool, a["subscriber_id"]) == ["subscriber.unsubscribed"]
     c = await subscriber(pool, "c@example.org")
     assert c is not None and c["status"] == "suppressed"
+    assert c["suppressed_from"] == "active"  # what lifting the suppression gives back
+    owner = await pool.fetchval(
+        "SELECT subscriber_id FROM suppressions WHERE email_hash = $1",
+        address_hash("c@example.org"),
+    )
+    assert owner == c["subscriber_id"]
     assert await events_of(pool, c["subscriber_id"]) == ["subscriber.suppressed"]
     rows = await pool.fetch("SELECT email_hash, reason FROM suppressions")
     reasons = {r["email_hash"]: r["reason"] for r in rows}

@@ -359,17 +359,9 @@ async def test_opt_in_import_sends_paced_confirmations_through_the_engine(
     await asyncio.sleep(0)
 
 
-async def test_openapi_describes_every_api_route(api: Client) -> None:
+async def test_openapi_describes_the_upload(api: Client) -> None:
     spec = await (await api.get("/api/v1/openapi.json")).json()
-    subapp = next(
-        r._app  # type: ignore[attr-defined]
-        for r in api.app.router.resources()
-        if r.canonical == "/api/v1"
-    )
-    for resource in subapp.router.resources():
-        methods = {route.method.lower() for route in resource if route.method != "HEAD"}
-        path = resource.canonical.removeprefix("/api/v1")
-        assert methods <= set(spec["paths"].get(path, {})), path
     upload = spec["paths"]["/subscribers/import"]["post"]
     assert "multipart/form-data" in upload["requestBody"]["content"]
     assert {p["name"] for p in upload["parameters"]} >= {"mode", "source", "wait", "dry_run"}
+    assert {"200", "202", "400", "413", "415"} <= set(upload["responses"])
