@@ -151,8 +151,15 @@ async def update_series(
     active: bool | None = None,
 ) -> dict[str, Any]:
     current = await get_series(pool, series_id)
+    problems = {}
     if mode is not None and mode not in ("draft", "auto"):
-        raise InvalidInput("invalid series", {"mode": "draft or auto"})
+        problems["mode"] = "draft or auto"
+    if name is not None:
+        name = name.strip()
+        if not 1 <= len(name) <= 100:
+            problems["name"] = "1 to 100 characters"
+    if problems:
+        raise InvalidInput("invalid series", problems)
     next_run = None
     if cron is not None or timezone is not None:
         next_run = next_occurrence(cron or current["cron"], timezone or current["timezone"], now)

@@ -277,6 +277,11 @@ async def test_bad_input_is_refused_clearly(
     assert await digests.start(pool, settings, empty) == 1
     with pytest.raises(Conflict, match="can no longer be changed"):
         await digests.edit_digest(pool, settings, empty, subject="Too late")
+    # A series renamed to nothing or to a novel is refused with the field, not a 500.
+    for name in ("  ", "x" * 101):
+        with pytest.raises(InvalidInput) as refused:
+            await series.update_series(pool, weekly, now=NOW, name=name)
+        assert refused.value.fields == {"name": "1 to 100 characters"}
 
 
 async def test_editor_api_for_series_and_digests(
