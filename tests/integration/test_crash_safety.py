@@ -165,9 +165,7 @@ async def test_workers_reconnect_after_a_database_restart(
         mailing_id = await digest_mailing(pool)
         await mailings.start_sending(pool, mailing_id)
         await pool.close()
-        # A lease well beyond the outage, even on a loaded machine (pg_ctl stop and start can
-        # take many seconds there): an expired lease would requeue rows and make duplicates.
-        env = worker_env(tmp_path, url, smtp_sink, MAILER_LEASE_SECONDS="60")
+        env = worker_env(tmp_path, url, smtp_sink, MAILER_LEASE_SECONDS="20")
         worker = start_worker(env)
         try:
             await smtp_sink.wait_for(300, timeout=60)
