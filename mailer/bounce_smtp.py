@@ -15,6 +15,7 @@ from mailer.bounce_intake import Envelope as ReportEnvelope
 from mailer.bounce_intake import Feedback, Intake, keep_report
 from mailer.bounce_parse import UnreadableReport, parse_report
 from mailer.config import Settings
+from mailer.db import DB_ERRORS
 from mailer.errors import StartupError
 from mailer.tokens import Signer
 from mailer.web.limits import SlidingWindow
@@ -24,7 +25,6 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE = 10 * 1024 * 1024
 # Role addresses of the bounce domain that feedback loops and people write to.
 ROLE_ADDRESSES = ("postmaster", "abuse", "fbl")
-_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class ReportHandler:
@@ -85,7 +85,7 @@ class ReportHandler:
             await keep_report(
                 self.pool, "refused", "smtp", b"", f"refused at RCPT: {reason}", where
             )
-        except _DB_ERRORS as exc:
+        except DB_ERRORS as exc:
             log.warning("cannot record a refused bounce recipient (%s)", exc)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -95,13 +95,13 @@ class ReportHandler:
                 where = ReportEnvelope(str(envelope.mail_from), rcpt, self._peer(session))
                 try:
                     await self.take(raw, where)
-                except _DB_ERRORS:
+                except DB_ERRORS:
                     raise
                 except Exception as exc:  # a report that trips us up is kept, not lost
                     log.exception("bounce report to %s could not be processed", rcpt)
                     problem = f"could not be processed: {exc!r}"
                     await keep_report(self.pool, "unparseable", "smtp", raw, problem, where)
-        except _DB_ERRORS as exc:
+        except DB_ERRORS as exc:
             log.warning("cannot store a bounce report (%s); the sender will retry", exc)
             return "451 4.3.0 Cannot store the report right now; try again later"
         return "250 OK: report received"

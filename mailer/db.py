@@ -20,6 +20,18 @@ from mailer.errors import DatabaseUnavailable
 # A connection of our own or one borrowed from the pool: domain code takes either.
 Connection = asyncpg.Connection | PoolConnectionProxy
 
+# What a database that is restarting, unreachable or slow raises: loops that retry catch
+# these. asyncpg raises InternalClientError ("another operation is in progress") when the
+# pool hands out a connection whose server has just sent its fatal error but whose socket
+# has not closed yet (seen during a PostgreSQL restart): the next attempt gets a new one.
+DB_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+
 SQL_DIR = Path(__file__).parent / "sql"
 _NAME_LINE = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 

@@ -24,7 +24,7 @@ import asyncpg
 
 from mailer import __version__
 from mailer.config import Settings
-from mailer.db import load_queries
+from mailer.db import DB_ERRORS, load_queries
 from mailer.errors import InvalidInput
 from mailer.fetch import PublicOnlyResolver
 from mailer.hooks import check_url
@@ -33,7 +33,6 @@ from mailer.signatures import HEADER, sign
 log = logging.getLogger(__name__)
 Q = load_queries("hooks")
 
-_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 POLL_SECONDS = 1.0  # how often the outbox is looked at (no NOTIFY is relied on)
 LEASE_SECONDS = 60.0
 FAN_OUT_BATCH = 1000
@@ -99,7 +98,7 @@ class HookDispatcher:
             while not stop.is_set():
                 try:
                     await self._adopt(session, stop)
-                except _DB_ERRORS as exc:
+                except DB_ERRORS as exc:
                     log.warning("webhook dispatcher cannot read endpoints (%s)", exc)
                 await _sleep(stop, POLL_SECONDS)
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
@@ -136,7 +135,7 @@ class EndpointQueue:
             while not stop.is_set():
                 try:
                     busy = await self._round()
-                except _DB_ERRORS as exc:
+                except DB_ERRORS as exc:
                     log.warning("webhook endpoint %d: database trouble (%s)", self.endpoint_id, exc)
                     busy = None
                 if busy is None:
@@ -144,7 +143,7 @@ class EndpointQueue:
                 if not busy:
                     await _sleep(stop, POLL_SECONDS)
         finally:
-            with contextlib.suppress(*_DB_ERRORS):  # else the lease runs out by itself
+            with contextlib.suppress(*DB_ERRORS):  # else the lease runs out by itself
                 await self.pool.execute(Q["release_lease"], self.endpoint_id, self.name)
 
     async def _round(self) -> bool | None:

@@ -13,14 +13,13 @@ import asyncpg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from mailer.config import Settings
+from mailer.db import DB_ERRORS
 from mailer.deliverability import ThresholdWatch, purge_old_reports
 from mailer.digests import send_due, tick_series
 from mailer.feeds import poll_due
 from mailer.signup import purge_pending
 
 log = logging.getLogger(__name__)
-
-_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class Ticks:
@@ -36,7 +35,7 @@ class Ticks:
         async def guarded() -> None:
             try:
                 await job()
-            except _DB_ERRORS as exc:
+            except DB_ERRORS as exc:
                 log.warning("%s failed (%s); it runs again shortly", name, exc)
 
         async def tracked() -> None:

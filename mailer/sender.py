@@ -28,6 +28,7 @@ from mailer.bounces import Bounce
 from mailer.compose import Composer
 from mailer.config import Settings, SmtpSettings
 from mailer.config_bounces import BounceSettings
+from mailer.db import DB_ERRORS
 from mailer.metrics import Metrics
 from mailer.models import ClaimedDelivery
 from mailer.ratelimit import SendBudget
@@ -36,7 +37,6 @@ from mailer.smtp import SmtpConnection, SmtpFailure
 
 log = logging.getLogger(__name__)
 
-_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 _FLUSH_INTERVAL = 0.05  # seconds: outcomes reach the database within this, bounding duplicates
 _FLUSH_SIZE = 500
 _POLL_INTERVAL = 1.0  # backstop when no notification arrives (deferred rows coming due)
@@ -173,7 +173,7 @@ class DeliveryWorker:
                 await self.ledger.flush(self.pool)
                 await deliveries.release_claims(self.pool, unstarted, self.name)
                 return
-            except _DB_ERRORS as exc:
+            except DB_ERRORS as exc:
                 log.warning("cannot record final outcomes yet (%s); retrying", exc)
                 await asyncio.sleep(0.5)
         log.error(
@@ -187,7 +187,7 @@ class DeliveryWorker:
             try:
                 await action()
                 return
-            except _DB_ERRORS as exc:
+            except DB_ERRORS as exc:
                 log.warning("cannot %s (%s); retrying in %.1fs", what, exc, delay)
                 await _wait_any(self.stopping, timeout=delay)
                 delay = min(delay * 2, 5.0)
@@ -198,7 +198,9 @@ class DeliveryWorker:
         delay = 0.2
         while not self.stopping.is_set():
             room = self.capacity - self.queue.qsize()
-            if room < min(self.batch, self.capacity // 2):
+            # Outcomes not yet recorded (the database is away) count as held: what a crash
+            # would send twice stays bounded by what is in flight.
+            if room < min(self.batch, self.capacity // 2) or len(self.ledger) >= self.capacity:
                 self.room.clear()
                 await _wait_any(self.room, self.stopping, timeout=1.0)
                 continue
@@ -216,7 +218,7 @@ class DeliveryWorker:
                 )
                 await self.budget.give_back(granted - len(claimed))
                 delay = 0.2
-            except _DB_ERRORS as exc:
+            except DB_ERRORS as exc:
                 log.warning("claiming deliveries failed (%s); retrying in %.1fs", exc, delay)
                 await _wait_any(self.stopping, timeout=delay)
                 delay = min(delay * 2, 5.0)
@@ -246,7 +248,7 @@ class DeliveryWorker:
                 delay = 0.5
                 await closed.wait()
                 log.warning("the LISTEN connection closed; reconnecting")
-            except _DB_ERRORS as exc:
+            except DB_ERRORS as exc:
                 log.debug("LISTEN connection failed (%s); polling meanwhile", exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -268,7 +270,7 @@ class DeliveryWorker:
                     self.composer.forget(mailing_id)
                 if ticks % 8 == 0:
                     self.metrics.queue_depth.set(await deliveries.count_queued(self.pool))
-            except _DB_ERRORS as exc:
+            except DB_ERRORS as exc:
                 log.warning("housekeeping failed (%s)", exc)
             ticks += 1
             await asyncio.sleep(_HOUSEKEEPING_INTERVAL)
@@ -302,7 +304,7 @@ class DeliveryWorker:
             log.error("delivery %d not sent: %s", delivery.delivery_id, problem)
             self._fail(delivery, f"not sent: {problem}")
             return False
-        except _DB_ERRORS as exc:  # loading the mailing failed: try again later
+        except DB_ERRORS as exc:  # loading the mailing failed: try again later
             self._defer(delivery, f"not sent: database unavailable ({exc})")
             return False
         except Exception as exc:
@@ -385,12 +387,20 @@ class DeliveryWorker:
             try:
                 await self.ledger.flush(self.pool)
                 delay = 0.2
-            except _DB_ERRORS as exc:
+            except DB_ERRORS as exc:
                 log.warning(
                     "recording %d outcomes failed (%s); retrying in %.1fs",
                     len(self.ledger),
                     exc,
                     delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except Exception:
+                # Never let the flusher die: the worker would go on sending while no
+                # outcome is recorded, and every lease expiry would send the rows again.
+                log.exception(
+                    "recording %d outcomes failed; retrying in %.1fs", len(self.ledger), delay
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

@@ -15,7 +15,7 @@ import logging
 
 import asyncpg
 
-from mailer.db import load_queries
+from mailer.db import DB_ERRORS, load_queries
 
 DQ = load_queries("deliveries")
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class DeliveryWaker:
                 self._again = False
                 try:
                     await self.pool.execute(DQ["notify_deliveries"])
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                except DB_ERRORS as exc:
                     log.debug("cannot wake the delivery workers (%s); they poll anyway", exc)
                 if not self._again:
                     return

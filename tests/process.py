@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 
 def free_port() -> int:
@@ -135,23 +137,42 @@ class Service:
 
 
 def start_worker(env: Mapping[str, str]) -> subprocess.Popen[str]:
-    """A delivery worker process without HTTP (as `serve` starts its extra workers)."""
-    return subprocess.Popen(
+    """A delivery worker process without HTTP (as `serve` starts its extra workers).
+
+    Its output goes to an unlinked temporary file, not a pipe: nobody reads a pipe while the
+    test waits, and a worker logging through a long outage would block on a full one."""
+    output = tempfile.TemporaryFile("w+")  # noqa: SIM115 -- closed by finish()
+    process = subprocess.Popen(
         [sys.executable, "-m", "mailer", "serve", "--role", "worker", "--no-listen"],
         env=dict(env),
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    _worker_output[process.pid] = output
+    return process
+
+
+_worker_output: dict[int, IO[str]] = {}
+
+
+def worker_output(process: subprocess.Popen[str]) -> str:
+    """What a worker started by start_worker printed so far."""
+    output = _worker_output[process.pid]
+    output.flush()
+    output.seek(0)
+    return output.read()
 
 
 def finish(process: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float = 30) -> str:
-    """Stop a process (if still running) and return what it printed."""
+    """Stop a worker (if still running) and return what it printed."""
     if process.poll() is None:
         process.send_signal(sig)
     try:
-        output, _ = process.communicate(timeout=timeout)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
-        output, _ = process.communicate()
-    return output
+        process.wait()
+    text = worker_output(process)
+    _worker_output.pop(process.pid).close()
+    return text

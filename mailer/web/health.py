@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncpg
 from aiohttp import web
 
 from mailer import keys
+from mailer.db import DB_ERRORS
 from mailer.errors import MigrationError
 from mailer.migrate import pending_migrations
 
@@ -21,7 +21,7 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         async with pool.acquire(timeout=5) as conn:
             pending = await pending_migrations(conn, request.app[keys.migrations_dir_key])
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    except DB_ERRORS:
         return web.json_response(
             {"status": "unavailable", "reason": "database unreachable"}, status=503
         )

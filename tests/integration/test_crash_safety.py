@@ -20,7 +20,7 @@ from mailer.db import open_pool
 from mailer.migrate import apply_migrations
 from mailer.resources import migrations_dir
 from tests.factories import SECRET, add_subscribers, digest_mailing, statuses, wait_until
-from tests.process import finish, mailer_env, start_worker
+from tests.process import finish, mailer_env, start_worker, worker_output
 from tests.smtp_sink import SmtpSink
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -41,6 +41,30 @@ def worker_env(tmp_path: Path, db_url: str, sink: SmtpSink, **extra: str) -> dic
 
 async def all_sent(pool: asyncpg.Pool, mailing_id: int, total: int) -> bool:
     return (await statuses(pool, mailing_id)) == {"sent": total}
+
+
+async def wait_all_sent(
+    pool: asyncpg.Pool, mailing_id: int, total: int, workers: list[subprocess.Popen[str]]
+) -> None:
+    """Wait for the whole mailing; on timeout, say where the rows are and what workers said."""
+    try:
+        await wait_until(lambda: all_sent(pool, mailing_id, total), timeout=90)
+    except TimeoutError:
+        rows = await pool.fetch(
+            "SELECT status, count(*) AS n, min(next_attempt_at) AS next_attempt,"
+            " max(claimed_until) AS lease, max(attempts) AS attempts, min(last_reply) AS reply"
+            " FROM deliveries WHERE mailing_id = $1 AND status <> 'sent' GROUP BY status",
+            mailing_id,
+        )
+        sessions = await pool.fetch(
+            "SELECT state, wait_event_type, wait_event, left(query, 120) AS query"
+            " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        said = "\n".join(worker_output(w)[-20000:] for w in workers)
+        raise AssertionError(
+            f"not all sent after 90 s: {[dict(r) for r in rows]}\n"
+            f"sessions: {[dict(r) for r in sessions]}\n{said}"
+        ) from None
 
 
 async def test_sigkill_mid_send_loses_nothing_and_duplicates_only_what_was_in_flight(
@@ -64,7 +88,7 @@ async def test_sigkill_mid_send_loses_nothing_and_duplicates_only_what_was_in_fl
 
     second = start_worker(env)
     try:
-        await wait_until(lambda: all_sent(pool, mailing_id, total), timeout=90)
+        await wait_all_sent(pool, mailing_id, total, [second])
     finally:
         output = finish(second)
     assert "Traceback" not in output
@@ -88,7 +112,7 @@ async def test_two_workers_share_the_queue_without_sending_twice(
     env = worker_env(tmp_path, db_url, smtp_sink, MAILER_CLAIM_BATCH="20")
     workers = [start_worker(env), start_worker(env)]
     try:
-        await wait_until(lambda: all_sent(pool, mailing_id, total), timeout=90)
+        await wait_all_sent(pool, mailing_id, total, workers)
     finally:
         outputs = [finish(w) for w in workers]
     received = Counter(smtp_sink.recipients())
@@ -171,7 +195,7 @@ async def test_workers_reconnect_after_a_database_restart(
             await smtp_sink.wait_for(300, timeout=60)
             await own.restart(outage=2.0)
             pool = await open_pool(url, max_size=3)
-            await wait_until(lambda: all_sent(pool, mailing_id, total), timeout=90)
+            await wait_all_sent(pool, mailing_id, total, [worker])
         finally:
             output = finish(worker)
         assert worker.returncode == 0, output

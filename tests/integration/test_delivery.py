@@ -10,6 +10,7 @@ import asyncpg
 from mailer import deliveries, mailings
 from mailer.addresses import address_hash
 from mailer.models import DeliveryStatus
+from mailer.sender import Ledger
 from mailer.tokens import Signer
 from tests.factories import (
     SECRET,
@@ -346,6 +347,52 @@ async def test_expired_lease_returns_rows_to_the_queue(
 
         await wait_until(all_sent)
     assert len(smtp_sink.received) == 8
+
+
+class BrokenLedger(Ledger):
+    """Outcomes that cannot be written while `broken` holds, failing the ways asyncpg can
+    (its InternalClientError for a connection caught mid-failure, and anything else)."""
+
+    broken = True
+    failures = 0
+
+    async def flush(self, pool: asyncpg.Pool) -> int:
+        if BrokenLedger.broken and len(self):
+            BrokenLedger.failures += 1
+            if BrokenLedger.failures % 2:
+                raise asyncpg.InternalClientError("another operation is in progress")
+            raise RuntimeError("something nobody expected")
+        return await super().flush(pool)
+
+
+async def test_outcomes_that_cannot_be_recorded_hold_claiming_and_are_kept(
+    pool: asyncpg.Pool, db_url: str, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    BrokenLedger.broken, BrokenLedger.failures = True, 0
+    total = 300
+    await add_subscribers(pool, total)
+    mailing_id = await digest_mailing(pool)
+    await mailings.start_sending(pool, mailing_id)
+    settings = engine_settings(tmp_path, smtp_concurrency=2, claim_batch=20)
+    async with running_worker(pool, db_url, smtp_sink, settings) as worker:
+        worker.ledger.__class__ = BrokenLedger
+
+        async def failed_both_ways() -> bool:
+            return BrokenLedger.failures >= 4
+
+        await wait_until(failed_both_ways)
+        await asyncio.sleep(0.5)
+        # Nothing is recorded, so nothing more is claimed once the ledger holds a queue's
+        # worth: a crash now would resend at most what was claimed, not the whole list.
+        assert len(smtp_sink.received) <= 2 * worker.capacity + settings.smtp_concurrency
+        assert (await statuses(pool, mailing_id)).get("sent", 0) == 0
+        BrokenLedger.broken = False
+
+        async def all_sent() -> bool:
+            return (await statuses(pool, mailing_id)) == {"sent": total}
+
+        await wait_until(all_sent, timeout=30)
+    assert sorted(Counter(smtp_sink.recipients()).values()) == [1] * total
 
 
 async def test_graceful_stop_finishes_in_flight_and_releases_the_rest(
