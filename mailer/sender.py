@@ -144,9 +144,21 @@ class DeliveryWorker:
             self.smtp.host,
             self.smtp.port,
         )
-        await stop.wait()
+        # A task that ends before `stop` has died: stop the whole worker (its rows are
+        # safe in the queue) rather than limp on without claiming, recording or expiring.
+        stopped = asyncio.create_task(stop.wait(), name="stop-signal")
+        tasks = [claimer, flusher, *background, *senders]
+        done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        died = next((task for task in tasks if task in done), None)
+        if died is not None:
+            log.error(
+                "delivery worker task %s ended unexpectedly; stopping the worker",
+                died.get_name(),
+                exc_info=died.exception(),
+            )
+        stopped.cancel()
         self.stopping.set()
-        await claimer
+        await asyncio.gather(claimer, return_exceptions=True)
         unstarted: list[int] = []
         while not self.queue.empty():
             item = self.queue.get_nowait()
@@ -165,6 +177,10 @@ class DeliveryWorker:
         await asyncio.gather(*background, return_exceptions=True)
         await self._final_writes(unstarted)
         log.info("delivery worker %s stopped", self.name)
+        if died is not None:
+            raise RuntimeError(f"delivery worker task {died.get_name()} failed") from (
+                died.exception()
+            )
 
     async def _final_writes(self, unstarted: list[int]) -> None:
         deadline = time.monotonic() + 10

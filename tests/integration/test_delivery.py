@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from mailer import deliveries, mailings
 from mailer.addresses import address_hash
@@ -393,6 +394,26 @@ async def test_outcomes_that_cannot_be_recorded_hold_claiming_and_are_kept(
 
         await wait_until(all_sent, timeout=30)
     assert sorted(Counter(smtp_sink.recipients()).values()) == [1] * total
+
+
+async def test_a_worker_whose_task_dies_stops_and_says_which(
+    pool: asyncpg.Pool, db_url: str, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    async def broken_housekeeping() -> None:
+        raise ValueError("a bug in housekeeping")
+
+    async def run_until_it_stops() -> None:
+        async with running_worker(pool, db_url, smtp_sink, engine_settings(tmp_path)) as worker:
+            worker._housekeeping = broken_housekeeping  # type: ignore[method-assign]
+
+            async def stopped_itself() -> bool:
+                return worker.stopping.is_set()
+
+            await wait_until(stopped_itself)
+
+    with pytest.raises(RuntimeError, match="housekeeping failed") as raised:
+        await run_until_it_stops()
+    assert isinstance(raised.value.__cause__, ValueError)
 
 
 async def test_graceful_stop_finishes_in_flight_and_releases_the_rest(
