@@ -107,6 +107,12 @@ class HookDispatcher:
         for endpoint_id, task in list(self.tasks.items()):
             if task.done():
                 del self.tasks[endpoint_id]
+                if not task.cancelled() and task.exception() is not None:
+                    log.error(
+                        "webhook endpoint %d: its task failed; taking it up again",
+                        endpoint_id,
+                        exc_info=task.exception(),
+                    )
         for row in await self.pool.fetch(Q["active_endpoint_ids"]):
             endpoint_id = row["endpoint_id"]
             if endpoint_id in self.tasks:

@@ -382,3 +382,39 @@ async def test_hooks_cli(pool: asyncpg.Pool, db_url: str, tmp_path: Path) -> Non
     removed = await run("hooks", "remove", str(endpoint_id))
     assert removed.returncode == 0
     assert await pool.fetchval("SELECT count(*) FROM hook_deliveries") == 0
+
+
+async def test_an_endpoint_task_that_fails_is_logged_and_taken_up_again(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    receiver: Receiver,
+    dispatchers: Dispatchers,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from mailer.hook_dispatch import EndpointQueue
+    from mailer.hooks import create_endpoint
+
+    rounds = 0
+    real_round = EndpointQueue._round
+
+    async def first_round_fails(self: EndpointQueue) -> bool | None:
+        nonlocal rounds
+        rounds += 1
+        if rounds == 1:
+            raise ValueError("a bug in the first round")
+        return await real_round(self)
+
+    monkeypatch.setattr(EndpointQueue, "_round", first_round_fails)
+    await create_endpoint(pool, settings, url=receiver.url, event_types=["*"], secret=SECRET)
+    await add_subscribers(pool, 3)
+    for i in range(3):
+        await suppressions.add(pool, f"reader{i}@example.org", detail="", by="test")
+    dispatchers.start()
+
+    async def all_in() -> bool:
+        return len(set(receiver.ids())) >= 3
+
+    await wait_until(all_in, timeout=10)
+    assert "its task failed; taking it up again" in caplog.text
+    assert "a bug in the first round" in caplog.text
