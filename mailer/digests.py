@@ -210,6 +210,7 @@ async def start(pool: asyncpg.Pool, settings: Settings, mailing_id: int) -> int:
         if await conn.fetchval(MQ["begin_sending"], mailing_id) is None:
             raise Conflict(f"digest {mailing_id} is {digest['status']}: it cannot be sent")
         await _ready_content(conn, settings, mailing_id)
+        await conn.execute(MQ["lock_fan_out"])
         status = await conn.execute(Q["fan_out_digest"], mailing_id, digest["series_id"])
         created = int(status.rsplit(" ", 1)[1])
         await record_event(conn, "digest.sending", "digest", mailing_id, {"recipients": created})

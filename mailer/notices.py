@@ -138,6 +138,7 @@ async def start(
     deliveries were made. Workers claim them by the mailing's priority."""
     if await conn.fetchval(MQ["begin_sending"], mailing_id) is None:
         raise Conflict(f"{kind} {mailing_id} is no longer a draft")
+    await conn.execute(MQ["lock_fan_out"])
     status = await conn.execute(fan_out, *args, mailing_id)
     created = int(status.rsplit(" ", 1)[1])
     await record_event(

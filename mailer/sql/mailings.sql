@@ -16,6 +16,12 @@ UPDATE mailings SET status = 'sending', started_at = now(), updated_at = now()
 WHERE mailing_id = $1 AND status IN ('draft', 'scheduled')
 RETURNING kind;
 
+-- name: lock_fan_out
+-- Fan-outs that read the digest ledger (digests, alerts: "never an item twice") run one at a
+-- time, each in a snapshot taken after the previous one committed. Without it, an alert and
+-- a digest starting at the same instant could both carry an item to one person.
+SELECT pg_advisory_xact_lock(hashtext('mailer.fan_out'));
+
 -- name: fan_out_to_active
 -- One row per active, unpaused subscriber, in one statement, at the moment sending starts
 -- (so a late unsubscribe is honoured). It runs once per mailing: begin_sending, in the same

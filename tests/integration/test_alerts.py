@@ -3,6 +3,7 @@ worker to a real SMTP sink ahead of a digest that is sending, never repeated in 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -202,6 +203,33 @@ async def test_the_next_digest_does_not_repeat_an_alerted_item(
     preview = await digests.preview(pool, settings, digest_id, subscriber="warned@example.org")
     assert "Contaminated supply" not in preview["text"] and "Follow-up story" in preview["text"]
     assert await digests.start(pool, settings, digest_id) == 2
+    rows = await pool.fetch(
+        "SELECT subscriber_id, item_ids FROM deliveries WHERE mailing_id = $1", digest_id
+    )
+    ledger = {r["subscriber_id"]: sorted(r["item_ids"]) for r in rows}
+    assert ledger == {warned: [later], other: sorted([warning, later])}
+
+
+async def test_a_digest_starting_while_an_alert_fans_out_waits_and_skips_its_item(
+    pool: asyncpg.Pool, settings: Settings, topics: dict[str, int]
+) -> None:
+    overdose = topics["overdose-prevention"]
+    weekly = await make_series(pool)
+    warned = await add_reader(pool, "warned@example.org", [overdose], alerts=True, series_id=weekly)
+    other = await add_reader(pool, "other@example.org", [overdose], series_id=weekly)
+    warning = await add_item(pool, "Contaminated supply", [overdose])
+    later = await add_item(pool, "Follow-up story", [overdose])
+    draft = await alerts.create(pool, settings, warning, requested_by=EDITOR)
+    digest_id = await digests.create_digest(pool, settings, weekly, now=datetime.now(UTC))
+    assert digest_id is not None
+    async with pool.acquire() as conn, conn.transaction():
+        await alerts.send_alert(conn, settings, draft.notice_id, confirmed=1, confirmed_by=EDITOR)
+        # The alert's deliveries are not committed yet: a digest fanning out now would not
+        # see them, so it waits for the alert's transaction.
+        digest_start = asyncio.create_task(digests.start(pool, settings, digest_id))
+        await asyncio.sleep(0.5)
+        assert not digest_start.done()
+    assert await digest_start == 2
     rows = await pool.fetch(
         "SELECT subscriber_id, item_ids FROM deliveries WHERE mailing_id = $1", digest_id
     )
