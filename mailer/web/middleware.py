@@ -9,6 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from mailer import keys
+from mailer.db import DB_UNAVAILABLE
 from mailer.errors import (
     Conflict,
     Forbidden,
@@ -38,7 +39,11 @@ _TITLES = {
     415: "Unsupported content type",
     429: "Too many requests",
     500: "Something went wrong",
+    503: "Temporarily unavailable",
 }
+
+UNAVAILABLE = "The service is briefly unavailable. Please try again in a minute."
+RETRY_AFTER_UNAVAILABLE = 30  # seconds: about what a database restart or failover takes
 
 
 def wants_json(request: web.Request) -> bool:
@@ -93,6 +98,8 @@ def describe_error(exc: Exception) -> tuple[int, str, dict[str, str]] | None:
         return 429, str(exc), {}
     if isinstance(exc, MailerError):
         return 400, str(exc), {}
+    if isinstance(exc, DB_UNAVAILABLE):
+        return 503, UNAVAILABLE, {}
     return None
 
 
@@ -105,6 +112,10 @@ def log_error(request: web.Request, exc: Exception) -> None:
     if isinstance(exc, MailerError):
         log.warning(
             "unhandled %s on %s %s: %s", type(exc).__name__, request.method, request.path, exc
+        )
+    elif isinstance(exc, DB_UNAVAILABLE):
+        log.warning(
+            "database unavailable on %s %s: %s", request.method, request.path, exc or repr(exc)
         )
     else:
         log.error("unexpected error on %s %s", request.method, request.path, exc_info=exc)
@@ -131,6 +142,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = error_response(request, status, message, fields or None)
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        elif status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE)
         return response
 
 

@@ -69,3 +69,30 @@ async def test_production_has_no_outbox(pool: asyncpg.Pool, aiohttp_client: Clie
     settings = replace(load_settings({}, dotenv=False), env=Env.PRODUCTION)
     client = await aiohttp_client(create_app(settings, pool))
     assert (await client.get("/dev/outbox")).status == 404
+
+
+async def test_a_database_outage_is_a_503_with_retry_after_not_an_error_page(
+    db_url: str, aiohttp_client: ClientFactory
+) -> None:
+    import json
+
+    from mailer.db import open_pool
+    from mailer.signatures import sign
+
+    secret = "whsec_outage_outage"
+    pool = await open_pool(db_url)
+    await pool.close()  # a closed pool behaves like a database that went away
+    settings = load_settings({"MAILER_WEBHOOK_SECRETS": secret}, dotenv=False)
+    client = await aiohttp_client(create_app(settings, pool))
+    body = json.dumps({"email": "reader@example.org", "consent_text": "Yes"}).encode()
+    signup = await client.post(
+        "/webhooks/signup",
+        data=body,
+        headers={"Content-Type": "application/json", "Mailer-Signature": sign(secret, body)},
+    )
+    assert signup.status == 503  # the website's back end should retry, not give up
+    assert signup.headers["Retry-After"] == "30"
+    assert "try again" in (await signup.json())["error"]["message"]
+    page = await client.get("/subscribe")
+    assert page.status == 503
+    assert "try again in a minute" in await page.text()
