@@ -304,7 +304,8 @@ async def preview(
         person = None
         item_ids: frozenset[int] | None = None
         if subscriber:
-            by_id = int(subscriber) if subscriber.isdigit() else None
+            # An id past bigint is nobody's (and would be refused by the driver).
+            by_id = int(subscriber) if subscriber.isdigit() and len(subscriber) < 19 else None
             person = await conn.fetchrow(Q["subscriber_for_preview"], by_id, subscriber.casefold())
             if person is None:
                 raise NotFound("no such subscriber")

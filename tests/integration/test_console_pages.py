@@ -205,7 +205,19 @@ async def test_preview_test_send_send_now_and_watch(
         f"/console/digests/{mailing_id}/preview?subscriber=reader0@example.org"
     )
     assert preview.status == 200
-    assert "Subject:" in await preview.text()
+    shown = await preview.text()
+    assert "Subject:" in shown
+    assert "built-in method" not in shown  # the item count, not dict.items
+    reader = await pool.fetchval(
+        "SELECT subscriber_id FROM subscribers WHERE email = 'reader0@example.org'"
+    )
+    count = len(await pool.fetchval(digests.Q["items_for_subscriber"], mailing_id, reader))
+    assert f" · {count} item" in shown
+    huge = await client.get(
+        f"/console/digests/{mailing_id}/preview?subscriber=99999999999999999999999"
+    )
+    assert huge.status == 404  # an id past bigint is nobody, not a 500
+    assert "No subscriber" in await huge.text()
     frame = await client.get(
         f"/console/digests/{mailing_id}/preview.html?subscriber=reader0@example.org"
     )
