@@ -85,15 +85,24 @@
     });
   }
 
-  // Time zone: the browser's, unless the editor chose one before
+  // Time zone: the browser's, unless the editor chose one before. The suggested (or
+  // scheduled) moment moves with it: the server wrote it in its own zone, and the same
+  // wall-clock time in another zone is another moment (in the past, or hours off).
   var zone = document.getElementById("timezone");
   var shown = document.getElementById("zone-shown");
+  var when = document.getElementById("send_at");
+  function two(n) { return (n < 10 ? "0" : "") + n; }
   if (zone) {
     if (zone.dataset.remembered === "no" && window.Intl) {
       var mine = Intl.DateTimeFormat().resolvedOptions().timeZone;
-      if (mine && zone.querySelector('option[value="' + mine + '"]')) {
+      if (mine && mine !== zone.value && zone.querySelector('option[value="' + mine + '"]')) {
+        var moment = when && when.dataset.utc ? new Date(when.dataset.utc) : null;
         zone.value = mine;
         if (shown) { shown.textContent = mine; }
+        if (moment && !isNaN(moment.getTime())) {  // the browser's local time is in `mine`
+          when.value = moment.getFullYear() + "-" + two(moment.getMonth() + 1) + "-" +
+            two(moment.getDate()) + "T" + two(moment.getHours()) + ":" + two(moment.getMinutes());
+        }
       }
     }
     zone.addEventListener("change", function () { if (shown) { shown.textContent = zone.value; } });

@@ -4,6 +4,8 @@ cancel (the composer is digests.py)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 
@@ -80,7 +82,7 @@ async def test_send(request: web.Request) -> web.StreamResponse:
             request.app[keys.pool_key], request.app[keys.settings_key], mailing_id, addresses
         )
     except (InvalidInput, Conflict) as exc:
-        return await _refused(request, exc, "test_send")
+        return await _refused(request, exc, "test_send", form)
     raise web.HTTPSeeOther(f"/console/digests/{mailing_id}?tested={len(addresses)}")
 
 
@@ -95,7 +97,7 @@ async def schedule(request: web.Request) -> web.StreamResponse:
             pool, request.app[keys.settings_key], mailing_id, send_at, now=schedule_form.now()
         )
     except (InvalidInput, Conflict) as exc:
-        return await _refused(request, exc, "send_at")
+        return await _refused(request, exc, "send_at", form)
     editor = current(request).editor
     if editor.timezone != zone:  # remembered for the next schedule
         await editors.set_timezone(pool, editor.editor_id, zone)
@@ -118,11 +120,20 @@ async def cancel(request: web.Request) -> web.StreamResponse:
 
 
 async def _refused(
-    request: web.Request, exc: InvalidInput | Conflict, field: str
+    request: web.Request,
+    exc: InvalidInput | Conflict,
+    field: str,
+    form: Mapping[str, Any] | None = None,
 ) -> web.StreamResponse:
-    """The composer again, with the reason beside the action that was refused."""
+    """The composer again, with the reason beside the action that was refused and what the
+    editor had typed in its form."""
     fields = dict(exc.fields) if isinstance(exc, InvalidInput) else {}
     if not fields:
         fields = {field: str(exc)}
     status = 409 if isinstance(exc, Conflict) else 400
-    return await composer_page(request, status=status, errors=fields)
+    typed = {
+        name: str(form.get(name, ""))[:2000]
+        for name in ("send_at", "timezone", "addresses")
+        if form is not None and name in form
+    }
+    return await composer_page(request, status=status, errors=fields, typed=typed)

@@ -17,6 +17,17 @@ from mailer.web.console.page import render
 
 _EDITABLE = (MailingStatus.DRAFT, MailingStatus.SCHEDULED)
 _STATUSES = [s.value for s in MailingStatus]
+# What each refused field is called on the page, so that "is in the past" says what is.
+ERROR_LABELS = {
+    "subject": "Subject",
+    "intro_md": "Introduction",
+    "items": "Items",
+    "send_at": "Date and time",
+    "timezone": "Time zone",
+    "addresses": "Test addresses",
+    "test_send": "Test send",
+    "send_now": "Send now",
+}
 
 
 def add_routes(r: web.UrlDispatcher) -> None:
@@ -75,7 +86,10 @@ async def composer_page(
     status: int = 200,
     errors: dict[str, str] | None = None,
     values: dict[str, Any] | None = None,
+    typed: dict[str, str] | None = None,
 ) -> web.StreamResponse:
+    """The composer; after a refused action, `typed` holds what the editor had typed in the
+    action's form (schedule, test send), shown again rather than the defaults."""
     pool = request.app[keys.pool_key]
     mailing_id = path_id(request, "mailing_id")
     digest = dict(await _digest(request, mailing_id))
@@ -103,7 +117,9 @@ async def composer_page(
         intro_preview=digests.intro_html(digest["intro_md"]),
         errors=errors or {},
         notice=next((text for key, text in notices.items() if key in request.query), ""),
-        schedule=schedule_form.context(request, digest, zone),
+        schedule=schedule_form.context(request, digest, zone, typed),
+        typed=typed or {},
+        error_labels=ERROR_LABELS,
     )
 
 

@@ -59,15 +59,30 @@ def parse_local(text: str, zone_name: str) -> datetime:
     return moment
 
 
-def context(request: web.Request, digest: dict[str, Any], zone_name: str) -> dict[str, Any]:
+def context(
+    request: web.Request,
+    digest: dict[str, Any],
+    zone_name: str,
+    typed: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The picker's values: what the editor typed (after a refusal), else the scheduled time,
+    else the next full hour. `utc` is that moment for the script that moves the picker to the
+    browser's zone (empty for typed values, which the script must leave alone)."""
     zone = ZoneInfo(zone_name)
     scheduled = digest.get("scheduled_at")
-    suggested = scheduled or (now() + timedelta(hours=1)).replace(minute=0, second=0)
-    return {
+    suggested = scheduled or (now() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    values = {
         "zones": zones(),
         "zone": zone_name,
         "zone_remembered": current(request).editor.timezone is not None,
         "value": suggested.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+        "utc": suggested.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "scheduled_local": scheduled.astimezone(zone) if scheduled else None,
         "scheduled_utc": scheduled.astimezone(UTC) if scheduled else None,
+        "scheduled_zone": zone_name,
     }
+    if typed:
+        values.update(value=typed.get("send_at", "")[:40], utc="", zone_remembered=True)
+        if typed.get("timezone") in zones():
+            values["zone"] = typed["timezone"]
+    return values
