@@ -102,19 +102,32 @@ async def update_source(
     category_rules: dict[str, list[str]] | None = None,
     poll_interval: int | None = None,
     paused: bool | None = None,
+    url: str | None = None,
 ) -> dict[str, Any]:
+    """Change what is given. A new address (a feed that moved) is polled at once, afresh;
+    the items stay, and the same guids at the new address update them, not duplicate them."""
+    if url is not None:
+        url = url.strip()
+        try:
+            check_url(url, allow_private=True)  # the network check happens at fetch time
+        except FetchError as exc:
+            raise InvalidInput("invalid feed source", {"url": str(exc)}) from exc
     if poll_interval is not None and not 5 <= poll_interval <= 604_800:
         raise InvalidInput("invalid feed source", {"poll_interval": "5 seconds to 7 days"})
     await _check_topics(pool, topics or [], category_rules or {})
-    row = await pool.fetchrow(
-        Q["update_source"],
-        source_id,
-        name,
-        topics,
-        _normalise_rules(category_rules) if category_rules is not None else None,
-        poll_interval,
-        paused,
-    )
+    try:
+        row = await pool.fetchrow(
+            Q["update_source"],
+            source_id,
+            name,
+            topics,
+            _normalise_rules(category_rules) if category_rules is not None else None,
+            poll_interval,
+            paused,
+            url,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise Conflict("that feed is already a source") from exc
     if row is None:
         raise NotFound(f"feed source {source_id} does not exist")
     return source_json(row)

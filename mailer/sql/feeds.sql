@@ -12,12 +12,21 @@ SELECT * FROM feed_sources WHERE kind = 'feed' ORDER BY source_id;
 SELECT * FROM feed_sources WHERE source_id = $1 AND kind = 'feed';
 
 -- name: update_source
+-- A new address ($7) is polled at once with none of the old address's poll state (validators,
+-- body hash, error, failures); the items stay, and the feed's guids still match them.
 UPDATE feed_sources
 SET name = coalesce($2, name), default_topics = coalesce($3, default_topics),
     category_rules = coalesce($4, category_rules), poll_interval = coalesce($5, poll_interval),
     paused = coalesce($6, paused),
     body_hash = NULL,  -- new rules or topics apply to the next poll
-    next_poll_at = CASE WHEN $6 = false THEN now() ELSE next_poll_at END,
+    next_poll_at = CASE WHEN $6 = false OR $7 <> url THEN now() ELSE next_poll_at END,
+    etag = CASE WHEN $7 <> url THEN NULL ELSE etag END,
+    last_modified = CASE WHEN $7 <> url THEN NULL ELSE last_modified END,
+    last_error = CASE WHEN $7 <> url THEN NULL ELSE last_error END,
+    last_warning = CASE WHEN $7 <> url THEN NULL ELSE last_warning END,
+    last_status = CASE WHEN $7 <> url THEN NULL ELSE last_status END,
+    failures = CASE WHEN $7 <> url THEN 0 ELSE failures END,
+    url = coalesce($7, url),
     updated_at = now()
 WHERE source_id = $1 AND kind = 'feed'
 RETURNING *;

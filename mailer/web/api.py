@@ -141,6 +141,7 @@ def _is(value: Any, kind: type | ListOf) -> bool:
 
 _TOPIC: Spec = {"name": str, "description": str, "public": bool, "position": int}
 _SOURCE: Spec = {
+    "url": str,
     "name": str,
     "topics": ListOf(str),
     "category_rules": dict,

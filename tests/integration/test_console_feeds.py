@@ -94,9 +94,10 @@ async def test_poll_now_pause_resume_edit_and_remove(
                                   rules=rules)  # fmt: skip
             assert response.status == 303
         rows = await pool.fetch(
-            "SELECT source_id FROM feed_sources WHERE kind = 'feed' ORDER BY source_id"
+            "SELECT source_id, url FROM feed_sources WHERE kind = 'feed' ORDER BY source_id"
         )
         good, bad = [r["source_id"] for r in rows]
+        url_of = {r["source_id"]: r["url"] for r in rows}
 
         response = await post(client, f"/console/feeds/{good}/poll", csrf)
         assert response.headers["Location"] == f"/console/feeds?polled={good}#source-{good}"
@@ -129,15 +130,33 @@ async def test_poll_now_pause_resume_edit_and_remove(
     await post(client, f"/console/feeds/{good}/resume", csrf)
     assert not await pool.fetchval("SELECT paused FROM feed_sources WHERE source_id = $1", good)
 
-    # Edit: the form shows the source as it is; the address cannot change.
+    # Edit: the form shows the source as it is, its address too.
     page = await (await client.get(f"/console/feeds/{good}")).text()
     assert field_value(page, "interval") == "60"
+    assert field_value(page, "url") == url_of[good]
     assert "Opioids = overdose-prevention" in page or "opioids = overdose-prevention" in page
+    # Another source's address: refused (409), with everything typed shown again.
+    taken = await post(client, f"/console/feeds/{good}", csrf, name="County news",
+                       interval="5", url=url_of[bad])  # fmt: skip
+    assert taken.status == 409
+    html = await taken.text()
+    assert field_error(html, "url") == "That feed is already a source."
+    assert (field_value(html, "url"), field_value(html, "name")) == (url_of[bad], "County news")
+    not_http = await post(client, f"/console/feeds/{good}", csrf, interval="5", url="ftp://x/")
+    assert not_http.status == 400
+    assert "Only http and https" in (field_error(await not_http.text(), "url") or "")
+    # The feed moved: the new address is polled at once, without the old one's poll state.
+    await pool.execute(
+        "UPDATE feed_sources SET etag = 'old', failures = 2, next_poll_at = now() + "
+        "interval '1 hour' WHERE source_id = $1",
+        good,
+    )
     response = await post(client, f"/console/feeds/{good}", csrf, name="County news",
                           interval="5", topics=["tobacco"], rules="",
-                          url="https://elsewhere.example.org/")  # fmt: skip
+                          url=" https://elsewhere.example.org/feed ")  # fmt: skip
     assert response.headers["Location"] == f"/console/feeds/{good}?saved=1"
-    source = await pool.fetchrow("SELECT * FROM feed_sources WHERE source_id = $1", good)
+    source = await pool.fetchrow("SELECT *, next_poll_at <= now() AS due FROM feed_sources "
+                                 "WHERE source_id = $1", good)  # fmt: skip
     assert source is not None
     assert (source["name"], source["poll_interval"], source["default_topics"]) == (
         "County news",
@@ -145,8 +164,16 @@ async def test_poll_now_pause_resume_edit_and_remove(
         ["tobacco"],
     )
     assert source["category_rules"] == {}
-    assert source["url"].startswith("http://127.0.0.1")
-    refused = await post(client, f"/console/feeds/{good}", csrf, name="x" * 201, interval="5")
+    assert source["url"] == "https://elsewhere.example.org/feed"
+    assert (source["etag"], source["last_status"], source["failures"], source["due"]) == (
+        None,
+        None,
+        0,
+        True,
+    )
+    assert await pool.fetchval("SELECT count(*) FROM items WHERE source_id = $1", good) == stored
+    refused = await post(client, f"/console/feeds/{good}", csrf, name="x" * 201, interval="5",
+                         url="https://elsewhere.example.org/feed")  # fmt: skip
     assert refused.status == 400
     assert field_error(await refused.text(), "name") == (
         "The name is at most 200 characters (this is 201)."

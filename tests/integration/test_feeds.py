@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from mailer import feeds
 from mailer.api_keys import create_api_key
 from mailer.app import create_app
-from mailer.errors import InvalidInput
+from mailer.errors import Conflict, InvalidInput
 from mailer.fetch import make_session
 from mailer.signatures import sign
 from mailer.topics import create_topic
@@ -479,3 +479,31 @@ async def test_an_unchanged_body_is_not_parsed_again_until_the_rules_change(
     )
     (after,) = await feeds.poll_now(pool, session, source["source_id"], allow_private=True)
     assert after.updated == 1  # the smoke-free story now carries its topic
+
+
+async def test_a_feed_that_moved_keeps_its_items(
+    pool: asyncpg.Pool,
+    session: aiohttp.ClientSession,
+    feed_server: FeedServer,
+    topic_ids: dict[str, int],
+) -> None:
+    """A new address is polled afresh (no old validators or body hash), and the same guids
+    there update the source's items instead of adding them again."""
+    source = await feeds.create_source(pool, url=feed_server.url("/f/rss2.xml"))
+    (first,) = await feeds.poll_now(pool, session, source["source_id"], allow_private=True)
+    assert first.created == 3
+    moved = await feeds.update_source(
+        pool, source["source_id"], url=" " + feed_server.url("/f/rss2.xml?moved=1") + " "
+    )
+    assert moved["url"] == feed_server.url("/f/rss2.xml?moved=1")
+    assert (moved["etag"], moved["body_hash"], moved["last_status"]) == (None, None, None)
+    (after,) = await feeds.poll_now(pool, session, source["source_id"], allow_private=True)
+    assert (after.status, after.created, after.unchanged + after.updated) == (200, 0, 3)
+    assert await pool.fetchval("SELECT count(*) FROM items") == 3
+
+    other = await feeds.create_source(pool, url=feed_server.url("/f/atom.xml"))
+    with pytest.raises(Conflict):
+        await feeds.update_source(pool, other["source_id"], url=moved["url"])
+    with pytest.raises(InvalidInput) as refused:
+        await feeds.update_source(pool, other["source_id"], url="file:///etc/passwd")
+    assert "url" in refused.value.fields

@@ -1,5 +1,6 @@
-"""Feed sources (admin): list with the last poll's outcome, add, edit, pause, resume, poll
-now, remove after a confirmation. Every change is a call of mailer/feeds.py, as in the API."""
+"""Feed sources (admin): list with the last poll's outcome, add, edit (the address too, for a
+feed that moved), pause, resume, poll now, remove after a confirmation. Every change is a
+call of mailer/feeds.py, as in the API."""
 
 from __future__ import annotations
 
@@ -139,12 +140,14 @@ async def save_feed(request: web.Request) -> web.StreamResponse:
     pool = request.app[keys.pool_key]
     row = await console_admin.get_source(pool, path_id(request, "source_id"))
     form = await FormInput.read(request)
-    form.values["url"] = row["url"]  # the address is the source's identity: not editable
+    url = form.text("url", label="The feed's address", required=True, max_length=2000)
     fields = _read(form, [t.slug for t in await topics.list_topics(pool)])
     if form.ok:
         try:
-            await feeds.update_source(pool, row["source_id"], **fields)
-        except (InvalidInput, Conflict) as exc:
+            await feeds.update_source(pool, row["source_id"], url=url, **fields)
+        except Conflict as exc:
+            form.refused(exc, field="url", names=_FIELD_NAMES)
+        except InvalidInput as exc:
             form.refused(exc, field="name", names=_FIELD_NAMES)
         else:
             raise web.HTTPSeeOther(f"/console/feeds/{row['source_id']}?saved=1")
