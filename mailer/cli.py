@@ -132,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     feeds_cmd.set_defaults(handler=commands.feeds)
 
     series_cmd = subcommands.add_parser(
-        "series", help="add or list digest series", description="Digest series and schedules."
+        "series",
+        help="add, list or remove digest series",
+        description="Digest series and schedules.",
     )
     series_sub = series_cmd.add_subparsers(dest="action", metavar="ACTION", required=True)
     series_add = series_sub.add_parser("add", help="add a series")
@@ -145,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     series_add.add_argument("--default", action="store_true", help="new subscribers get it")
     series_add.add_argument("--slug")
     series_sub.add_parser("list", help="list series with their next occurrence")
+    series_remove = series_sub.add_parser(
+        "remove", help="remove a series (refused while it has unfinished digests)"
+    )
+    series_remove.add_argument("series_id", type=int, help="the series id")
     series_cmd.set_defaults(handler=commands.series)
 
     digests_cmd = subcommands.add_parser(

@@ -160,6 +160,9 @@ async def series(settings: Settings, args: argparse.Namespace) -> int:
             )
             slug, upcoming = created["slug"], created["next_run_at"]
             print(f"added series {created['series_id']} ({slug}), next {upcoming}")
+        elif args.action == "remove":
+            await series.delete_series(pool, args.series_id)
+            print(f"removed series {args.series_id}")
         else:
             for row in await series.list_series(pool):
                 flags = ", ".join(

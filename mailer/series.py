@@ -169,3 +169,31 @@ async def update_series(
     )  # fmt: skip
     assert row is not None
     return record_json(row)
+
+
+async def series_usage(pool: asyncpg.Pool, series_id: int) -> dict[str, Any]:
+    """What removing the series touches: subscribers who chose it, sent digests, and the
+    unfinished digests that stop it."""
+    async with pool.acquire() as conn:
+        usage = await conn.fetchrow(Q["series_usage"], series_id)
+        unfinished = await conn.fetch(Q["unfinished_digests"], series_id)
+    assert usage is not None
+    return {**dict(usage), "unfinished": [dict(r) for r in unfinished]}
+
+
+async def delete_series(pool: asyncpg.Pool, series_id: int) -> None:
+    """Remove a series, in one transaction: refused (Conflict) while it has a digest that is
+    a draft, scheduled, sending or paused, since those need its subscribers. Subscribers'
+    choice of it goes; sent digests stay (in the archive, without a series)."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchrow(Q["lock_series"], series_id) is None:
+            raise NotFound(f"series {series_id} does not exist")
+        unfinished = await conn.fetch(Q["unfinished_digests"], series_id)
+        if unfinished:
+            listed = ", ".join(f"{r['mailing_id']} ({r['status']})" for r in unfinished[:5])
+            raise Conflict(
+                f"the series still has {len(unfinished)} unfinished "
+                f"digest{'' if len(unfinished) == 1 else 's'} ({listed}): "
+                "send or cancel them first"
+            )
+        await conn.execute(Q["delete_series"], series_id)

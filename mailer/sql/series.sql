@@ -36,3 +36,20 @@ SELECT series_id FROM series WHERE is_default AND active;
 INSERT INTO subscriber_series (subscriber_id, series_id)
 SELECT $1, series_id FROM series WHERE is_default AND active
 ON CONFLICT DO NOTHING;
+
+-- name: lock_series
+SELECT * FROM series WHERE series_id = $1 FOR UPDATE;
+
+-- name: unfinished_digests
+-- Digests that still need their series (its subscribers are the recipients).
+SELECT mailing_id, status, subject FROM mailings
+WHERE series_id = $1 AND status IN ('draft', 'scheduled', 'sending', 'paused')
+ORDER BY mailing_id;
+
+-- name: series_usage
+SELECT (SELECT count(*) FROM subscriber_series WHERE series_id = $1) AS subscribers,
+       (SELECT count(*) FROM mailings WHERE series_id = $1 AND status = 'sent') AS sent;
+
+-- name: delete_series
+-- Subscribers' choices of it go with it (cascade); sent digests stay, without a series.
+DELETE FROM series WHERE series_id = $1 RETURNING series_id;

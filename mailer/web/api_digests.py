@@ -63,6 +63,12 @@ async def update_series(request: web.Request) -> web.Response:
     return web.json_response(updated, dumps=dumps_json)
 
 
+async def delete_series(request: web.Request) -> web.Response:
+    """204; 409 while the series has a digest that is a draft, scheduled or sending."""
+    await series.delete_series(request.app[keys.pool_key], path_id(request, "series_id"))
+    return web.Response(status=204)
+
+
 async def list_digests(request: web.Request) -> web.Response:
     status = request.query.get("status") or None
     rows = await request.app[keys.pool_key].fetch(digests.Q["list_digests"], status)

@@ -135,7 +135,7 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/feeds/{source_id}": {
         "patch": _op("Change, pause or resume a source", params=("source_id",),
-                     body={"name": _S, "topics": _LS, "poll_interval": _I, "paused": _B,
+                     body={"url": _S, "name": _S, "topics": _LS, "poll_interval": _I, "paused": _B,
                            "category_rules": _OBJECT}),
         "delete": _op("Remove a source (its items stay)", params=("source_id",), ok=204),
     },
@@ -158,6 +158,8 @@ PATHS: dict[str, dict[str, Any]] = {
         "patch": _op("Change a series", params=("series_id",),
                      body={"name": _S, "cron": _S, "timezone": _S, "mode": _S,
                            "is_default": _B, "active": _B}),
+        "delete": _op("Remove a series (409 while a digest of it is unfinished)",
+                      params=("series_id",), ok=204),
     },
     "/digests": {
         "get": _op("List digests", query=("status",)),

@@ -86,6 +86,7 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     v1.router.add_get("/series", api_digests.list_series)
     v1.router.add_post("/series", api_digests.create_series)
     v1.router.add_patch("/series/{series_id}", api_digests.update_series)
+    v1.router.add_delete("/series/{series_id}", api_digests.delete_series)
     v1.router.add_get("/digests", api_digests.list_digests)
     v1.router.add_post("/digests", api_digests.create_digest)
     v1.router.add_get("/digests/{mailing_id}", api_digests.get_digest)

@@ -187,3 +187,24 @@ async def test_an_admin_sets_up_the_newsroom(
     assert await db.fetchval("SELECT count(*) FROM subscribers WHERE subscriber_id = $1",
                              subscriber_id) == 1  # fmt: skip
     assert not [d for d in dialogs if not d.startswith("confirm")], dialogs
+
+
+async def test_an_admin_removes_a_series(
+    service: RunningService, page: Page, db: asyncpg.Pool
+) -> None:
+    from datetime import UTC, datetime
+
+    from mailer import series
+
+    await add_editor(db, "root@example.org", role="admin", name="Root Admin")
+    made = await series.create_series(
+        db, name="Daily news", cron="0 7 * * *", timezone="UTC", now=datetime.now(UTC)
+    )
+    await sign_in(page, service.base_url, "root@example.org")
+    await page.goto(f"{service.base_url}/console/series/{made['series_id']}")
+    await page.get_by_role("link", name="Remove…").click()
+    await expect(page.get_by_role("heading", name="Remove “Daily news”?")).to_be_visible()
+    await page.get_by_role("button", name="Remove the series").click()
+    await expect(page.get_by_role("status")).to_have_text("Series “Daily news” removed.")
+    await expect(page.get_by_role("link", name="Daily news")).to_have_count(0)
+    assert await db.fetchval("SELECT count(*) FROM series") == 0

@@ -41,6 +41,8 @@ ADMIN_ROUTES = [
     ("POST", "/console/series"),
     ("GET", "/console/series/{series_id}"),
     ("POST", "/console/series/{series_id}"),
+    ("GET", "/console/series/{series_id}/remove"),
+    ("POST", "/console/series/{series_id}/remove"),
     ("GET", "/console/api-keys"),
     ("POST", "/console/api-keys"),
     ("POST", "/console/api-keys/{api_key_id}/revoke"),

@@ -57,3 +57,23 @@ async def test_editors_add_list_disable_reset(
     assert reset.returncode == 0
     assert "/console/set-password/" in reset.stdout
     assert run_mailer(["editors", "disable", "nobody@example.org"], env).returncode == 1
+
+
+async def test_series_remove(tmp_path: Path, db_url: str, pool: asyncpg.Pool) -> None:
+    env = mailer_env(tmp_path, MAILER_DATABASE_URL=db_url)
+    added = run_mailer(["series", "add", "Daily", "--cron", "0 7 * * *", "--timezone", "UTC"], env)
+    assert added.returncode == 0, added.stderr
+    series_id = await pool.fetchval("SELECT series_id FROM series")
+    await pool.execute(
+        "INSERT INTO mailings (kind, subject, list_id, series_id, status) "
+        "VALUES ('digest', 'Next', 'x', $1, 'scheduled')",
+        series_id,
+    )
+    refused = run_mailer(["series", "remove", str(series_id)], env)
+    assert refused.returncode == 1
+    assert "1 unfinished digest" in refused.stderr
+    await pool.execute("UPDATE mailings SET status = 'cancelled'")
+    removed = run_mailer(["series", "remove", str(series_id)], env)
+    assert removed.returncode == 0, removed.stderr
+    assert removed.stdout.strip() == f"removed series {series_id}"
+    assert await pool.fetchval("SELECT count(*) FROM series") == 0

@@ -183,3 +183,56 @@ async def test_add_and_edit_a_series_with_its_next_runs(
     row = await series.get_series(pool, series_id)
     assert row["active"] and row["next_run_at"] > datetime.now(UTC)
     assert (await client.get("/console/series/12345")).status == 404
+
+
+async def test_remove_a_series_once_its_digests_are_done(
+    pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    from mailer import digests
+    from tests.factories import engine_settings
+
+    client, csrf = await admin_client(pool, aiohttp_client, tmp_path)
+    made = await series.create_series(
+        pool, name="Daily news", cron="0 7 * * *", timezone="UTC", now=datetime.now(UTC)
+    )
+    series_id = made["series_id"]
+    readers = await add_subscribers(pool, 2)
+    await pool.execute(
+        "INSERT INTO subscriber_series SELECT s, $2 FROM unnest($1::bigint[]) s", readers, series_id
+    )
+    settings = engine_settings(tmp_path)
+    draft = await digests.create_digest(pool, settings, series_id, now=datetime.now(UTC))
+    sent = await pool.fetchval(
+        "INSERT INTO mailings (kind, subject, list_id, series_id, status) "
+        "VALUES ('digest', 'Old news', 'x', $1, 'sent') RETURNING mailing_id",
+        series_id,
+    )
+    page = await (await client.get(f"/console/series/{series_id}")).text()
+    assert f'href="/console/series/{series_id}/remove"' in page
+
+    # A draft needs the series: the page lists it and offers no button; a post is refused.
+    page = await (await client.get(f"/console/series/{series_id}/remove")).text()
+    assert "cannot be removed yet" in page
+    assert f'href="/console/digests/{draft}"' in page
+    assert "Remove the series" not in page
+    refused = await post(client, f"/console/series/{series_id}/remove", csrf)
+    assert refused.status == 409
+    assert "1 unfinished digest" in await refused.text()
+    assert await pool.fetchval("SELECT count(*) FROM series") == 1
+
+    await pool.execute("UPDATE mailings SET status = 'cancelled' WHERE mailing_id = $1", draft)
+    page = await (await client.get(f"/console/series/{series_id}/remove")).text()
+    assert "2 subscribers</strong> receive this series" in page
+    assert "Its 1 sent digest stays" in page
+    removed = await post(client, f"/console/series/{series_id}/remove", csrf)
+    assert removed.status == 303
+    assert removed.headers["Location"] == "/console/series?removed=Daily%20news"
+    listing = await (await client.get(removed.headers["Location"])).text()
+    assert "Series “Daily news” removed." in listing
+    assert await pool.fetchval("SELECT count(*) FROM series") == 0
+    assert await pool.fetchval("SELECT count(*) FROM subscriber_series") == 0
+    assert await pool.fetchval(
+        "SELECT series_id IS NULL FROM mailings WHERE mailing_id = $1", sent
+    )  # the sent digest stays
+    assert (await client.get(f"/console/series/{series_id}/remove")).status == 404
+    assert (await post(client, f"/console/series/{series_id}/remove", csrf)).status == 404

@@ -353,6 +353,17 @@ async def test_editor_api_for_series_and_digests(
     assert again.status == 409
     listed = await (await client.get("/api/v1/digests?status=cancelled", headers=h)).json()
     assert [d["mailing_id"] for d in listed["digests"]] == [mailing_id]
+    # A series goes once no digest needs it; its cancelled digest stays.
+    draft = await (
+        await client.post("/api/v1/digests", json={"series_id": series_id}, headers=h)
+    ).json()
+    in_use = await client.delete(f"/api/v1/series/{series_id}", headers=h)
+    assert in_use.status == 409
+    assert "unfinished digest" in (await in_use.json())["error"]["message"]
+    await client.post(f"/api/v1/digests/{draft['mailing_id']}/cancel", headers=h)
+    assert (await client.delete(f"/api/v1/series/{series_id}", headers=h)).status == 204
+    assert (await client.delete(f"/api/v1/series/{series_id}", headers=h)).status == 404
+    assert await pool.fetchval("SELECT count(*) FROM mailings WHERE series_id IS NULL") == 2
 
 
 async def test_test_send_reaches_the_sink_marked_as_test(

@@ -1,10 +1,11 @@
 """Digest series (admin): list with the next runs in words, add, edit (name, schedule, time
-zone, auto-send, default, active)."""
+zone, auto-send, default, active), remove after a confirmation."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 from aiohttp import web
@@ -26,6 +27,8 @@ def add_routes(r: web.UrlDispatcher) -> None:
     r.add_post("/series", create_series)
     r.add_get("/series/{series_id}", one_series_page)
     r.add_post("/series/{series_id}", save_series)
+    r.add_get("/series/{series_id}/remove", remove_page)
+    r.add_post("/series/{series_id}/remove", remove_series)
 
 
 def upcoming_runs(cron: str, timezone: str, now: datetime, count: int) -> list[datetime]:
@@ -85,6 +88,7 @@ async def series_page(request: web.Request, *, form: FormInput | None = None) ->
         now=datetime.now(UTC),
         form=form or FormInput.prefilled({"timezone": schedule_form.editor_zone(request)}),
         added=request.query.get("added") == "1",
+        removed=request.query.get("removed", "")[:100],
         **_page_values(request),
     )
 
@@ -162,3 +166,32 @@ async def save_series(request: web.Request) -> web.StreamResponse:
         else:
             raise web.HTTPSeeOther(f"/console/series/{current['series_id']}?saved=1")
     return await one_series_page(request, form=form)
+
+
+@admin_only
+async def remove_page(
+    request: web.Request, *, status: int = 200, problem: str = ""
+) -> web.StreamResponse:
+    """What removing touches (subscribers' choice, sent digests); the digests in the way."""
+    pool = request.app[keys.pool_key]
+    row = await series.get_series(pool, path_id(request, "series_id"))
+    return render(
+        request,
+        "console/series_remove.html",
+        status=status,
+        title=f"Remove {row['name']}?",
+        row=row,
+        usage=await series.series_usage(pool, row["series_id"]),
+        problem=problem,
+    )
+
+
+@admin_only
+async def remove_series(request: web.Request) -> web.StreamResponse:
+    pool = request.app[keys.pool_key]
+    row = await series.get_series(pool, path_id(request, "series_id"))
+    try:
+        await series.delete_series(pool, row["series_id"])
+    except Conflict as exc:  # a digest was drafted or scheduled since the page was shown
+        return await remove_page(request, status=409, problem=str(exc))
+    raise web.HTTPSeeOther(f"/console/series?removed={quote(row['name'])}")
