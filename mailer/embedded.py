@@ -101,7 +101,13 @@ async def start_dev_smtp_sink(
     loop = asyncio.get_running_loop()
 
     def protocol() -> SMTP:
-        return SMTP(handler, hostname="mailer-dev-sink", data_size_limit=50 * 1024 * 1024)
+        # SMTPUTF8, as real relays offer it: addresses with a non-ASCII local part need it.
+        return SMTP(
+            handler,
+            hostname="mailer-dev-sink",
+            data_size_limit=50 * 1024 * 1024,
+            enable_SMTPUTF8=True,
+        )
 
     try:
         server = await loop.create_server(protocol, host=host, port=port)

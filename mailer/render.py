@@ -308,9 +308,17 @@ _HTML_HEADERS = (
 
 
 def _address_header(address: str, name: str | None) -> bytes:
-    """To: value with the display name encoded (RFC 2047) and no way to inject a header."""
+    """To: value with the display name encoded (RFC 2047) and no way to inject a header.
+    An address with a non-ASCII local part (sent with SMTPUTF8) is written as UTF-8, as
+    RFC 6532 has it: no encoding of the address itself exists."""
     display = clean_header_text(name or "")
-    value = formataddr((display, clean_header_text(address)), charset="utf-8")
+    address = clean_header_text(address)
+    if address.isascii():
+        value = formataddr((display, address), charset="utf-8")
+    elif display:  # formataddr refuses such an address: encode the name around a stand-in
+        value = formataddr((display, "a@a"), charset="utf-8")[: -len("<a@a>")] + f"<{address}>"
+    else:
+        value = address
     return value.replace("\n", "\r\n").encode()
 
 

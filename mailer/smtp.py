@@ -142,8 +142,11 @@ class SmtpConnection:
         line ends, so only dot-stuffing is left to do, with one bytes.replace. (aiosmtplib's
         own DATA runs two regular expressions over every message: most of a worker's CPU.)"""
         encoding = "utf-8" if smtputf8 else "ascii"
-        if smtputf8 and not client.supports_extension("smtputf8"):
-            raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
+        if smtputf8:
+            if client.is_ehlo_or_helo_needed:  # a fresh connection has not said EHLO yet
+                await client.ehlo(timeout=None)
+            if not client.supports_extension("smtputf8"):
+                raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
         options = ["SMTPUTF8"] if smtputf8 else []
         try:
             await client.mail(sender, options=options, encoding=encoding, timeout=None)

@@ -94,11 +94,12 @@ class SmtpSink:
         await self.server.wait_closed()
 
 
-async def start_sink(host: str = "127.0.0.1") -> SmtpSink:
+async def start_sink(host: str = "127.0.0.1", *, smtputf8: bool = True) -> SmtpSink:
+    """A recording server on a free port; it offers SMTPUTF8 as real relays do, unless told."""
     handler = RecordingHandler()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(handler, hostname="test-sink"), host=host, port=0
+        lambda: SMTP(handler, hostname="test-sink", enable_SMTPUTF8=smtputf8), host=host, port=0
     )
     port = server.sockets[0].getsockname()[1]
     return SmtpSink(host=host, port=port, handler=handler, server=server)

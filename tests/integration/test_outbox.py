@@ -7,8 +7,9 @@ import asyncpg
 import pytest
 
 from mailer.app import create_app
-from mailer.config import load_settings
+from mailer.config import SmtpSettings, load_settings
 from mailer.embedded import DevSmtpSink, start_dev_smtp_sink
+from mailer.smtp import SmtpConnection
 from tests.helpers import ClientFactory
 
 
@@ -68,6 +69,25 @@ async def test_outbox_lists_and_shows_each_part(
     cleared = await client.post("/dev/outbox/clear", allow_redirects=False)
     assert cleared.status == 303
     assert (await (await client.get("/dev/outbox.json")).json())["messages"] == []
+
+
+async def test_outbox_takes_and_shows_mail_to_an_international_address(
+    tmp_path: Path, dev_sink: DevSmtpSink, pool: asyncpg.Pool, aiohttp_client: ClientFactory
+) -> None:
+    # Such an address needs SMTPUTF8; without it the development sink refused every such mail.
+    data = (
+        "From: news@example.org\r\nTo: josé@exämple.org\r\nSubject: Hola\r\n\r\nHi\r\n"
+    ).encode()
+    connection = SmtpConnection(SmtpSettings(host=dev_sink.host, port=dev_sink.port))
+    try:
+        await connection.send("news@example.org", "josé@exämple.org", data, smtputf8=True)
+    finally:
+        await connection.close()
+    settings = replace(load_settings({}, dotenv=False), data_dir=tmp_path)
+    client = await aiohttp_client(create_app(settings, pool))
+    (entry,) = (await (await client.get("/dev/outbox.json")).json())["messages"]
+    assert (entry["recipients"], entry["subject"]) == ("josé@exämple.org", "Hola")
+    assert (await client.get(f"/dev/outbox/{entry['key']}")).status == 200
 
 
 async def test_outbox_refuses_unknown_and_malformed_keys(

@@ -1,6 +1,8 @@
 """Signup with double opt-in through the signed webhook, end to end to the SMTP sink."""
 
 import asyncio
+import email
+import email.policy
 import io
 import json
 import re
@@ -138,6 +140,27 @@ async def test_signup_confirm_end_to_end(
     assert again.status == 200
     assert "already subscribed" in (await again.text()).lower()
     assert await pool.fetchval("SELECT count(*) FROM consent_events") == 2  # single use
+
+
+async def test_international_addresses_get_their_confirmation(
+    client: Client, pool: asyncpg.Pool, db_url: str, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    # An IDN domain travels as punycode; a non-ASCII local part needs SMTPUTF8 (RFC 6531),
+    # which the sink offers as real relays do. Both were accepted at signup and then never
+    # mailed: composing the To header failed.
+    for address in ("zoe@bücher.example", "josé@exämple.org", "用户@例子.广告"):
+        assert (await post_signup(client, signup(address))).status == 202
+    async with running_worker(pool, db_url, smtp_sink, signup_settings(tmp_path)):
+        mails = await smtp_sink.wait_for(3)
+    assert sorted(r for m in mails for r in m.rcpt_tos) == sorted(
+        ["zoe@xn--bcher-kva.example", "josé@exämple.org", "用户@例子.广告"]
+    )
+    for mail in mails:
+        parsed = email.message_from_string(mail.data.decode(), policy=email.policy.SMTPUTF8)
+        assert parsed["To"].addresses[0].addr_spec == mail.rcpt_tos[0]
+        assert parsed["To"].addresses[0].display_name == "Zoë"
+    statuses = await pool.fetch("SELECT status FROM deliveries")
+    assert [r["status"] for r in statuses] == ["sent"] * 3
 
 
 async def test_signatures(client: Client) -> None:

@@ -2,7 +2,7 @@
 
 from mailer.config import SmtpSettings
 from mailer.smtp import SmtpConnection, SmtpFailure
-from tests.smtp_sink import SmtpSink
+from tests.smtp_sink import SmtpSink, start_sink
 
 MESSAGE = (
     b"From: a@example.org\r\nTo: b@example.org\r\nSubject: dots\r\n\r\n"
@@ -40,3 +40,30 @@ async def test_a_refused_recipient_leaves_the_connection_usable(smtp_sink: SmtpS
     finally:
         await connection.close()
     assert smtp_sink.recipients() == ["b@example.org"]
+
+
+async def test_smtputf8_works_as_the_first_message_of_a_connection(smtp_sink: SmtpSink) -> None:
+    # The server's extensions are known only after EHLO, which aiosmtplib sends lazily:
+    # checking for SMTPUTF8 before it failed every such message on a fresh connection.
+    connection = SmtpConnection(SmtpSettings(host=smtp_sink.host, port=smtp_sink.port))
+    try:
+        await connection.send("a@example.org", "josé@exämple.org", MESSAGE, smtputf8=True)
+    finally:
+        await connection.close()
+    assert smtp_sink.recipients() == ["josé@exämple.org"]
+
+
+async def test_a_server_without_smtputf8_fails_such_a_message_for_good() -> None:
+    sink = await start_sink(smtputf8=False)
+    connection = SmtpConnection(SmtpSettings(host=sink.host, port=sink.port))
+    try:
+        failure = None
+        try:
+            await connection.send("a@example.org", "josé@exämple.org", MESSAGE, smtputf8=True)
+        except SmtpFailure as exc:
+            failure = exc
+        assert failure is not None and failure.permanent
+        assert "SMTPUTF8" in str(failure)
+    finally:
+        await connection.close()
+        await sink.close()

@@ -106,6 +106,18 @@ def test_unicode_subject_and_names_are_encoded() -> None:
     assert message["To"].addresses[0].display_name == "Δημήτρης Παπαδόπουλος"
 
 
+@pytest.mark.parametrize("name", [None, "Zoë Tester", "Plain Name"])
+def test_an_address_with_a_non_ascii_local_part_is_written_as_utf8(name: str | None) -> None:
+    # RFC 6532: sent with SMTPUTF8, the address goes into To as UTF-8 (it has no encoding);
+    # the display name is still RFC 2047 encoded.
+    data = digest().build(recipient(address="josé@exämple.org", name=name))
+    message = email.message_from_string(data.decode("utf-8"), policy=email.policy.SMTPUTF8)
+    (to,) = message["To"].addresses
+    assert (to.addr_spec, to.display_name) == ("josé@exämple.org", name or "")
+    (to_line,) = [line for line in data.split(b"\r\n") if line.startswith(b"To: ")]
+    assert data.replace(to_line, b"").isascii()  # the address is the only UTF-8 in it
+
+
 def test_items_are_filtered_per_recipient() -> None:
     compiled = digest(items_per_topic=2)
     everything = parse(compiled.build(recipient())).get_body(("plain",))
