@@ -11,6 +11,7 @@ from mailer.corrections import Q as CQ
 from mailer.errors import NotFound
 from mailer.preferences import Subscriber, subscriber_from_link
 from mailer.tokens import Purpose
+from mailer.web.forms import read_form
 from mailer.web.preferences import _context, _links
 from mailer.web.public import render
 
@@ -48,7 +49,7 @@ async def stop_alerts_post(request: web.Request) -> web.Response:
     """The button, and RFC 8058 one-click from an alert's List-Unsubscribe: alerts stop,
     digests go on. 200, no redirect."""
     subscriber = await _subscriber(request)
-    form = await request.post()
+    form = await read_form(request)
     one_click = form.get("List-Unsubscribe") == "One-Click"
     source = "one-click alert unsubscribe" if one_click else "alert unsubscribe page"
     await stop_alerts(
@@ -64,7 +65,7 @@ async def archived_item(request: web.Request) -> web.Response:
     """An item that went out in a digest or an alert, with its corrections."""
     text = request.match_info["item_id"]
     pool = request.app[keys.pool_key]
-    valid = text.isdigit() and len(text) <= 18
+    valid = text.isascii() and text.isdigit() and len(text) <= 18  # not "²": int() refuses it
     item = await pool.fetchrow(CQ["archived_item"], int(text)) if valid else None
     if item is None or not item["mailings"]:
         raise NotFound("No item we sent has this address.")

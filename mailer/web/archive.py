@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
+import asyncpg
 from aiohttp import web
 
 from mailer import keys
@@ -22,13 +24,24 @@ async def archive_page(request: web.Request) -> web.Response:
     return render(request, "web/archive.html", title="Archive", digests=rows)
 
 
-async def archived_digest(request: web.Request) -> web.Response:
-    """The page around the digest; the digest itself is mail HTML, shown in a sandbox."""
-    row = await request.app[keys.pool_key].fetchrow(
-        Q["archived_digest"], request.match_info["slug"]
-    )
+# Archive slugs: a series' slug or "alert", the date and a few hex digits.
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,120}")
+
+
+async def _archived(request: web.Request) -> asyncpg.Record:
+    slug = request.match_info["slug"]
+    # Checked first: PostgreSQL refuses text with a NUL byte (a 500), and no slug has one.
+    row = None
+    if SLUG.fullmatch(slug):
+        row = await request.app[keys.pool_key].fetchrow(Q["archived_digest"], slug)
     if row is None:
         raise NotFound("No sent digest has this address.")
+    return row
+
+
+async def archived_digest(request: web.Request) -> web.Response:
+    """The page around the digest; the digest itself is mail HTML, shown in a sandbox."""
+    row = await _archived(request)
     corrections = await request.app[keys.pool_key].fetch(
         CQ["corrections_of_mailing"], row["mailing_id"]
     )
@@ -42,11 +55,7 @@ async def archived_digest(request: web.Request) -> web.Response:
 
 
 async def archived_digest_body(request: web.Request) -> web.Response:
-    row = await request.app[keys.pool_key].fetchrow(
-        Q["archived_digest"], request.match_info["slug"]
-    )
-    if row is None:
-        raise NotFound("No sent digest has this address.")
+    row = await _archived(request)
     html, _ = render_parts(request.app[keys.settings_key], row["content"], kind=row["kind"])
     response = web.Response(text=html, content_type="text/html")
     response.headers["Content-Security-Policy"] = MAIL_PREVIEW_CSP

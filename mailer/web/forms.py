@@ -7,6 +7,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
+from multidict import MultiDictProxy
+
+from mailer.errors import InvalidInput
 
 MAX_WEBHOOK_BODY = 64 * 1024
 
@@ -39,6 +42,8 @@ def parse_body(request: web.Request, body: bytes) -> dict[str, Any]:
             data = json.loads(body)
         except (UnicodeDecodeError, ValueError) as exc:
             raise BodyProblem(400, f"the body is not valid JSON: {exc}") from exc
+        except RecursionError as exc:  # e.g. 30,000 nested brackets, well within 64 KB
+            raise BodyProblem(400, "the body is not valid JSON: nested too deeply") from exc
         if not isinstance(data, dict):
             raise BodyProblem(400, "the body must be a JSON object")
         return data
@@ -49,3 +54,14 @@ def parse_body(request: web.Request, body: bytes) -> dict[str, Any]:
             raise BodyProblem(400, f"the form body cannot be read: {exc}") from exc
         return {key: values if key == "topics" else values[0] for key, values in fields.items()}
     raise BodyProblem(415, "send application/json or application/x-www-form-urlencoded")
+
+
+async def read_form(
+    request: web.Request,
+) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The posted form of a page, or InvalidInput (400) when it cannot be read (bytes that
+    are not UTF-8, say): aiohttp raises UnicodeDecodeError, which would be a 500."""
+    try:
+        return await request.post()
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidInput("The form could not be read. Please go back and try again.") from exc

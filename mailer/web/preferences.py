@@ -25,10 +25,15 @@ from mailer.signup import sign_up
 from mailer.signup_input import SignupRequest
 from mailer.tokens import Purpose
 from mailer.topics import list_topics
+from mailer.web.forms import read_form
 from mailer.web.limits import client_ip
 from mailer.web.public import consent_wording, render
 
 MAX_FIELD = 200
+
+
+def _is_id(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) < 18  # "²" is a digit to isdigit
 
 
 def _context(request: web.Request, source: str) -> Context:
@@ -94,7 +99,7 @@ async def preferences_page(request: web.Request) -> web.Response:
 
 async def preferences_save(request: web.Request) -> web.Response:
     subscriber = await _subscriber(request, Purpose.PREFERENCES)
-    form = await request.post()
+    form = await read_form(request)
     name = str(form.get("name", "")).strip()
     errors: dict[str, str] = {}
     if len(name) > 100 or any(c in name for c in "<>\r\n\x00"):
@@ -108,7 +113,7 @@ async def preferences_save(request: web.Request) -> web.Response:
     if errors:
         return await _page(request, subscriber, status=400, errors=errors)
     picked = form.getall("series", [])
-    if len(picked) > 50 or not all(str(v).isdigit() and len(str(v)) < 18 for v in picked):
+    if len(picked) > 50 or not all(_is_id(str(v)) for v in picked):
         return await _page(request, subscriber, status=400, errors={"series": "Bad choice."})
     choice = PreferenceChoice(
         name=name or None,
@@ -193,7 +198,7 @@ async def unsubscribe_post(request: web.Request) -> web.Response:
     """RFC 8058 one-click (body List-Unsubscribe=One-Click, urlencoded or multipart, no
     cookies) and our own button: unsubscribe at once, answer 200, no redirect."""
     subscriber = await _subscriber(request, Purpose.UNSUBSCRIBE)
-    form = await request.post()
+    form = await read_form(request)
     one_click = form.get("List-Unsubscribe") == "One-Click"
     return await _unsubscribe(request, subscriber, one_click=one_click)
 
@@ -229,7 +234,7 @@ async def erase_page(request: web.Request) -> web.Response:
 
 async def erase_post(request: web.Request) -> web.Response:
     subscriber = await _subscriber(request, Purpose.PREFERENCES)
-    form = await request.post()
+    form = await read_form(request)
     if form.get("confirm") != "yes":
         return render(
             request,

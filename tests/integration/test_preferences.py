@@ -317,3 +317,34 @@ async def test_choosing_digest_series(client: Client, pool: asyncpg.Pool, reader
     ]
     bad = await client.post(url, data={**form, "series": ["999999"]})
     assert bad.status == 400
+
+
+async def test_garbage_posts_and_addresses_get_a_400_or_404_never_a_500(
+    client: Client, pool: asyncpg.Pool, reader: int
+) -> None:
+    # Form bodies that are not UTF-8 made aiohttp raise UnicodeDecodeError: a 500 page.
+    garbage = b"topics=tobacco-control&name=\xff\xfe"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    preferences = link(Purpose.PREFERENCES, reader)
+    unsubscribe = link(Purpose.UNSUBSCRIBE, reader)
+    for url in (
+        preferences,
+        f"{preferences}/erase",
+        unsubscribe,
+        unsubscribe.replace("/unsubscribe/", "/unsubscribe/alerts/"),
+    ):
+        response = await client.post(url, data=garbage, headers=form)
+        assert response.status == 400, url
+        assert "could not be read" in await response.text()
+    # "²" is a digit to str.isdigit(), but int() refuses it.
+    series = await client.post(
+        preferences, data={"topics": "tobacco-control", "series_shown": "1", "series": "²"}
+    )
+    assert series.status == 400
+    assert await pool.fetchval("SELECT count(*) FROM consent_events") == 0
+    assert await pool.fetchval("SELECT status FROM subscribers") == "active"
+    # PostgreSQL refuses a NUL byte in text: such an archive address was a 500.
+    for url in ("/archive/items/²", "/archive/a%00b", "/archive/a%00b/body", "/archive/ÄÖ"):
+        response = await client.get(url)
+        assert response.status == 404, url
+        assert "Traceback" not in await response.text()

@@ -234,6 +234,10 @@ async def test_body_problems(client: Client) -> None:
     assert "not valid JSON" in (await broken.json())["error"]["message"]
     array = await post_signup(client, None, body=b"[1, 2]")
     assert array.status == 400
+    # 30,000 nested brackets fit in 64 KB; json.loads raised RecursionError: a 500.
+    deep = await post_signup(client, None, body=b"[" * 30_000 + b"]" * 30_000)
+    assert deep.status == 400
+    assert "nested too deeply" in (await deep.json())["error"]["message"]
 
 
 async def test_form_encoded_webhook(
