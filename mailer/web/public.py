@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -38,6 +39,15 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     return web.Response(text=html, status=status, content_type="text/html")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def _place(text: str) -> str:
+    """Where the form sits (?source=...), as a one-line label: control characters (a line
+    break in the link, say) would make every signup from that page fail."""
+    return " ".join(_CONTROL.sub(" ", text).split())[:200]
+
+
 def consent_wording(organisation: str) -> str:
     return (
         f"Yes, send me {organisation}'s news on the topics I chose. I can unsubscribe at any "
@@ -65,7 +75,7 @@ async def _form(
         errors=errors or {},
         values=values or {},
         stamp=request.app[keys.signer_key].form_stamp(int(time.time())),
-        source=request.query.get("source", "")[:200],
+        source=_place(request.query.get("source", "")),
         consent=consent_wording(settings.organisation),
         action="/subscribe/embed" if embed else "/subscribe",
     )
@@ -117,7 +127,7 @@ async def subscribe_post(request: web.Request) -> web.Response:
             errors={"form": "The form expired; please fill it in again."},
             values=data,
         )
-    place = str(data.get("source") or "").strip()[:200]
+    place = _place(str(data.get("source") or ""))
     fields = {
         "email": data.get("email"),
         "name": data.get("name") or None,

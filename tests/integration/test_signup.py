@@ -6,6 +6,7 @@ import email.policy
 import io
 import json
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from mailer.app import create_app
 from mailer.config import Settings
 from mailer.signatures import sign
 from mailer.signup import purge_pending
+from mailer.tokens import Signer
 from mailer.topics import create_topic
+from tests.factories import SECRET as SECRET_KEY
 from tests.factories import engine_settings, running_worker
 from tests.helpers import ClientFactory
 from tests.smtp_sink import SmtpSink
@@ -401,3 +404,23 @@ async def test_signing_up_again_keeps_the_topics_chosen(client: Client, pool: as
         "SELECT slug FROM subscriber_topics JOIN topics USING (topic_id) ORDER BY slug"
     )
     assert [s["slug"] for s in slugs] == ["overdose-prevention", "tobacco-control"]
+
+
+async def test_a_hosted_form_placed_with_a_line_break_in_its_source_still_signs_up(
+    client: Client, pool: asyncpg.Pool
+) -> None:
+    # ?source= becomes a hidden field; with a control character in it every post was a 400
+    # that showed no error at all (the form has no "source" field to show it beside).
+    page = await (await client.get("/subscribe?source=news%0Aletter%09page")).text()
+    assert 'name="source" value="news letter page"' in page
+    form = {
+        "email": "placed@example.org",
+        "topics": "overdose-prevention",
+        "stamp": Signer(SECRET_KEY).form_stamp(int(time.time()) - 10),
+        "source": "sidebar\r\nof the home page",
+    }
+    response = await client.post("/subscribe", data=form, allow_redirects=False)
+    assert response.status == 303
+    assert await pool.fetchval("SELECT source FROM subscribers") == (
+        "hosted form: sidebar of the home page"
+    )
