@@ -134,7 +134,8 @@ def confirm_slots(signer: Signer, settings: Settings) -> SlotProvider:
 
 class ConfirmState(StrEnum):
     VALID = "valid"  # can be confirmed by POST
-    DONE = "done"  # used already, the subscriber is active
+    DONE = "done"  # the subscriber is active (this link or another confirmed them)
+    USED = "used"  # used already, or sent before they unsubscribed; they are not active
     EXPIRED = "expired"
 
 
@@ -144,6 +145,7 @@ class ConfirmView:
     subscriber_id: int
     key_version: int
     name: str | None
+    status: str  # the subscriber's: pending, active, unsubscribed
 
 
 async def _find(conn: Connection, token: str) -> asyncpg.Record:
@@ -156,13 +158,17 @@ async def _find(conn: Connection, token: str) -> asyncpg.Record:
 
 
 def _view(row: asyncpg.Record) -> ConfirmView:
-    if row["used_at"] is not None or row["status"] == "active":
+    if row["status"] == "active":
         state = ConfirmState.DONE
+    elif row["used_at"] is not None or row["superseded"]:
+        # Not "already subscribed": they unsubscribed since, or signed up again and wait
+        # for a newer link. An old link must not subscribe someone who left.
+        state = ConfirmState.USED
     elif row["expired"]:
         state = ConfirmState.EXPIRED
     else:
         state = ConfirmState.VALID
-    return ConfirmView(state, row["subscriber_id"], row["key_version"], row["name"])
+    return ConfirmView(state, row["subscriber_id"], row["key_version"], row["name"], row["status"])
 
 
 async def inspect_confirmation(pool: asyncpg.Pool, token: str) -> ConfirmView:
@@ -202,7 +208,7 @@ async def confirm(
             await enqueue_transactional(
                 conn, kind="welcome", recipient=row["email"], subscriber_id=subscriber_id
             )
-    return ConfirmView(ConfirmState.VALID, subscriber_id, row["key_version"], row["name"])
+    return ConfirmView(ConfirmState.VALID, subscriber_id, row["key_version"], row["name"], "active")
 
 
 async def resend_confirmation(

@@ -29,8 +29,10 @@ VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5));
 
 -- name: find_confirmation
 -- The confirmation a token names, with its subscriber, locked for the decision.
+-- `superseded`: the person unsubscribed after this link was sent, so it confirms nothing.
 SELECT c.confirmation_id, c.subscriber_id, c.expires_at, c.used_at,
        c.expires_at <= now() AS expired,
+       s.status = 'unsubscribed' AND s.unsubscribed_at >= c.created_at AS superseded,
        s.status, s.email, s.name, s.key_version
 FROM confirmations c JOIN subscribers s USING (subscriber_id)
 WHERE c.token_hash = $1

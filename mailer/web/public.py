@@ -171,31 +171,59 @@ def _expired(request: web.Request, token: str) -> web.Response:
     )
 
 
-def _welcome(request: web.Request, view: ConfirmView) -> web.Response:
-    settings = request.app[keys.settings_key]
+def _preferences_url(request: web.Request, view: ConfirmView) -> str:
     token = request.app[keys.signer_key].subscriber_token(
         Purpose.PREFERENCES, view.subscriber_id, view.key_version
     )
+    return f"{request.app[keys.settings_key].base_url}/preferences/{token}"
+
+
+def _welcome(request: web.Request, view: ConfirmView) -> web.Response:
     response = render(
         request,
         "web/confirm_done.html",
         title="You're subscribed",
         already=view.state is ConfirmState.DONE,
         name=view.name,
-        preferences_url=f"{settings.base_url}/preferences/{token}",
+        preferences_url=_preferences_url(request, view),
     )
     response.headers["Cache-Control"] = "no-store"  # it carries the personal link
     return response
+
+
+def _used(request: web.Request, view: ConfirmView, token: str) -> web.Response:
+    """A link that confirmed before, or was sent before the person unsubscribed."""
+    response = render(
+        request,
+        "web/confirm_used.html",
+        status=410,
+        title="This link no longer works",
+        unsubscribed=view.status == "unsubscribed",
+        token=token,
+        preferences_url=_preferences_url(request, view),
+    )
+    response.headers["Cache-Control"] = "no-store"  # it carries the personal link
+    return response
+
+
+def _answer(request: web.Request, view: ConfirmView, token: str) -> web.Response | None:
+    """The page for a link that cannot be confirmed (any more); None if it can."""
+    if view.state is ConfirmState.EXPIRED:
+        return _expired(request, token)
+    if view.state is ConfirmState.USED:
+        return _used(request, view, token)
+    if view.state is ConfirmState.DONE:
+        return _welcome(request, view)
+    return None
 
 
 async def confirm_page(request: web.Request) -> web.Response:
     """GET changes nothing: link scanners fetch it too. The page confirms by POST itself."""
     token = request.match_info["token"]
     view = await inspect_confirmation(request.app[keys.pool_key], token)
-    if view.state is ConfirmState.EXPIRED:
-        return _expired(request, token)
-    if view.state is ConfirmState.DONE:
-        return _welcome(request, view)
+    answer = _answer(request, view, token)
+    if answer is not None:
+        return answer
     response = render(request, "web/confirm.html", title="Confirm your subscription", token=token)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -210,9 +238,7 @@ async def confirm_post(request: web.Request) -> web.Response:
         source="confirmation link",
     )
     view = await confirm(request.app[keys.pool_key], settings, token, context)
-    if view.state is ConfirmState.EXPIRED:
-        return _expired(request, token)
-    return _welcome(request, view)
+    return _answer(request, view, token) or _welcome(request, view)
 
 
 async def confirm_resend(request: web.Request) -> web.Response:

@@ -21,7 +21,7 @@ from mailer.app import create_app
 from mailer.config import Settings
 from mailer.signatures import sign
 from mailer.signup import purge_pending
-from mailer.tokens import Signer
+from mailer.tokens import Purpose, Signer
 from mailer.topics import create_topic
 from tests.factories import SECRET as SECRET_KEY
 from tests.factories import engine_settings, running_worker
@@ -424,3 +424,60 @@ async def test_a_hosted_form_placed_with_a_line_break_in_its_source_still_signs_
     assert await pool.fetchval("SELECT source FROM subscribers") == (
         "hosted form: sidebar of the home page"
     )
+
+
+async def confirm_links(pool: asyncpg.Pool, tmp_path: Path) -> list[str]:
+    """The links of every confirmation mail queued so far, oldest first, made as the
+    worker makes them."""
+    from mailer.models import ClaimedDelivery
+    from mailer.signup import confirm_slots
+
+    settings = signup_settings(tmp_path)
+    provide = confirm_slots(Signer(SECRET_KEY), settings)
+    links = []
+    for row in await pool.fetch("SELECT * FROM deliveries ORDER BY delivery_id"):
+        delivery = ClaimedDelivery(
+            row["delivery_id"], None, row["subscriber_id"], "confirm", row["recipient"],
+            row["payload"], None, 1, row["created_at"], None, 1, False,
+        )  # fmt: skip
+        links.append(provide(delivery)["confirm_url"].removeprefix(settings.base_url))
+    return links
+
+
+async def test_an_old_confirmation_link_never_says_subscribed_nor_subscribes_who_left(
+    client: Client, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    await post_signup(client, signup("left@example.org"))
+    await pool.execute("UPDATE subscribers SET last_notice_at = NULL")
+    await post_signup(client, signup("left@example.org"))  # a second link, never used
+    used, unused = await confirm_links(pool, tmp_path)
+    assert (await client.post(used)).status == 200
+    assert "already subscribed" in (await (await client.get(unused)).text()).lower()
+    subscriber_id = await pool.fetchval("SELECT subscriber_id FROM subscribers")
+    unsubscribe = (
+        f"/unsubscribe/{Signer(SECRET_KEY).subscriber_token(Purpose.UNSUBSCRIBE, subscriber_id, 1)}"
+    )
+    assert (await client.post(unsubscribe)).status == 200
+
+    # The used link said "You're already subscribed" to someone who had left.
+    page = await client.get(used)
+    assert page.status == 410
+    html = await page.text()
+    assert "already subscribed" not in html.lower()
+    assert "You unsubscribed" in html and "/preferences/" in html
+    # The unused one, sent before they left, subscribed them again: it must not.
+    for answer in (await client.get(unused), await client.post(unused)):
+        assert answer.status == 410
+        assert "You unsubscribed" in await answer.text()
+    assert await pool.fetchval("SELECT status FROM subscribers") == "unsubscribed"
+    actions = await pool.fetch("SELECT action FROM consent_events ORDER BY consent_event_id")
+    assert [a["action"] for a in actions] == ["signup", "signup", "confirm", "unsubscribe"]
+
+    # Signed up again: the old link is not "subscribed" either, and offers a new link.
+    await pool.execute("UPDATE subscribers SET last_notice_at = NULL")
+    await post_signup(client, signup("left@example.org"))
+    again = await client.get(used)
+    assert again.status == 410
+    assert "/resend" in await again.text()
+    assert (await client.post(used + "/resend")).status == 200
+    assert await pool.fetchval("SELECT status FROM subscribers") == "pending"
