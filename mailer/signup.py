@@ -148,12 +148,15 @@ class ConfirmView:
     status: str  # the subscriber's: pending, active, unsubscribed
 
 
+NOT_VALID = "This confirmation link is not valid."
+
+
 async def _find(conn: Connection, token: str) -> asyncpg.Record:
     if not looks_like_confirmation_token(token):
-        raise NotFound("This confirmation link is not valid.")
+        raise NotFound(NOT_VALID)
     row = await conn.fetchrow(Q["find_confirmation"], token_hash(token))
     if row is None or row["status"] in ("suppressed", "erased"):
-        raise NotFound("This confirmation link is not valid.")
+        raise NotFound(NOT_VALID)
     return row
 
 

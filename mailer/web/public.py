@@ -10,7 +10,7 @@ from aiohttp import web
 
 from mailer import keys
 from mailer.consent import Context
-from mailer.errors import InvalidInput
+from mailer.errors import InvalidInput, NotFound
 from mailer.signup import (
     ConfirmState,
     ConfirmView,
@@ -217,10 +217,19 @@ def _answer(request: web.Request, view: ConfirmView, token: str) -> web.Response
     return None
 
 
+def _not_valid(request: web.Request) -> web.Response:
+    # Most bad links were cut short (a mail program wrapped the line, a copy missed the
+    # end): say how to get a whole one, and where to sign up again.
+    return render(request, "web/confirm_invalid.html", status=404, title="Link not valid")
+
+
 async def confirm_page(request: web.Request) -> web.Response:
     """GET changes nothing: link scanners fetch it too. The page confirms by POST itself."""
     token = request.match_info["token"]
-    view = await inspect_confirmation(request.app[keys.pool_key], token)
+    try:
+        view = await inspect_confirmation(request.app[keys.pool_key], token)
+    except NotFound:
+        return _not_valid(request)
     answer = _answer(request, view, token)
     if answer is not None:
         return answer
@@ -237,16 +246,22 @@ async def confirm_post(request: web.Request) -> web.Response:
         user_agent=request.headers.get("User-Agent"),
         source="confirmation link",
     )
-    view = await confirm(request.app[keys.pool_key], settings, token, context)
+    try:
+        view = await confirm(request.app[keys.pool_key], settings, token, context)
+    except NotFound:
+        return _not_valid(request)
     return _answer(request, view, token) or _welcome(request, view)
 
 
 async def confirm_resend(request: web.Request) -> web.Response:
     pool = request.app[keys.pool_key]
-    await resend_confirmation(
-        pool,
-        request.app[keys.signer_key],
-        request.app[keys.settings_key],
-        request.match_info["token"],
-    )
+    try:
+        await resend_confirmation(
+            pool,
+            request.app[keys.signer_key],
+            request.app[keys.settings_key],
+            request.match_info["token"],
+        )
+    except NotFound:
+        return _not_valid(request)
     return render(request, "web/confirm_resent.html", title="A new link is on its way")
