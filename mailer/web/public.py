@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from typing import Any
@@ -92,17 +93,35 @@ async def subscribe_embed_page(request: web.Request) -> web.Response:
     return await _form(request, embed=True)
 
 
+async def _too_many(
+    request: web.Request, *, embed: bool, wait: float, values: dict[str, Any], why: str
+) -> web.Response:
+    """The form again, as it was filled in, saying when to try again (not a bare error
+    page that loses what the person typed)."""
+    seconds = max(1, math.ceil(wait))
+    when = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
+    message = f"{why} Please try again in {when}."
+    response = await _form(
+        request, embed=embed, status=429, errors={"form": message}, values=values
+    )
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 async def subscribe_post(request: web.Request) -> web.Response:
     embed = request.path.endswith("/embed")
     settings = request.app[keys.settings_key]
     limits = request.app[keys.limits_key]
     wait = limits.form_ip.hit(client_ip(request, settings))
-    if wait:
-        return too_many(request, wait)
     try:
         data = parse_body(request, await read_limited(request))
     except BodyProblem as problem:
+        if wait:
+            return too_many(request, wait)
         return error_response(request, problem.status, str(problem))
+    if wait:
+        why = "Too many signups came from your network just now."
+        return await _too_many(request, embed=embed, wait=wait, values=data, why=why)
     thanks = web.HTTPSeeOther("/subscribe/thanks" + ("?embed=1" if embed else ""))
     if str(data.get("website", "")).strip():
         raise thanks  # the honeypot was filled in: a bot; it learns nothing
@@ -150,7 +169,8 @@ async def subscribe_post(request: web.Request) -> web.Response:
             raise InvalidInput("no topic", no_topic)
         wait = limits.address.hit(signup_request.email.casefold())
         if wait:
-            return too_many(request, wait)
+            why = "This address was signed up several times in the last hour."
+            return await _too_many(request, embed=embed, wait=wait, values=data, why=why)
         await sign_up(request.app[keys.signups_key], request.app[keys.signer_key], signup_request)
     except InvalidInput as exc:
         return await _form(request, embed=embed, status=400, errors=exc.fields, values=data)

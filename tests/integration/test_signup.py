@@ -487,3 +487,32 @@ async def test_an_old_confirmation_link_never_says_subscribed_nor_subscribes_who
     assert "/resend" in await again.text()
     assert (await client.post(used + "/resend")).status == 200
     assert await pool.fetchval("SELECT status FROM subscribers") == "pending"
+
+
+async def test_a_rate_limited_hosted_form_comes_back_filled_in_with_when_to_retry(
+    client: Client, pool: asyncpg.Pool
+) -> None:
+    # Was a bare "too many signups" error page: what the person typed was lost.
+    stamp = Signer(SECRET_KEY).form_stamp(int(time.time()) - 10)
+
+    async def post(email: str) -> Any:
+        form = {"email": email, "name": "Zoë", "topics": "overdose-prevention", "stamp": stamp}
+        return await client.post("/subscribe", data=form, allow_redirects=False)
+
+    for _ in range(5):
+        assert (await post("again@example.org")).status == 303
+    by_address = await post("again@example.org")
+    assert by_address.status == 429
+    html = await by_address.text()
+    assert "signed up several times in the last hour" in html
+    assert 'value="again@example.org"' in html and 'value="Zoë"' in html
+    assert 'value="overdose-prevention" checked' in html
+    for n in range(4):  # ten posts a minute from one client
+        assert (await post(f"other{n}@example.org")).status == 303
+    by_network = await post("eleventh@example.org")
+    assert by_network.status == 429
+    assert int(by_network.headers["Retry-After"]) > 0
+    html = await by_network.text()
+    assert "Too many signups came from your network just now" in html
+    assert 'value="eleventh@example.org"' in html
+    assert await pool.fetchval("SELECT count(*) FROM subscribers") == 5
