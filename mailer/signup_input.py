@@ -65,7 +65,10 @@ def _topics(value: Any, problems: dict[str, str]) -> tuple[str, ...] | None:
     if len(value) > MAX_TOPICS:
         problems["topics"] = f"at most {MAX_TOPICS} topics"
         return None
-    slugs = tuple(dict.fromkeys(v.strip().lower() for v in value))
+    slugs = tuple(dict.fromkeys(v.strip().lower() for v in value if v.strip()))
+    if not slugs:  # such a subscriber would confirm and then never receive anything
+        problems["topics"] = "at least one topic (leave the field out for every public topic)"
+        return None
     bad = [s for s in slugs if not SLUG.match(s)]
     if bad:
         problems["topics"] = f"not topic slugs: {', '.join(repr(b[:40]) for b in bad[:5])}"
@@ -94,7 +97,9 @@ def parse_signup(
     problems: dict[str, str] = {}
     email = None
     raw_email = data.get("email")
-    if not isinstance(raw_email, str) or not raw_email.strip():
+    if raw_email is not None and not isinstance(raw_email, str):
+        problems["email"] = "must be a string"
+    elif raw_email is None or not raw_email.strip():
         problems["email"] = "required"
     elif len(raw_email) > 320:
         problems["email"] = "too long to be an address"

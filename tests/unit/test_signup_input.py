@@ -67,3 +67,22 @@ def test_international_addresses_are_accepted() -> None:
 def test_topics_are_deduplicated_and_comma_lists_accepted() -> None:
     request = parse_signup({"email": "a@example.org", "topics": "road-safety, Road-Safety,lead"})
     assert request.topics == ("road-safety", "lead")
+
+
+@pytest.mark.parametrize("topics", [[], "", " , ", [" "]])
+def test_an_empty_topic_list_is_refused(topics: Any) -> None:
+    # It made a subscriber who confirmed and then never received anything; leaving the
+    # field out still means every public topic.
+    with pytest.raises(InvalidInput) as refused:
+        parse_signup({"email": "a@example.org", "topics": topics})
+    assert refused.value.fields == {
+        "topics": "at least one topic (leave the field out for every public topic)"
+    }
+    assert parse_signup({"email": "a@example.org"}).topics is None
+
+
+@pytest.mark.parametrize(("email", "problem"), [(42, "must be a string"), (None, "required")])
+def test_an_address_of_the_wrong_type_is_not_called_missing(email: Any, problem: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_signup({"email": email})
+    assert refused.value.fields == {"email": problem}
