@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -71,6 +72,7 @@ async def _page(
     changes: list[str] | None = None,
     errors: dict[str, str] | None = None,
     notice: str | None = None,
+    pause: str = "keep",
 ) -> web.Response:
     pool = request.app[keys.pool_key]
     topics = await list_topics(pool, public_only=True)
@@ -87,6 +89,7 @@ async def _page(
         changes=changes,
         errors=errors or {},
         notice=notice,
+        pause=pause,
         consent=consent_wording(request.app[keys.settings_key].organisation),
     )
     response.headers["Cache-Control"] = "no-store"
@@ -110,11 +113,21 @@ async def preferences_save(request: web.Request) -> web.Response:
     slugs = tuple(str(v)[:MAX_FIELD] for v in form.getall("topics", []))
     if len(slugs) > 100:
         errors["topics"] = "Too many topics."
-    if errors:
-        return await _page(request, subscriber, status=400, errors=errors)
     picked = form.getall("series", [])
     if len(picked) > 50 or not all(_is_id(str(v)) for v in picked):
-        return await _page(request, subscriber, status=400, errors={"series": "Bad choice."})
+        errors["series"] = "Choose among the offered digests."
+    # A refused form comes back as it was filled in, not as it is stored: "choose a
+    # topic" beside a ticked box, and every other change undone, confused people.
+    posted = replace(
+        subscriber,
+        name=name[:MAX_FIELD],
+        topics=slugs,
+        series=tuple(int(str(v)) for v in picked if _is_id(str(v))),
+        accepts_alerts=form.get("alerts") == "on",
+        plain_text_only=form.get("plain_text_only") == "on",
+    )
+    if errors:
+        return await _page(request, posted, status=400, errors=errors, pause=pause)
     choice = PreferenceChoice(
         name=name or None,
         series=tuple(int(str(v)) for v in picked) if form.get("series_shown") else None,
@@ -128,7 +141,7 @@ async def preferences_save(request: web.Request) -> web.Response:
             request.app[keys.pool_key], subscriber, choice, _context(request, "preferences page")
         )
     except InvalidInput as exc:
-        return await _page(request, subscriber, status=400, errors=exc.fields)
+        return await _page(request, posted, status=400, errors=exc.fields, pause=pause)
     except Conflict as exc:
         return await _page(request, subscriber, status=409, notice=str(exc))
     updated = await _subscriber(request, Purpose.PREFERENCES)

@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -348,3 +349,31 @@ async def test_garbage_posts_and_addresses_get_a_400_or_404_never_a_500(
         response = await client.get(url)
         assert response.status == 404, url
         assert "Traceback" not in await response.text()
+
+
+async def test_a_refused_preference_form_comes_back_as_it_was_filled_in(
+    client: Client, pool: asyncpg.Pool, reader: int
+) -> None:
+    # It came back as stored: "Choose at least one topic" beside a ticked box, and the
+    # other changes (name, alerts, pause, format) silently undone.
+    url = link(Purpose.PREFERENCES, reader)
+    form = {"name": "Rita", "alerts_shown": "1", "alerts": "on", "pause": "3"}
+    response = await client.post(url, data={**form, "plain_text_only": "on"})
+    assert response.status == 400
+    html = await response.text()
+    assert "Nothing was saved yet" in html
+    assert 'value="Rita"' in html
+    assert 'value="overdose-prevention" checked' not in html  # unticked, as sent
+    assert re.search(r'value="overdose-prevention"\s+aria-invalid="true"', html)
+    assert re.search(r'name="alerts"\s+checked', html)
+    assert re.search(r'name="pause" value="3"\s+checked', html)
+    assert not re.search(r'name="pause" value="keep"\s+checked', html)
+    assert re.search(r'name="plain_text_only"\s+checked', html)
+    row = await pool.fetchrow("SELECT name, accepts_alerts, paused_until FROM subscribers")
+    assert row is not None
+    assert (row["name"], row["accepts_alerts"], row["paused_until"]) == ("Reader 0", False, None)
+    # An unknown topic (one removed since the page was served): the same.
+    unknown = await client.post(url, data={**form, "topics": ["tobacco-control", "gone"]})
+    assert unknown.status == 400
+    html = await unknown.text()
+    assert 'value="tobacco-control" checked' in html and 'value="Rita"' in html
