@@ -64,7 +64,12 @@ async def subscriber_from_link(
     except InvalidToken as exc:
         raise NotFound("This link is not valid. Please use the link in one of our mails.") from exc
     subscriber = await load_subscriber(pool, subscriber_id)
-    if subscriber is None or subscriber.key_version != key_version:
+    if subscriber is None:  # erased on request (or a signup never confirmed, purged)
+        raise LinkRevoked(
+            "This link no longer works. The subscription it belonged to was deleted, and "
+            "no mail goes to that address. You are welcome to subscribe again."
+        )
+    if subscriber.key_version != key_version:
         raise LinkRevoked("This link no longer works. The links in our newest mail do.")
     return subscriber
 

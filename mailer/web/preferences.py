@@ -199,7 +199,7 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
     response = render(
         request,
         "web/unsubscribe.html",
-        title="Unsubscribe",
+        title="Unsubscribe" if subscriber.status != "unsubscribed" else "Already unsubscribed",
         subscriber=subscriber,
         links=_links(request, subscriber),
     )

@@ -377,3 +377,29 @@ async def test_a_refused_preference_form_comes_back_as_it_was_filled_in(
     assert unknown.status == 400
     html = await unknown.text()
     assert 'value="tobacco-control" checked' in html and 'value="Rita"' in html
+
+
+async def test_old_links_say_what_happened_after_unsubscribing_and_erasure(
+    client: Client, pool: asyncpg.Pool, reader: int
+) -> None:
+    unsubscribe = link(Purpose.UNSUBSCRIBE, reader)
+    assert (await client.post(unsubscribe)).status == 200
+    # It asked "Stop all mail ...?" again, with the button, as if nothing had happened.
+    page = await client.get(unsubscribe)
+    assert page.status == 200
+    html = await page.text()
+    assert "already unsubscribed" in html and "<button" not in html
+    assert link(Purpose.PREFERENCES, reader) in html  # the way to subscribe again
+
+    erased = await client.post(
+        f"{link(Purpose.PREFERENCES, reader)}/erase", data={"confirm": "yes"}
+    )
+    assert erased.status == 200
+    # It said "The links in our newest mail do": no mail will ever come again.
+    for answer in (
+        await client.get(unsubscribe),
+        await client.get(link(Purpose.PREFERENCES, reader)),
+    ):
+        assert answer.status == 410
+        html = await answer.text()
+        assert "was deleted" in html and "newest mail" not in html
