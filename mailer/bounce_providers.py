@@ -24,6 +24,7 @@ from mailer.bounce_parse import (
     status_in_text,
 )
 from mailer.errors import InvalidInput
+from mailer.numbers import whole_number
 from mailer.signatures import BadSignature
 
 MAILGUN_MAX_AGE = 12 * 3600  # Mailgun retries for hours; its tokens are kept for 3 days
@@ -129,7 +130,7 @@ def verify_mailgun(data: Any, signing_key: str, *, now: float | None = None) -> 
     if not isinstance(block, dict):
         raise BadSignature("missing Mailgun signature block")
     token, stamp, given = (str(block.get(k, "")) for k in ("token", "timestamp", "signature"))
-    if not token or not stamp.isdigit() or not given or len(token) > 200 or len(stamp) > 12:
+    if not token or whole_number(stamp, max_digits=12) is None or not given or len(token) > 200:
         raise BadSignature("malformed Mailgun signature block")
     current = time.time() if now is None else now
     if not -300 < current - int(stamp) < MAILGUN_MAX_AGE:

@@ -15,6 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from mailer.config_bounces import BounceSettings, HookSettings, parse_bounce_settings
 from mailer.errors import ConfigError
+from mailer.numbers import whole_number
 
 N = TypeVar("N", int, float)
 
@@ -474,10 +475,11 @@ def _parse_smtp_url(url: str, problems: list[str]) -> SmtpSettings | None:
 
 def _parse_listen(value: str, problems: list[str], name: str = "MAILER_LISTEN") -> tuple[str, int]:
     host, sep, port_text = value.rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    port = whole_number(port_text, max_digits=5)
+    if not sep or port is None or not 0 < port < 65536:
         problems.append(f"{name} must be host:port, e.g. 127.0.0.1:8080, not {value!r}")
         return "127.0.0.1", 8080
-    return host.strip("[]") or "0.0.0.0", int(port_text)  # noqa: S104
+    return host.strip("[]") or "0.0.0.0", port  # noqa: S104
 
 
 def _check_from(value: str, production: bool, problems: list[str]) -> None:

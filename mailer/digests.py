@@ -20,6 +20,7 @@ from mailer.deliveries import enqueue_transactional
 from mailer.errors import Conflict, InvalidInput, NotFound
 from mailer.events import record_event
 from mailer.mailings import Q as MQ
+from mailer.numbers import whole_number
 from mailer.render import MessageCompiler, TemplateProblem
 from mailer.resources import templates_dir
 from mailer.sanitise import sanitise_html
@@ -305,7 +306,7 @@ async def preview(
         item_ids: frozenset[int] | None = None
         if subscriber:
             # An id past bigint is nobody's (and would be refused by the driver).
-            by_id = int(subscriber) if subscriber.isdigit() and len(subscriber) < 19 else None
+            by_id = whole_number(subscriber)
             person = await conn.fetchrow(Q["subscriber_for_preview"], by_id, subscriber.casefold())
             if person is None:
                 raise NotFound("no such subscriber")

@@ -14,6 +14,7 @@ import asyncpg
 from mailer.db import Connection, load_queries, record_json
 from mailer.errors import InvalidInput, NotFound
 from mailer.feed_parse import ParsedItem
+from mailer.numbers import whole_number
 from mailer.sanitise import clean_line, sanitise_html, to_text
 
 Q = load_queries("items")
@@ -208,6 +209,7 @@ def items_cursor(last: dict[str, Any]) -> str:
 
 def parse_items_cursor(cursor: str) -> tuple[datetime, int]:
     micros, _, last_id = cursor.partition("-")
-    if not micros.isdigit() or not last_id.isdigit() or len(cursor) > 40:
+    stamp, item_id = whole_number(micros), whole_number(last_id)
+    if stamp is None or item_id is None:
         raise InvalidInput("invalid cursor", {"cursor": "use next_cursor as given"})
-    return datetime.fromtimestamp(int(micros) / 1e6, UTC), int(last_id)
+    return datetime.fromtimestamp(stamp / 1e6, UTC), item_id

@@ -12,6 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from mailer.db import load_queries, record_json
 from mailer.errors import Conflict, InvalidInput, NotFound
+from mailer.numbers import whole_number
 from mailer.topics import SLUG, slug_for
 
 Q = load_queries("series")
@@ -50,7 +51,7 @@ def cron_weekdays(field: str) -> str:
     days: set[int] = set()
     for part in field.lower().split(","):
         span, _, step_text = part.partition("/")
-        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else None
+        step = whole_number(step_text, max_digits=2) or None
         if step_text and step is None:
             raise ValueError(f"bad step in weekday field {field!r}")
         if span == "*":
@@ -70,8 +71,9 @@ def cron_weekdays(field: str) -> str:
 
 
 def _weekday(text: str) -> int:
-    if text.isdigit() and int(text) <= 7:
-        return int(text)
+    number = whole_number(text, max_digits=1)
+    if number is not None and number <= 7:
+        return number
     if text in _WEEKDAYS:
         return _WEEKDAYS.index(text)
     raise ValueError(f"unknown weekday {text!r}")

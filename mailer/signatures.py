@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 
 from mailer.errors import MailerError
+from mailer.numbers import whole_number
 
 HEADER = "Mailer-Signature"
 TOLERANCE_SECONDS = 300
@@ -39,7 +40,7 @@ def verify(
     candidates: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit() and len(value) <= 12:
+        if key == "t" and whole_number(value, max_digits=12) is not None:
             timestamp = int(value)
         elif key == "v1" and value:
             candidates.append(value.lower())

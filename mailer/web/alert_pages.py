@@ -9,6 +9,7 @@ from mailer import keys
 from mailer.alert_choice import stop_alerts
 from mailer.corrections import Q as CQ
 from mailer.errors import NotFound
+from mailer.numbers import whole_number
 from mailer.preferences import Subscriber, subscriber_from_link
 from mailer.tokens import Purpose
 from mailer.web.forms import read_form
@@ -65,8 +66,8 @@ async def archived_item(request: web.Request) -> web.Response:
     """An item that went out in a digest or an alert, with its corrections."""
     text = request.match_info["item_id"]
     pool = request.app[keys.pool_key]
-    valid = text.isascii() and text.isdigit() and len(text) <= 18  # not "²": int() refuses it
-    item = await pool.fetchrow(CQ["archived_item"], int(text)) if valid else None
+    item_id = whole_number(text)
+    item = await pool.fetchrow(CQ["archived_item"], item_id) if item_id is not None else None
     if item is None or not item["mailings"]:
         raise NotFound("No item we sent has this address.")
     corrections = await pool.fetch(CQ["corrections_of_item"], item["item_id"])

@@ -15,6 +15,7 @@ from mailer.api_keys import authenticate
 from mailer.errors import InvalidInput
 from mailer.feed_parse import parse_iso_date
 from mailer.fetch import make_session
+from mailer.numbers import whole_number
 from mailer.web.forms import BodyProblem, parse_body, read_limited
 from mailer.web.middleware import error_response
 
@@ -39,10 +40,10 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def _mailing_id(request: web.Request) -> int:
-    text = request.match_info["mailing_id"]
-    if not text.isdigit() or len(text) > 18:
+    number = whole_number(request.match_info["mailing_id"])
+    if number is None:
         raise InvalidInput("mailing id must be a positive integer", {"mailing_id": "not a number"})
-    return int(text)
+    return number
 
 
 async def mailing_progress(request: web.Request) -> web.Response:
@@ -219,9 +220,10 @@ def _int_param(request: web.Request, name: str) -> int | None:
     text = request.query.get(name)
     if text is None or text == "":
         return None
-    if not text.isdigit() or len(text) > 18:
+    number = whole_number(text)
+    if number is None:
         raise InvalidInput(f"invalid {name}", {name: "a positive integer"})
-    return int(text)
+    return number
 
 
 def _date_param(request: web.Request, name: str) -> datetime | None:
@@ -284,10 +286,10 @@ async def edit_item_handler(request: web.Request) -> web.Response:
 
 
 def path_id(request: web.Request, name: str) -> int:
-    text = request.match_info[name]
-    if not text.isdigit() or len(text) > 18:
+    number = whole_number(request.match_info[name])
+    if number is None:
         raise InvalidInput(f"invalid {name}", {name: "a positive integer"})
-    return int(text)
+    return number
 
 
 async def list_feeds_handler(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from mailer.config import Settings
 from mailer.errors import Conflict, InvalidInput
 from mailer.item_audit import audit
 from mailer.notices import Draft, preview
+from mailer.numbers import whole_number
 from mailer.web.api import api_key_name, dumps_json, json_object, path_id, read_fields
 from mailer.web.api_digests import preview_response
 
@@ -134,7 +135,7 @@ async def create_correction(request: web.Request) -> web.Response:
 
 async def list_corrections(request: web.Request) -> web.Response:
     item = request.query.get("item")
-    if item is not None and (not item.isdigit() or len(item) > 18):
+    if item is not None and whole_number(item) is None:
         raise InvalidInput("invalid item", {"item": "a positive integer"})
     found = await corrections.list_corrections(
         request.app[keys.pool_key],

@@ -11,6 +11,7 @@ from mailer import hooks, keys, suppressions
 from mailer.db import load_queries, record_json
 from mailer.deliverability import overview
 from mailer.errors import InvalidInput, NotFound
+from mailer.numbers import whole_number
 from mailer.web.api import (
     ListOf,
     Spec,
@@ -29,9 +30,10 @@ def _query_int(request: web.Request, name: str, default: int | None, high: int) 
     text = request.query.get(name)
     if not text:
         return default
-    if not text.isdigit() or len(text) > 18 or int(text) < 1:
+    number = whole_number(text)
+    if number is None or number < 1:
         raise InvalidInput(f"invalid {name}", {name: "a positive integer"})
-    return min(int(text), high)
+    return min(number, high)
 
 
 def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:

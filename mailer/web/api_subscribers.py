@@ -25,6 +25,7 @@ from mailer.import_jobs import (
 )
 from mailer.import_read import ReadOptions, SourceFormat, open_import
 from mailer.import_types import ImportOptions, Mode, UnknownTopics, check_options
+from mailer.numbers import whole_number
 from mailer.subscriber_export import export_subscribers, parse_format
 from mailer.subscriber_import import describe, import_subscribers, preflight
 from mailer.subscriber_search import Search, search_subscribers
@@ -285,7 +286,7 @@ async def search_handler(request: web.Request) -> web.Response:
     """GET /subscribers?q=&status=&topic=&since=&until=&limit=&cursor="""
     query = request.query
     limit_text = query.get("limit") or "50"
-    if not limit_text.isdigit() or len(limit_text) > 6:
+    if whole_number(limit_text, max_digits=6) is None:
         raise InvalidInput("invalid limit", {"limit": "a positive integer up to 500"})
     search = Search(
         q=query.get("q") or None,

@@ -11,6 +11,7 @@ from aiohttp import web
 from mailer import keys
 from mailer.consent import Context
 from mailer.errors import Conflict, InvalidInput
+from mailer.numbers import whole_number
 from mailer.preferences import (
     PAUSE_CHOICES,
     PreferenceChoice,
@@ -31,10 +32,6 @@ from mailer.web.limits import client_ip
 from mailer.web.public import consent_wording, render
 
 MAX_FIELD = 200
-
-
-def _is_id(text: str) -> bool:
-    return text.isascii() and text.isdigit() and len(text) < 18  # "²" is a digit to isdigit
 
 
 def _context(request: web.Request, source: str) -> Context:
@@ -113,8 +110,8 @@ async def preferences_save(request: web.Request) -> web.Response:
     slugs = tuple(str(v)[:MAX_FIELD] for v in form.getall("topics", []))
     if len(slugs) > 100:
         errors["topics"] = "Too many topics."
-    picked = form.getall("series", [])
-    if len(picked) > 50 or not all(_is_id(str(v)) for v in picked):
+    picked = [whole_number(str(v)) for v in form.getall("series", [])]
+    if len(picked) > 50 or None in picked:
         errors["series"] = "Choose among the offered digests."
     # A refused form comes back as it was filled in, not as it is stored: "choose a
     # topic" beside a ticked box, and every other change undone, confused people.
@@ -122,7 +119,7 @@ async def preferences_save(request: web.Request) -> web.Response:
         subscriber,
         name=name[:MAX_FIELD],
         topics=slugs,
-        series=tuple(int(str(v)) for v in picked if _is_id(str(v))),
+        series=tuple(n for n in picked if n is not None),
         accepts_alerts=form.get("alerts") == "on",
         plain_text_only=form.get("plain_text_only") == "on",
     )
@@ -130,7 +127,7 @@ async def preferences_save(request: web.Request) -> web.Response:
         return await _page(request, posted, status=400, errors=errors, pause=pause)
     choice = PreferenceChoice(
         name=name or None,
-        series=tuple(int(str(v)) for v in picked) if form.get("series_shown") else None,
+        series=tuple(n for n in picked if n is not None) if form.get("series_shown") else None,
         topics=tuple(dict.fromkeys(slugs)),
         plain_text_only=form.get("plain_text_only") == "on",
         pause_months=None if pause == "keep" else PAUSE_CHOICES[pause],

@@ -96,3 +96,35 @@ async def test_a_database_outage_is_a_503_with_retry_after_not_an_error_page(
     page = await client.get("/subscribe")
     assert page.status == 503
     assert "try again in a minute" in await page.text()
+
+
+async def test_numbers_that_only_look_like_numbers_are_a_4xx(
+    pool: asyncpg.Pool, aiohttp_client: ClientFactory
+) -> None:
+    """ "²" passes str.isdigit() and int() refuses it; each of these was a 500."""
+    from mailer.signatures import sign
+    from tests.newsroom import editor_headers
+
+    secret = "whsec_numbers_numbers"
+    settings = load_settings({"MAILER_WEBHOOK_SECRETS": secret}, dotenv=False)
+    client: TestClient = await aiohttp_client(create_app(settings, pool))
+    headers = await editor_headers(pool)
+    for method, path in (
+        ("GET", "/api/v1/mailings/²/progress"),
+        ("DELETE", "/api/v1/feeds/²"),
+        ("GET", "/api/v1/digests/²"),
+        ("GET", "/api/v1/subscribers?limit=²"),
+        ("GET", "/api/v1/bounces?limit=²"),
+        ("GET", "/api/v1/corrections?item=²"),
+        ("GET", "/api/v1/items?cursor=²-1"),
+    ):
+        response = await client.request(method, path, headers=headers)
+        assert response.status == 400, (path, response.status)
+    body = b'{"email": "reader@example.org"}'
+    forged = sign(secret, body).replace("t=", "t=²", 1)
+    signup = await client.post(
+        "/webhooks/signup",
+        data=body,
+        headers={"Content-Type": "application/json", "Mailer-Signature": forged},
+    )
+    assert signup.status == 401

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from mailer import api_keys, keys
 from mailer.errors import InvalidInput
+from mailer.numbers import whole_number
 from mailer.web.api import path_id
 from mailer.web.console.form_input import FormInput, status_of
 from mailer.web.console.page import render
@@ -34,7 +35,7 @@ async def api_keys_page(
         status=status_of(form),
         title="API keys",
         api_keys=await api_keys.list_api_keys(request.app[keys.pool_key]),
-        revoked=int(revoked) if revoked.isdigit() and len(revoked) < 19 else None,
+        revoked=whole_number(revoked),
         form=form or FormInput.prefilled({}),
     )
 

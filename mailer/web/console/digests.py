@@ -11,6 +11,7 @@ from mailer import digests, keys, series
 from mailer.console_views import candidate_items, digest_item_ids, items_in_order, list_digests
 from mailer.errors import Conflict, InvalidInput
 from mailer.models import MailingStatus
+from mailer.numbers import whole_number
 from mailer.web.api import path_id
 from mailer.web.console import schedule_form
 from mailer.web.console.page import render
@@ -57,14 +58,14 @@ async def digests_page(request: web.Request) -> web.StreamResponse:
 
 async def create_digest(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    text = str(form.get("series_id", ""))
-    if not text.isdigit():
+    series_id = whole_number(str(form.get("series_id", "")))
+    if series_id is None:
         raise InvalidInput("choose a series", {"series_id": "choose the series of the digest"})
     subject = str(form.get("subject", "")).strip() or None
     mailing_id = await digests.create_digest(
         request.app[keys.pool_key],
         request.app[keys.settings_key],
-        int(text),
+        series_id,
         now=schedule_form.now(),
         subject=subject,
     )
@@ -124,17 +125,18 @@ async def composer_page(
 
 
 def _item_order(form: Any) -> list[int]:
-    return [int(v) for v in form.getall("items", []) if str(v).isdigit() and len(str(v)) < 19]
+    numbers = (whole_number(str(v)) for v in form.getall("items", []))
+    return [n for n in numbers if n is not None]
 
 
 def _apply(op: str, order: list[int], form: Any) -> list[int]:
     """The list after one button: move up or down, remove, or add the chosen item."""
     verb, _, arg = op.partition(":")
-    target = int(arg) if arg.isdigit() and len(arg) < 19 else None
+    target = whole_number(arg)
     if verb == "add":
-        chosen = str(form.get("add_item", ""))
-        if chosen.isdigit() and int(chosen) not in order:
-            return [*order, int(chosen)]
+        chosen = whole_number(str(form.get("add_item", "")))
+        if chosen is not None and chosen not in order:
+            return [*order, chosen]
         return order
     if target is None or target not in order:
         return order

@@ -12,6 +12,7 @@ from aiohttp import web
 from mailer import console_admin, feeds, keys, topics
 from mailer.errors import Conflict, InvalidInput
 from mailer.fetch import make_session
+from mailer.numbers import whole_number
 from mailer.web.api import path_id
 from mailer.web.console.form_input import FormInput, status_of
 from mailer.web.console.page import render
@@ -94,7 +95,7 @@ async def feeds_page(request: web.Request, *, form: FormInput | None = None) -> 
         title="Feeds",
         sources=sources,
         counts=await console_admin.source_item_counts(pool, [s["source_id"] for s in sources]),
-        polled=int(polled) if polled.isdigit() and len(polled) < 19 else None,
+        polled=whole_number(polled),
         done=request.query.get("done", ""),
         form=form or FormInput.prefilled({"interval": "15", "topics": []}),
         **await _page_values(pool),

@@ -9,6 +9,7 @@ from aiohttp import web
 from mailer import feeds, items, keys, topics
 from mailer.console_views import item_detail
 from mailer.errors import InvalidInput
+from mailer.numbers import whole_number
 from mailer.web.api import path_id
 from mailer.web.console.page import render
 
@@ -24,7 +25,7 @@ def add_routes(r: web.UrlDispatcher) -> None:
 
 
 def _int(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() and len(text) < 19 else None
+    return whole_number(text) if text else None
 
 
 async def items_page(request: web.Request) -> web.StreamResponse:

@@ -12,6 +12,7 @@ from mailer import keys, preferences, subscriber_views, topics
 from mailer.consent import Context
 from mailer.errors import InvalidInput
 from mailer.models import SubscriberStatus
+from mailer.numbers import whole_number
 from mailer.web.api import path_id
 from mailer.web.console.form_input import FormInput, status_of
 from mailer.web.console.page import render
@@ -44,7 +45,7 @@ async def search_page(request: web.Request) -> web.StreamResponse:
     status = form.choice("status", label="Status", options=["", *STATUSES])
     slug = form.choice("topic", label="Topic", options=["", *(t.slug for t in all_topics)])
     before_text = request.query.get("before", "")
-    before = int(before_text) if before_text.isdigit() and len(before_text) < 19 else None
+    before = whole_number(before_text)
     if before_text and before is None:
         form.fail("before", "Use the page links as given.")
     found: list[Any] = []
