@@ -226,9 +226,7 @@ async def count_recipients(pool: asyncpg.Pool, mailing_id: int) -> int:
         raise NotFound(f"digest {mailing_id} does not exist")
     if digest["series_id"] is None:
         return 0
-    count: int = await pool.fetchval(
-        Q["count_digest_recipients"], mailing_id, digest["series_id"]
-    )
+    count: int = await pool.fetchval(Q["count_digest_recipients"], mailing_id, digest["series_id"])
     return count
 
 

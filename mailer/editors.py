@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError
 
 from mailer.addresses import address_key
-from mailer.db import load_queries
+from mailer.db import Connection, load_queries, transaction
 from mailer.errors import Conflict, InvalidInput, MailerError, NotFound
 from mailer.signup_input import normalise_email
 
@@ -105,14 +105,15 @@ def _role(text: str) -> Role:
 
 
 async def create_editor(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool | Connection,
     *,
     email: str,
     name: str = "",
     role: str = "editor",
     password: str | None = None,
 ) -> tuple[int, str | None]:
-    """(editor_id, set-password token or None when a password was given); one transaction."""
+    """(editor_id, set-password token or None when a password was given); one transaction
+    (within the caller's when given a connection)."""
     try:
         clean = normalise_email(email)
     except EmailNotValidError as exc:
@@ -124,7 +125,7 @@ async def create_editor(
     if password is not None:
         check_password(password, clean)
         hashed = await hash_password(password)
-    async with pool.acquire() as conn, conn.transaction():
+    async with transaction(pool) as conn:
         editor_id = await conn.fetchval(
             Q["create_editor"], clean, address_key(clean), name.strip(), checked_role.value, hashed
         )
@@ -139,14 +140,14 @@ async def create_editor(
     return int(editor_id), token
 
 
-async def find_editor(pool: asyncpg.Pool, email: str) -> asyncpg.Record:
+async def find_editor(pool: asyncpg.Pool | Connection, email: str) -> asyncpg.Record:
     row = await pool.fetchrow(Q["get_editor_by_email"], address_key(email))
     if row is None:
         raise NotFound(f"no editor with the address {email.strip()}")
     return row
 
 
-async def password_link_token(pool: asyncpg.Pool, email: str) -> str:
+async def password_link_token(pool: asyncpg.Pool | Connection, email: str) -> str:
     """A new one-time set-password link for an existing, enabled editor (a reset)."""
     row = await find_editor(pool, email)
     if row["disabled_at"] is not None:

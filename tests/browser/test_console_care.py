@@ -55,3 +55,51 @@ async def test_send_now_says_how_many_people_get_the_digest(
     await expect(page).to_have_url(f"{service.base_url}/console/mailings/{mailing_id}")
     sent = await db.fetchval("SELECT count(*) FROM deliveries WHERE mailing_id = $1", mailing_id)
     assert sent == 2  # what the editor was told
+
+
+async def test_reloading_a_new_key_or_link_makes_no_second_one(
+    service: RunningService, page: Page, db: asyncpg.Pool
+) -> None:
+    await add_editor(db, "root@example.org", role="admin")
+    await sign_in(page, service.base_url, "root@example.org")
+    await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+    # An API key: shown once; the reload posts the form again and is told so.
+    await page.goto(f"{service.base_url}/console/api-keys")
+    await page.get_by_label("Name").fill("CMS production")
+    await page.get_by_role("button", name="Create key").click()
+    await expect(page.get_by_role("heading", name="API key created")).to_be_visible()
+    key = await page.get_by_label("Key").input_value()
+    await page.reload()
+    await expect(page.get_by_role("heading", name="Already done")).to_be_visible()
+    await expect(page.get_by_role("status")).to_contain_text("API key “CMS production” was made")
+    await expect(page.get_by_text(key[6:])).to_have_count(0)
+    assert await db.fetchval("SELECT count(*) FROM api_keys") == 1
+    # Only hashes are stored: neither the key nor the form's nonce is anywhere in clear.
+    dumped = await db.fetchval("SELECT string_agg(done, ' ') FROM console_form_nonces")
+    assert key not in dumped
+
+    # An invitation, then a reset: one link each, however often the page is reloaded.
+    await page.goto(f"{service.base_url}/console/editors")
+    await page.get_by_label("Email address").fill("bo@example.org")
+    await page.get_by_role("button", name="Invite").click()
+    await expect(page.get_by_role("heading", name="Account invited")).to_be_visible()
+    await page.reload()
+    await expect(page.get_by_role("heading", name="Already done")).to_be_visible()
+    await expect(page.get_by_role("status")).to_contain_text("account for bo@example.org")
+    page.on("dialog", lambda dialog: dialog.accept())
+    await page.goto(f"{service.base_url}/console/editors")
+    await page.get_by_role("button", name="Reset the password of bo@example.org").click()
+    await expect(page.get_by_role("heading", name="Password reset")).to_be_visible()
+    for _ in range(2):
+        await page.reload()
+        await expect(page.get_by_role("heading", name="Already done")).to_be_visible()
+    links = await db.fetchval(
+        "SELECT count(*) FROM editor_password_tokens t JOIN editors e USING (editor_id) "
+        "WHERE e.email = 'bo@example.org'"
+    )
+    assert links == 2  # the invitation's and the reset's, no more
+    # A new form (the page opened afresh) makes a new link, as it should.
+    await page.get_by_role("link", name="Editors").first.click()
+    await page.get_by_role("button", name="Reset the password of bo@example.org").click()
+    await expect(page.get_by_role("heading", name="Password reset")).to_be_visible()

@@ -12,6 +12,8 @@ from multidict import MultiDict, MultiMapping
 
 from mailer.errors import Conflict, InvalidInput
 
+NONCE_FIELD = "form_nonce"
+
 
 class FormInput:
     def __init__(self, form: MultiMapping[Any]) -> None:
@@ -87,6 +89,10 @@ class FormInput:
         if unknown:
             self.fail(name, f"Unknown {label.lower()}: {', '.join(unknown[:5])}.")
         return [v for v in chosen if v in options]
+
+    def nonce(self) -> str | None:
+        """The form's one-time nonce (forms that make a secret carry one), if any."""
+        return self._raw(NONCE_FIELD).strip() or None
 
     @property
     def ok(self) -> bool:
