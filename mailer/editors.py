@@ -59,6 +59,7 @@ class Editor:
     name: str
     role: Role
     timezone: str | None
+    must_change_password: bool = False  # a given-out password: choose one before all else
 
     @property
     def is_admin(self) -> bool:
@@ -178,7 +179,7 @@ async def set_password_with_token(pool: asyncpg.Pool, token: str, password: str)
             raise NotFound("this link is unknown, used or expired")
         check_password(password, owner["email"])
         hashed = await hash_password(password)
-        await conn.execute(Q["set_password_hash"], owner["editor_id"], hashed)
+        await conn.execute(Q["replace_password"], owner["editor_id"], hashed)
         await conn.execute(Q["use_password_tokens"], owner["editor_id"])
         await conn.execute(Q["delete_editor_sessions"], owner["editor_id"])
     return int(owner["editor_id"])
@@ -190,9 +191,33 @@ async def set_password(pool: asyncpg.Pool, email: str, password: str) -> None:
     check_password(password, row["email"])
     hashed = await hash_password(password)
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(Q["set_password_hash"], row["editor_id"], hashed)
+        await conn.execute(Q["replace_password"], row["editor_id"], hashed)
         await conn.execute(Q["use_password_tokens"], row["editor_id"])
         await conn.execute(Q["delete_editor_sessions"], row["editor_id"])
+
+
+async def change_own_password(pool: asyncpg.Pool, session: Session, password: str) -> None:
+    """The signed-in editor replaces their password (one given out to them, e.g. the demo
+    admin's): it must differ from the old one; their other sessions end, this one stays.
+    One transaction."""
+    editor = session.editor
+    check_password(password, editor.email)
+    row = await pool.fetchrow(Q["get_editor"], editor.editor_id)
+    stored = row["password_hash"] if row is not None else None
+    if stored and await asyncio.to_thread(_verify, stored, password[:MAX_PASSWORD]):
+        raise InvalidInput(
+            "same password", {"password": "must differ from the password you were given"}
+        )
+    hashed = await hash_password(password)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(Q["replace_password"], editor.editor_id, hashed)
+        await conn.execute(Q["use_password_tokens"], editor.editor_id)
+        await conn.execute(Q["delete_other_sessions"], editor.editor_id, session.session_id)
+
+
+async def require_password_change(conn: Connection, email: str) -> None:
+    """The account's password was given out: its owner replaces it at the next sign-in."""
+    await conn.execute(Q["require_password_change"], address_key(email))
 
 
 def _verify(stored: str, password: str) -> bool:
@@ -258,6 +283,7 @@ async def find_session(pool: asyncpg.Pool, token: str) -> Session | None:
         name=row["name"],
         role=Role(row["role"]),
         timezone=row["timezone"],
+        must_change_password=row["must_change_password"],
     )
     return Session(session_id=row["session_id"], editor=editor, csrf_token=row["csrf_token"])
 

@@ -11,7 +11,7 @@ from playwright.async_api import Dialog, Page, expect
 
 from tests.browser.support import RunningService
 from tests.browser.test_console import sign_in
-from tests.console import add_editor, newsroom
+from tests.console import PASSWORD, add_editor, newsroom
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -103,3 +103,44 @@ async def test_reloading_a_new_key_or_link_makes_no_second_one(
     await page.get_by_role("link", name="Editors").first.click()
     await page.get_by_role("button", name="Reset the password of bo@example.org").click()
     await expect(page.get_by_role("heading", name="Password reset")).to_be_visible()
+
+
+async def test_a_given_out_password_is_replaced_before_anything_else(
+    service: RunningService, page: Page, db: asyncpg.Pool
+) -> None:
+    from mailer import editors
+
+    await add_editor(db, "root@example.org", role="admin")
+    async with db.acquire() as conn:
+        await editors.require_password_change(conn, "root@example.org")  # as the demo seed does
+    base = service.base_url
+    await page.goto(f"{base}/console/items?q=flu")
+    await page.get_by_label("Email address").fill("root@example.org")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Choose your password")).to_be_visible()
+    await expect(page.get_by_role("navigation").get_by_role("link")).to_have_count(0)
+    # No way around it: any other page comes back here.
+    await page.goto(f"{base}/console/api-keys")
+    await expect(page.get_by_role("heading", name="Choose your password")).to_be_visible()
+    # The given password again is refused; then one of their own.
+    await page.get_by_label("New password").fill(PASSWORD)
+    await page.get_by_label("The same password again").fill(PASSWORD)
+    await page.get_by_role("button", name="Set password").click()
+    await expect(page.get_by_text("must differ from the password you were given")).to_be_visible()
+    mine = "a kettle of fresh fish at noon"
+    await page.get_by_label("New password").fill(mine)
+    await page.get_by_label("The same password again").fill(mine)
+    await page.get_by_role("button", name="Set password").click()
+    # On to the page first asked for (here: the API keys), signed in still.
+    await expect(page.get_by_role("heading", name="API keys")).to_be_visible()
+    await page.goto(f"{base}/console/items")
+    await expect(page.get_by_role("heading", name="Items")).to_be_visible()
+    # The given password no longer works; theirs does.
+    await page.get_by_role("button", name="Sign out").click()
+    await page.get_by_label("Email address").fill("root@example.org")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("do not match")
+    await sign_in(page, base, "root@example.org", mine)
+    await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
