@@ -144,3 +144,43 @@ async def test_a_given_out_password_is_replaced_before_anything_else(
     await expect(page.get_by_role("alert")).to_contain_text("do not match")
     await sign_in(page, base, "root@example.org", mine)
     await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+async def test_a_bad_date_filter_is_said_and_the_other_filters_kept(
+    service: RunningService, page: Page, db: asyncpg.Pool
+) -> None:
+    await newsroom(db, readers=3)
+    await add_editor(db, "ana@example.org")
+    base = service.base_url
+    await sign_in(page, base, "ana@example.org")
+    await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+    answer = await page.goto(f"{base}/console/subscribers?q=reader&status=active&since=garbage")
+    assert answer is not None and answer.status == 400
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "Signed up since must be a date like 2026-03-01 (not “garbage”)."
+    )
+    await expect(page.get_by_label("Address contains")).to_have_value("reader")
+    await expect(page.get_by_label("Status")).to_have_value("active")
+    await expect(page.get_by_label("Signed up since")).to_have_attribute("aria-invalid", "true")
+    # A right date filters: nobody signed up in the future, everybody since 2000.
+    await page.get_by_label("Signed up since").fill("2999-01-01")
+    await page.get_by_role("button", name="Search").click()
+    await expect(page.get_by_text("Nobody matches.")).to_be_visible()
+    await page.get_by_label("Signed up since").fill("2000-01-01")
+    await page.get_by_role("button", name="Search").click()
+    await expect(page.get_by_role("link", name="reader2@example.org")).to_be_visible()
+
+    answer = await page.goto(f"{base}/console/items?q=Flu&unsent=1&since=bad")
+    assert answer is not None and answer.status == 400
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "Published since must be a date like 2026-03-01 (not “bad”)."
+    )
+    await expect(page.get_by_label("Title contains")).to_have_value("Flu")
+    await expect(page.get_by_label("Not sent yet")).to_be_checked()
+    await page.get_by_label("Published since").fill("2000-01-01")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.get_by_role("link", name="Flu shots for all ages")).to_be_visible()
+    await page.get_by_label("Published since").fill("2999-01-01")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.get_by_text("No items match.")).to_be_visible()
