@@ -314,5 +314,11 @@ async def set_timezone(pool: asyncpg.Pool, editor_id: int, timezone: str | None)
     await pool.execute(Q["set_timezone"], editor_id, timezone)
 
 
+async def remember_first_zone(pool: asyncpg.Pool, editor_id: int, timezone: str) -> None:
+    """The browser's zone (a valid IANA name), for an editor who has none yet: times are
+    shown in it from the first sign-in, not only after a first schedule."""
+    await pool.execute(Q["remember_first_zone"], editor_id, timezone)
+
+
 async def list_editors(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     return await pool.fetch(Q["list_editors"])

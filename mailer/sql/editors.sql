@@ -46,6 +46,11 @@ UPDATE editors SET role = $2 WHERE editor_id = $1 RETURNING editor_id;
 -- name: set_timezone
 UPDATE editors SET timezone = $2 WHERE editor_id = $1;
 
+-- name: remember_first_zone
+-- The browser's zone at sign-in, kept only while the editor has none (a zone they chose
+-- for a schedule wins).
+UPDATE editors SET timezone = $2 WHERE editor_id = $1 AND timezone IS NULL;
+
 -- name: mark_signed_in
 UPDATE editors SET last_sign_in_at = now() WHERE editor_id = $1;
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
-from playwright.async_api import Dialog, Page, expect
+from playwright.async_api import Browser, Dialog, Page, expect
 
-from tests.browser.support import RunningService
+from tests.browser.support import DESKTOP, RunningService
 from tests.browser.test_console import sign_in
 from tests.console import PASSWORD, add_editor, newsroom
 
@@ -184,3 +184,32 @@ async def test_a_bad_date_filter_is_said_and_the_other_filters_kept(
     await page.get_by_label("Published since").fill("2999-01-01")
     await page.get_by_role("button", name="Filter").click()
     await expect(page.get_by_text("No items match.")).to_be_visible()
+
+
+@pytest.mark.parametrize(("script", "shown"), [(True, "America/Chicago"), (False, "UTC")])
+async def test_times_are_in_the_browsers_zone_from_the_first_sign_in(
+    service: RunningService, browser: Browser, db: asyncpg.Pool, script: bool, shown: str
+) -> None:
+    await add_editor(db, "ana@example.org")
+    context = await browser.new_context(
+        viewport=DESKTOP, timezone_id="America/Chicago", java_script_enabled=script
+    )
+    context.set_default_timeout(5_000)
+    try:
+        page = await context.new_page()
+        await sign_in(page, service.base_url, "ana@example.org")
+        await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        await expect(page.get_by_text(f"Times in {shown}")).to_be_visible()
+    finally:
+        await context.close()
+    zone = await db.fetchval("SELECT timezone FROM editors WHERE email = 'ana@example.org'")
+    assert zone == (shown if script else None)
+    # A zone the editor chose (for a schedule) is kept at the next sign-ins.
+    await db.execute("UPDATE editors SET timezone = 'Asia/Tokyo'")
+    context = await browser.new_context(viewport=DESKTOP, timezone_id="America/Chicago")
+    try:
+        page = await context.new_page()
+        await sign_in(page, service.base_url, "ana@example.org")
+        await expect(page.get_by_text("Times in Asia/Tokyo")).to_be_visible()
+    finally:
+        await context.close()

@@ -10,6 +10,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from mailer import editors, keys
 from mailer.errors import InvalidInput, NotFound
+from mailer.web.console import schedule_form
 from mailer.web.console.page import render
 from mailer.web.console.session import (
     CSRF_FIELD,
@@ -140,6 +141,9 @@ async def sign_in_post(request: web.Request) -> web.StreamResponse:
         )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
+    zone = str(form.get("timezone", ""))[:60]
+    if zone in schedule_form.zones():  # filled in by the page's script; none without it
+        await editors.remember_first_zone(pool, editor_id, zone)
     token = await editors.start_session(
         pool,
         editor_id,
