@@ -488,6 +488,7 @@ async def test_feeds_cli_updates_a_source_as_the_api_does(
     assert moved.returncode == 0, moved.stderr
     assert f"feed {source_id} updated: {new}" in moved.stdout
     row = await pool.fetchrow("SELECT * FROM feed_sources WHERE source_id = $1", source_id)
+    assert row is not None
     assert (row["url"], row["name"], row["poll_interval"]) == (new, "Moved", 600)
     assert row["default_topics"] == ["road-safety"]
     assert row["category_rules"] != {}  # not given: kept
@@ -496,6 +497,7 @@ async def test_feeds_cli_updates_a_source_as_the_api_does(
     )
     assert cleared.returncode == 0, cleared.stderr
     row = await pool.fetchrow("SELECT * FROM feed_sources WHERE source_id = $1", source_id)
+    assert row is not None
     assert (row["default_topics"], row["category_rules"], row["url"]) == ([], {}, new)
 
     for argv, said in (
