@@ -213,3 +213,21 @@ async def test_times_are_in_the_browsers_zone_from_the_first_sign_in(
         await expect(page.get_by_text("Times in Asia/Tokyo")).to_be_visible()
     finally:
         await context.close()
+
+
+async def test_the_site_has_an_icon(service: RunningService, page: Page) -> None:
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    await page.goto(f"{service.base_url}/console/sign-in")
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    icon = await page.request.get(f"{service.base_url}/favicon.ico")
+    assert (icon.status, icon.headers["content-type"]) == (200, "image/x-icon")
+    body = await icon.body()
+    assert body[:4] == b"\x00\x00\x01\x00" and b"PNG" in body[:40]  # an icon holding a PNG
+    # And the page may show it (its CSP lets images come from the site).
+    width = await page.evaluate(
+        """() => new Promise(done => { const i = new Image(); i.onload = () => done(i.width);
+           i.onerror = () => done(0); i.src = '/favicon.ico?fresh'; })"""
+    )
+    assert width == 32
+    assert failed == []
