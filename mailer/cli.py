@@ -23,7 +23,7 @@ from mailer import (
     subscriber_commands,
 )
 from mailer.config import Settings, ensure_dev_secret_key, load_settings
-from mailer.errors import ConfigError, MailerError, StartupError
+from mailer.errors import ConfigError, InvalidInput, MailerError, StartupError
 from mailer.logs import configure_logging
 
 log = logging.getLogger("mailer")
@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     topics_cmd.set_defaults(handler=commands.topics)
 
     feeds_cmd = subcommands.add_parser(
-        "feeds", help="add, list, pause, poll or remove feed sources", description="Feeds."
+        "feeds", help="add, list, update, pause, poll or remove feed sources", description="Feeds."
     )
     feed_sub = feeds_cmd.add_subparsers(dest="action", metavar="ACTION", required=True)
     feed_add = feed_sub.add_parser("add", help="add a feed (RSS, Atom or JSON Feed)")
@@ -121,6 +121,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     feed_add.add_argument("--interval", type=int, default=900, help="seconds between polls")
     feed_sub.add_parser("list", help="list sources with their last poll")
+    feed_update = feed_sub.add_parser(
+        "update",
+        help="change a source (as PATCH /api/v1/feeds/ID): only what is given changes",
+        description="Change a feed source; a new --url (a feed that moved) is polled afresh "
+        "at once, and its items update the stored ones.",
+    )
+    feed_update.add_argument("source_id", type=int)
+    feed_update.add_argument("--url", help="the feed's new address")
+    feed_update.add_argument("--name")
+    feed_update.add_argument(
+        "--topic", action="append", help="the topics every item gets (repeatable; replaces them)"
+    )
+    feed_update.add_argument("--no-topics", action="store_true", help="no topic for every item")
+    feed_update.add_argument(
+        "--map",
+        action="append",
+        metavar="CATEGORY=TOPIC",
+        help="category rules (repeatable; replaces them)",
+    )
+    feed_update.add_argument("--no-map", action="store_true", help="no category rules")
+    feed_update.add_argument("--interval", type=int, help="seconds between polls")
     for action, text in (
         ("pause", "stop polling a source"),
         ("resume", "poll a paused source again"),
@@ -229,7 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mailer: {exc}", file=sys.stderr)
         return EXIT_STARTUP
     except MailerError as exc:  # a refused command: not found, wrong state, bad input
-        print(f"mailer: {exc}", file=sys.stderr)
+        fields = exc.fields if isinstance(exc, InvalidInput) else {}
+        detail = "; ".join(f"{name}: {problem}" for name, problem in fields.items())
+        print(f"mailer: {exc}{f' ({detail})' if detail else ''}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

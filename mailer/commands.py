@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from mailer.config import Settings
 from mailer.errors import InvalidInput
@@ -89,6 +90,36 @@ async def topics(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _category_rules(mappings: list[str]) -> dict[str, list[str]]:
+    rules: dict[str, list[str]] = {}
+    for mapping in mappings:
+        category, sep, slug = mapping.partition("=")
+        if not sep or not category.strip() or not slug.strip():
+            raise InvalidInput(f"--map takes CATEGORY=TOPIC, not {mapping!r}")
+        rules.setdefault(category.strip(), []).append(slug.strip())
+    return rules
+
+
+def _feed_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """`feeds update`'s options as update_source's arguments: only those given."""
+    if args.topic and args.no_topics:
+        raise InvalidInput("give --topic or --no-topics, not both")
+    if args.map and args.no_map:
+        raise InvalidInput("give --map or --no-map, not both")
+    changes: dict[str, Any] = {}
+    if args.url is not None:
+        changes["url"] = args.url
+    if args.name is not None:
+        changes["name"] = args.name
+    if args.topic or args.no_topics:
+        changes["topics"] = args.topic or []
+    if args.map or args.no_map:
+        changes["category_rules"] = _category_rules(args.map or [])
+    if args.interval is not None:
+        changes["poll_interval"] = args.interval
+    return changes
+
+
 async def feeds(settings: Settings, args: argparse.Namespace) -> int:
     from mailer import feeds
     from mailer.fetch import make_session
@@ -96,21 +127,26 @@ async def feeds(settings: Settings, args: argparse.Namespace) -> int:
 
     async with open_database(settings) as (pool, _):
         if args.action == "add":
-            rules: dict[str, list[str]] = {}
-            for mapping in args.map:
-                category, sep, slug = mapping.partition("=")
-                if not sep or not category.strip() or not slug.strip():
-                    raise InvalidInput(f"--map takes CATEGORY=TOPIC, not {mapping!r}")
-                rules.setdefault(category.strip(), []).append(slug.strip())
             source = await feeds.create_source(
                 pool,
                 url=args.url,
                 name=args.name,
                 topics=args.topic,
-                category_rules=rules,
+                category_rules=_category_rules(args.map),
                 poll_interval=args.interval,
             )
             print(f"added feed {source['source_id']}: {source['url']}")
+        elif args.action == "update":
+            changes = _feed_changes(args)
+            if not changes:
+                raise InvalidInput(
+                    "nothing to change: give --url, --name, --topic, --no-topics, --map, "
+                    "--no-map or --interval"
+                )
+            source = await feeds.update_source(pool, args.source_id, **changes)
+            print(f"feed {source['source_id']} updated: {source['url']}")
+            if "url" in changes:
+                print("the new address is polled at once, afresh; its items update stored ones")
         elif args.action == "list":
             for s in await feeds.list_sources(pool):
                 state = "paused" if s["paused"] else f"every {s['poll_interval']}s"

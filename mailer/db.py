@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -45,6 +46,18 @@ DB_UNAVAILABLE: tuple[type[BaseException], ...] = (
 
 SQL_DIR = Path(__file__).parent / "sql"
 _NAME_LINE = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+
+@asynccontextmanager
+async def transaction(db: asyncpg.Pool | Connection) -> AsyncIterator[Connection]:
+    """A transaction on a connection of the pool, or inside the caller's (a savepoint) when
+    given a connection: a domain function works alone or as part of a larger change."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn, conn.transaction():
+            yield conn
+    else:
+        async with db.transaction():
+            yield db
 
 
 def load_queries(concern: str) -> Mapping[str, str]:

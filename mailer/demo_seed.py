@@ -116,6 +116,8 @@ async def _seed(
         editors.Role.ADMIN.value,
         hashed,
     )
+    # The password is printed for whoever reads the terminal: the admin replaces it first.
+    await editors.require_password_change(conn, DEMO_ADMIN_EMAIL)
     assert weekly is not None
     assert source is not None
     await conn.execute(

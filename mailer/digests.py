@@ -220,6 +220,17 @@ async def start(pool: asyncpg.Pool, settings: Settings, mailing_id: int) -> int:
     return created
 
 
+async def count_recipients(pool: asyncpg.Pool, mailing_id: int) -> int:
+    """How many people `start` would mail if it ran now (0 for a digest without series)."""
+    digest = await pool.fetchrow(Q["get_digest"], mailing_id)
+    if digest is None:
+        raise NotFound(f"digest {mailing_id} does not exist")
+    if digest["series_id"] is None:
+        return 0
+    count: int = await pool.fetchval(Q["count_digest_recipients"], mailing_id, digest["series_id"])
+    return count
+
+
 async def send_due(pool: asyncpg.Pool, settings: Settings, *, now: datetime) -> list[int]:
     """Start every scheduled digest whose time has come (safe on several instances)."""
     started = []

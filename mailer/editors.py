@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError
 
 from mailer.addresses import address_key
-from mailer.db import load_queries
+from mailer.db import Connection, load_queries, transaction
 from mailer.errors import Conflict, InvalidInput, MailerError, NotFound
 from mailer.signup_input import normalise_email
 
@@ -59,6 +59,7 @@ class Editor:
     name: str
     role: Role
     timezone: str | None
+    must_change_password: bool = False  # a given-out password: choose one before all else
 
     @property
     def is_admin(self) -> bool:
@@ -105,14 +106,15 @@ def _role(text: str) -> Role:
 
 
 async def create_editor(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool | Connection,
     *,
     email: str,
     name: str = "",
     role: str = "editor",
     password: str | None = None,
 ) -> tuple[int, str | None]:
-    """(editor_id, set-password token or None when a password was given); one transaction."""
+    """(editor_id, set-password token or None when a password was given); one transaction
+    (within the caller's when given a connection)."""
     try:
         clean = normalise_email(email)
     except EmailNotValidError as exc:
@@ -124,7 +126,7 @@ async def create_editor(
     if password is not None:
         check_password(password, clean)
         hashed = await hash_password(password)
-    async with pool.acquire() as conn, conn.transaction():
+    async with transaction(pool) as conn:
         editor_id = await conn.fetchval(
             Q["create_editor"], clean, address_key(clean), name.strip(), checked_role.value, hashed
         )
@@ -139,14 +141,14 @@ async def create_editor(
     return int(editor_id), token
 
 
-async def find_editor(pool: asyncpg.Pool, email: str) -> asyncpg.Record:
+async def find_editor(pool: asyncpg.Pool | Connection, email: str) -> asyncpg.Record:
     row = await pool.fetchrow(Q["get_editor_by_email"], address_key(email))
     if row is None:
         raise NotFound(f"no editor with the address {email.strip()}")
     return row
 
 
-async def password_link_token(pool: asyncpg.Pool, email: str) -> str:
+async def password_link_token(pool: asyncpg.Pool | Connection, email: str) -> str:
     """A new one-time set-password link for an existing, enabled editor (a reset)."""
     row = await find_editor(pool, email)
     if row["disabled_at"] is not None:
@@ -177,7 +179,7 @@ async def set_password_with_token(pool: asyncpg.Pool, token: str, password: str)
             raise NotFound("this link is unknown, used or expired")
         check_password(password, owner["email"])
         hashed = await hash_password(password)
-        await conn.execute(Q["set_password_hash"], owner["editor_id"], hashed)
+        await conn.execute(Q["replace_password"], owner["editor_id"], hashed)
         await conn.execute(Q["use_password_tokens"], owner["editor_id"])
         await conn.execute(Q["delete_editor_sessions"], owner["editor_id"])
     return int(owner["editor_id"])
@@ -189,9 +191,33 @@ async def set_password(pool: asyncpg.Pool, email: str, password: str) -> None:
     check_password(password, row["email"])
     hashed = await hash_password(password)
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(Q["set_password_hash"], row["editor_id"], hashed)
+        await conn.execute(Q["replace_password"], row["editor_id"], hashed)
         await conn.execute(Q["use_password_tokens"], row["editor_id"])
         await conn.execute(Q["delete_editor_sessions"], row["editor_id"])
+
+
+async def change_own_password(pool: asyncpg.Pool, session: Session, password: str) -> None:
+    """The signed-in editor replaces their password (one given out to them, e.g. the demo
+    admin's): it must differ from the old one; their other sessions end, this one stays.
+    One transaction."""
+    editor = session.editor
+    check_password(password, editor.email)
+    row = await pool.fetchrow(Q["get_editor"], editor.editor_id)
+    stored = row["password_hash"] if row is not None else None
+    if stored and await asyncio.to_thread(_verify, stored, password[:MAX_PASSWORD]):
+        raise InvalidInput(
+            "same password", {"password": "must differ from the password you were given"}
+        )
+    hashed = await hash_password(password)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(Q["replace_password"], editor.editor_id, hashed)
+        await conn.execute(Q["use_password_tokens"], editor.editor_id)
+        await conn.execute(Q["delete_other_sessions"], editor.editor_id, session.session_id)
+
+
+async def require_password_change(conn: Connection, email: str) -> None:
+    """The account's password was given out: its owner replaces it at the next sign-in."""
+    await conn.execute(Q["require_password_change"], address_key(email))
 
 
 def _verify(stored: str, password: str) -> bool:
@@ -257,6 +283,7 @@ async def find_session(pool: asyncpg.Pool, token: str) -> Session | None:
         name=row["name"],
         role=Role(row["role"]),
         timezone=row["timezone"],
+        must_change_password=row["must_change_password"],
     )
     return Session(session_id=row["session_id"], editor=editor, csrf_token=row["csrf_token"])
 
@@ -285,6 +312,12 @@ async def set_role(pool: asyncpg.Pool, email: str, role: str) -> None:
 
 async def set_timezone(pool: asyncpg.Pool, editor_id: int, timezone: str | None) -> None:
     await pool.execute(Q["set_timezone"], editor_id, timezone)
+
+
+async def remember_first_zone(pool: asyncpg.Pool, editor_id: int, timezone: str) -> None:
+    """The browser's zone (a valid IANA name), for an editor who has none yet: times are
+    shown in it from the first sign-in, not only after a first schedule."""
+    await pool.execute(Q["remember_first_zone"], editor_id, timezone)
 
 
 async def list_editors(pool: asyncpg.Pool) -> list[asyncpg.Record]:

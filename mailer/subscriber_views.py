@@ -7,6 +7,7 @@ module's own functions, the same ones the subscriber's links and the editor API 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -38,6 +39,7 @@ async def search_subscribers(
     topic_id: int | None,
     before: int | None,
     limit: int,
+    since: datetime | None = None,
 ) -> list[asyncpg.Record]:
     """Newest first, at most `limit` rows, each with id below `before` when given. A search
     that runs past a few seconds is cancelled with a request for a longer fragment."""
@@ -47,7 +49,7 @@ async def search_subscribers(
             await conn.execute(Q["custom_plans"])
             await conn.execute(Q["search_timeout"])
             return await conn.fetch(
-                Q["search_subscribers"], pattern, status, topic_id, before, limit
+                Q["search_subscribers"], pattern, status, topic_id, before, limit, since
             )
     except asyncpg.QueryCanceledError as exc:
         raise InvalidInput(

@@ -13,7 +13,8 @@ SET LOCAL statement_timeout = '5s';
 -- Newest first, keyset-paged on the primary key (no OFFSET: page 1,000 costs what page 1
 -- does). $1 a LIKE pattern on the case-folded address (wildcards in the fragment escaped by
 -- the caller; a trigram index on email_key serves it where one exists), $2 status, $3 topic
--- id, $4 the last id of the previous page (each NULL when not given), $5 the page size.
+-- id, $4 the last id of the previous page, $6 signed up at or after (each NULL when not
+-- given), $5 the page size.
 SELECT s.subscriber_id, s.email, s.name, s.status, s.created_at, s.confirmed_at,
        s.unsubscribed_at, s.paused_until,
        ARRAY(SELECT t.name FROM subscriber_topics x JOIN topics t USING (topic_id)
@@ -25,6 +26,7 @@ WHERE ($1::text IS NULL OR s.email_key LIKE $1)
           SELECT 1 FROM subscriber_topics x
           WHERE x.subscriber_id = s.subscriber_id AND x.topic_id = $3))
   AND ($4::bigint IS NULL OR s.subscriber_id < $4)
+  AND ($6::timestamptz IS NULL OR s.created_at >= $6)
 ORDER BY s.subscriber_id DESC
 LIMIT $5;
 

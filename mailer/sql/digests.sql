@@ -107,6 +107,27 @@ WHERE ss.series_id = $2
   AND picked.item_ids IS NOT NULL
 ON CONFLICT (mailing_id, subscriber_id) DO NOTHING;
 
+-- name: count_digest_recipients
+-- How many mails fan_out_digest would make now (keep the two in step): the count the
+-- editor confirms before "Send now". $1 the digest, $2 its series.
+SELECT count(*)
+FROM subscriber_series ss
+JOIN subscribers s ON s.subscriber_id = ss.subscriber_id
+WHERE ss.series_id = $2
+  AND s.status = 'active' AND (s.paused_until IS NULL OR s.paused_until <= now())
+  AND EXISTS (
+      SELECT 1
+      FROM mailing_items mi
+      JOIN items i ON i.item_id = mi.item_id
+      WHERE mi.mailing_id = $1
+        AND i.topic_ids && ARRAY(SELECT st.topic_id FROM subscriber_topics st
+                                 WHERE st.subscriber_id = s.subscriber_id)
+        AND NOT EXISTS (
+            SELECT 1 FROM deliveries d
+            WHERE d.subscriber_id = s.subscriber_id
+              AND d.status IN ('queued', 'sending', 'deferred', 'sent')
+              AND mi.item_id = ANY(d.item_ids)));
+
 -- name: archive
 -- Sent digests and alerts (both have a public web version).
 SELECT m.mailing_id, m.slug, m.subject, m.started_at, m.kind, s.name AS series_name

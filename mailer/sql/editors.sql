@@ -20,6 +20,19 @@ FROM editors ORDER BY disabled_at IS NOT NULL, lower(name), email_key;
 -- name: set_password_hash
 UPDATE editors SET password_hash = $2 WHERE editor_id = $1 RETURNING editor_id;
 
+-- name: replace_password
+-- A password the account's owner chose: any duty to change it is met.
+UPDATE editors SET password_hash = $2, must_change_password = false WHERE editor_id = $1
+RETURNING editor_id;
+
+-- name: require_password_change
+-- The password was given out (the demo admin's, printed at the first start): the owner
+-- chooses their own at the next sign-in, before anything else.
+UPDATE editors SET must_change_password = true WHERE email_key = $1;
+
+-- name: delete_other_sessions
+DELETE FROM editor_sessions WHERE editor_id = $1 AND session_id <> $2;
+
 -- name: disable_editor
 UPDATE editors SET disabled_at = coalesce(disabled_at, now()) WHERE editor_id = $1
 RETURNING editor_id;
@@ -32,6 +45,11 @@ UPDATE editors SET role = $2 WHERE editor_id = $1 RETURNING editor_id;
 
 -- name: set_timezone
 UPDATE editors SET timezone = $2 WHERE editor_id = $1;
+
+-- name: remember_first_zone
+-- The browser's zone at sign-in, kept only while the editor has none (a zone they chose
+-- for a schedule wins).
+UPDATE editors SET timezone = $2 WHERE editor_id = $1 AND timezone IS NULL;
 
 -- name: mark_signed_in
 UPDATE editors SET last_sign_in_at = now() WHERE editor_id = $1;
@@ -68,7 +86,7 @@ FROM editors e
 WHERE s.token_hash = $1 AND e.editor_id = s.editor_id AND e.disabled_at IS NULL
   AND s.expires_at > now() AND s.last_seen_at > now() - make_interval(secs => $2)
 RETURNING s.session_id, s.csrf_token, s.expires_at, e.editor_id, e.email, e.name, e.role,
-          e.timezone;
+          e.timezone, e.must_change_password;
 
 -- name: delete_session
 DELETE FROM editor_sessions WHERE token_hash = $1;

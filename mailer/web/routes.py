@@ -33,6 +33,7 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     if not full:
         return
     app.router.add_static("/static", static_dir())
+    app.router.add_get("/favicon.ico", start.favicon)
     app.router.add_get("/", start.start_page)
     app.router.add_get("/archive", archive.archive_page)
     app.router.add_get("/archive.atom", archive.archive_atom)

@@ -1,16 +1,31 @@
-"""The front page (in development: where to start, and a path to try), and the demo feed a
-development instance serves to its own feed reader."""
+"""The front page (in development: where to start, and a path to try), the site's icon, and
+the demo feed a development instance serves to its own feed reader."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
 from aiohttp import web
 
 from mailer import keys
 from mailer.demo import demo_feed
 from mailer.demo_seed import demo_anchor, demo_state
+from mailer.resources import static_dir
 from mailer.web.public import render
+
+
+@cache
+def _favicon() -> bytes:
+    return (static_dir() / "favicon.ico").read_bytes()
+
+
+async def favicon(request: web.Request) -> web.Response:
+    """The icon every browser asks for at /favicon.ico (a page's tab, bookmarks): a small
+    envelope, rather than a 404 on every page load."""
+    response = web.Response(body=_favicon(), content_type="image/x-icon")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 async def start_page(request: web.Request) -> web.Response:

@@ -73,6 +73,7 @@ async def test_an_empty_database_is_seeded_once(pool: asyncpg.Pool, tmp_path: Pa
     assert admin["role"] == "admin"
     assert seeded.admin_password not in admin["password_hash"]
     assert len(seeded.admin_password) >= editors.MIN_PASSWORD
+    assert admin["must_change_password"]  # printed for anyone to read: replaced first
     assert (
         await editors.authenticate(
             pool, email=DEMO_ADMIN_EMAIL, password=seeded.admin_password, ip="127.0.0.1"

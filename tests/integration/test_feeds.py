@@ -464,6 +464,53 @@ async def test_feeds_cli(
     assert "CATEGORY=TOPIC" in bad.stderr
 
 
+async def test_feeds_cli_updates_a_source_as_the_api_does(
+    pool: asyncpg.Pool, db_url: str, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    from tests.process import mailer_env, run_mailer
+
+    await create_topic(pool, name="Tobacco Control")
+    await create_topic(pool, name="Road Safety")
+    env = mailer_env(tmp_path, MAILER_DATABASE_URL=db_url, MAILER_FEED_ALLOW_PRIVATE="true")
+    old, new = feed_server.url("/f/rss2.xml"), feed_server.url("/f/atom.xml")
+    added = await asyncio.to_thread(
+        run_mailer, ["feeds", "add", old, "--map", "Tobacco=tobacco-control"], env
+    )
+    assert added.returncode == 0, added.stderr
+    source_id = await pool.fetchval("SELECT source_id FROM feed_sources WHERE url = $1", old)
+
+    moved = await asyncio.to_thread(
+        run_mailer,
+        ["feeds", "update", str(source_id), "--url", new, "--name", "Moved",
+         "--topic", "road-safety", "--interval", "600"],
+        env,
+    )  # fmt: skip
+    assert moved.returncode == 0, moved.stderr
+    assert f"feed {source_id} updated: {new}" in moved.stdout
+    row = await pool.fetchrow("SELECT * FROM feed_sources WHERE source_id = $1", source_id)
+    assert row is not None
+    assert (row["url"], row["name"], row["poll_interval"]) == (new, "Moved", 600)
+    assert row["default_topics"] == ["road-safety"]
+    assert row["category_rules"] != {}  # not given: kept
+    cleared = await asyncio.to_thread(
+        run_mailer, ["feeds", "update", str(source_id), "--no-map", "--no-topics"], env
+    )
+    assert cleared.returncode == 0, cleared.stderr
+    row = await pool.fetchrow("SELECT * FROM feed_sources WHERE source_id = $1", source_id)
+    assert row is not None
+    assert (row["default_topics"], row["category_rules"], row["url"]) == ([], {}, new)
+
+    for argv, said in (
+        (["feeds", "update", str(source_id)], "nothing to change"),
+        (["feeds", "update", str(source_id), "--topic", "nope"], "nope"),
+        (["feeds", "update", "99999", "--name", "x"], "99999"),
+        (["feeds", "update", str(source_id), "--url", "ftp://x"], "http"),
+    ):
+        refused = await asyncio.to_thread(run_mailer, argv, env)
+        assert refused.returncode == 1, (argv, refused.stdout)
+        assert said in refused.stderr, (argv, refused.stderr)
+
+
 async def test_an_unchanged_body_is_not_parsed_again_until_the_rules_change(
     pool: asyncpg.Pool,
     session: aiohttp.ClientSession,

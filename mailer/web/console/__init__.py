@@ -83,6 +83,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/sign-out", auth.sign_out)
     r.add_get("/set-password/{token}", auth.set_password_page)
     r.add_post("/set-password/{token}", auth.set_password_post)
+    r.add_get("/choose-password", auth.choose_password_page)
+    r.add_post("/choose-password", auth.choose_password_post)
 
     r.add_get("/", dashboard.dashboard)
     items.add_routes(r)

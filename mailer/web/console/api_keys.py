@@ -2,20 +2,21 @@
 
 A new key is shown once, on the page that answers the creating POST, rather than after a
 redirect: carrying it across a redirect would mean storing it (a cookie, a table), and only
-its hash is ever stored. That page is `no-store`; reloading it asks the browser to post
-again, which would make a second key (listed, and revocable like any)."""
+its hash is ever stored. That page is `no-store`; reloading it posts the form again, whose
+one-time nonce is spent by then: the answer says the key was made and shown once, and no
+second key is made (form_nonces.py)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from mailer import api_keys, keys
+from mailer import api_keys, form_nonces, keys
 from mailer.errors import InvalidInput
 from mailer.numbers import whole_number
 from mailer.web.api import path_id
 from mailer.web.console.form_input import FormInput, status_of
-from mailer.web.console.page import render
-from mailer.web.console.session import admin_only
+from mailer.web.console.page import already_done, render
+from mailer.web.console.session import admin_only, current
 
 
 def add_routes(r: web.UrlDispatcher) -> None:
@@ -44,10 +45,22 @@ async def api_keys_page(
 async def create_api_key(request: web.Request) -> web.StreamResponse:
     form = await FormInput.read(request)
     name = form.text("name", label="The name", required=True, max_length=100)
+    nonce = form.nonce()
     if form.ok:
         try:
-            async with request.app[keys.pool_key].acquire() as conn:
+            async with request.app[keys.pool_key].acquire() as conn, conn.transaction():
+                if nonce:
+                    await form_nonces.spend(
+                        conn, nonce, editor_id=current(request).editor.editor_id,
+                        done=f"API key “{name}” was made",
+                    )  # fmt: skip
                 key_id, key = await api_keys.create_api_key(conn, name)
+        except form_nonces.AlreadyDone as exc:
+            return already_done(
+                request, exc, back="/console/api-keys", back_label="API keys",
+                advice="It is not shown again: only a hash of it is kept. If it was not "
+                "copied, revoke it and create another.",
+            )  # fmt: skip
         except InvalidInput as exc:
             form.refused(exc, field="name")
         else:

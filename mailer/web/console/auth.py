@@ -10,11 +10,14 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from mailer import editors, keys
 from mailer.errors import InvalidInput, NotFound
+from mailer.web.console import schedule_form
 from mailer.web.console.page import render
 from mailer.web.console.session import (
     CSRF_FIELD,
     PRE_COOKIE,
+    before_new_password,
     clear_session_cookie,
+    current,
     public,
     session_token,
     set_cookie,
@@ -138,6 +141,9 @@ async def sign_in_post(request: web.Request) -> web.StreamResponse:
         )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
+    zone = str(form.get("timezone", ""))[:60]
+    if zone in schedule_form.zones():  # filled in by the page's script; none without it
+        await editors.remember_first_zone(pool, editor_id, zone)
     token = await editors.start_session(
         pool,
         editor_id,
@@ -150,6 +156,7 @@ async def sign_in_post(request: web.Request) -> web.StreamResponse:
     raise response
 
 
+@before_new_password
 async def sign_out(request: web.Request) -> web.StreamResponse:
     token = session_token(request)
     if token:
@@ -215,3 +222,36 @@ async def set_password_post(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther("/console/sign-in?password_set=1")
     clear_session_cookie(response)
     raise response
+
+
+def _choose_page(
+    request: web.Request, *, status: int = 200, errors: dict[str, str] | None = None
+) -> web.Response:
+    return render(
+        request, "console/set_password.html", status=status, title="Choose your password",
+        email=current(request).editor.email, errors=errors or {},
+        min_length=editors.MIN_PASSWORD, nav=[], given_out=True,
+        next_path=safe_next(request.query.get("next")),
+    )  # fmt: skip
+
+
+@before_new_password
+async def choose_password_page(request: web.Request) -> web.StreamResponse:
+    """A given-out password (the demo admin's) is replaced before anything else."""
+    if not current(request).editor.must_change_password:
+        raise web.HTTPSeeOther(safe_next(request.query.get("next")))
+    return _choose_page(request)
+
+
+@before_new_password
+async def choose_password_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    password = str(form.get("password", ""))
+    if password != str(form.get("password_again", "")):
+        differ = {"password_again": "The two passwords differ."}
+        return _choose_page(request, status=400, errors=differ)
+    try:
+        await editors.change_own_password(request.app[keys.pool_key], current(request), password)
+    except InvalidInput as exc:
+        return _choose_page(request, status=400, errors=exc.fields or {"password": str(exc)})
+    raise web.HTTPSeeOther(safe_next(str(form.get("next", ""))))

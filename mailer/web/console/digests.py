@@ -99,6 +99,7 @@ async def composer_page(
     digest.update(values or {})
     order = digest.get("item_order") or await digest_item_ids(pool, mailing_id)
     zone = schedule_form.editor_zone(request)
+    editable = MailingStatus(digest["status"]) in _EDITABLE
     notices = {
         "created": "Draft created from the feed's new items. Order them, write an intro, preview.",
         "saved": "Saved.",
@@ -112,7 +113,9 @@ async def composer_page(
         status=status,
         title=f"Digest: {digest['subject']}",
         digest=digest,
-        editable=MailingStatus(digest["status"]) in _EDITABLE,
+        editable=editable,
+        # Who "Send now" would mail, said before it is pressed (never sent blind).
+        recipients=await digests.count_recipients(pool, mailing_id) if editable else None,
         items=await items_in_order(pool, order),
         candidates=await candidate_items(pool, mailing_id, digest["series_id"]),
         intro_preview=digests.intro_html(digest["intro_md"]),

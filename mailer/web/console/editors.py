@@ -4,18 +4,19 @@ Invitations and resets give a one-time set-password link (72 hours) that is show
 the admin, who passes it on; nothing is mailed. The delivery engine is built for
 subscribers (unsubscribe headers, consent, footers), and a mailed link would sit in plain
 text in the deliveries table, while the database otherwise keeps only the link's hash. The
-link is shown on the page answering the POST (see api_keys.py for why not after a redirect).
+link is shown on the page answering the POST (see api_keys.py for why not after a redirect);
+the forms carry a one-time nonce, so reloading that page makes no second link.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from mailer import console_admin, editors, keys
+from mailer import console_admin, editors, form_nonces, keys
 from mailer.errors import Conflict, InvalidInput
 from mailer.web.api import path_id
 from mailer.web.console.form_input import FormInput, status_of
-from mailer.web.console.page import render
+from mailer.web.console.page import already_done, render
 from mailer.web.console.session import admin_only, current
 
 ROLES = [role.value for role in editors.Role]
@@ -59,6 +60,12 @@ async def editors_page(
     )
 
 
+_LINK_ADVICE = (
+    "It is not shown again: only a hash of it is kept. If it was lost, press "
+    "“Reset password” on the account for a new link."
+)
+
+
 def _link_page(request: web.Request, email: str, token: str, *, invited: bool) -> web.Response:
     return render(
         request,
@@ -78,10 +85,19 @@ async def invite_editor(request: web.Request) -> web.StreamResponse:
     email = form.text("email", label="The address", required=True, max_length=320)
     name = form.text("name", label="The name", max_length=100)
     role = form.choice("role", label="Role", options=ROLES)
+    nonce = form.nonce()
     if form.ok:
         try:
-            _, token = await editors.create_editor(
-                request.app[keys.pool_key], email=email, name=name, role=role
+            async with request.app[keys.pool_key].acquire() as conn, conn.transaction():
+                if nonce:
+                    await form_nonces.spend(
+                        conn, nonce, editor_id=current(request).editor.editor_id,
+                        done=f"account for {email} and its set-password link were made",
+                    )  # fmt: skip
+                _, token = await editors.create_editor(conn, email=email, name=name, role=role)
+        except form_nonces.AlreadyDone as exc:
+            return already_done(
+                request, exc, advice=_LINK_ADVICE, back="/console/editors", back_label="Editors"
             )
         except (InvalidInput, Conflict) as exc:
             form.refused(exc, field="email")
@@ -136,8 +152,19 @@ async def enable_editor(request: web.Request) -> web.StreamResponse:
 async def reset_password(request: web.Request) -> web.StreamResponse:
     pool = request.app[keys.pool_key]
     row = await console_admin.get_editor(pool, path_id(request, "editor_id"))
+    nonce = (await FormInput.read(request)).nonce()
     try:
-        token = await editors.password_link_token(pool, row["email"])
+        async with pool.acquire() as conn, conn.transaction():
+            if nonce:
+                await form_nonces.spend(
+                    conn, nonce, editor_id=current(request).editor.editor_id,
+                    done=f"new set-password link for {row['email']} was made",
+                )  # fmt: skip
+            token = await editors.password_link_token(conn, row["email"])
+    except form_nonces.AlreadyDone as exc:
+        return already_done(
+            request, exc, advice=_LINK_ADVICE, back="/console/editors", back_label="Editors"
+        )
     except Conflict as exc:
         return await editors_page(request, row_error=(row["editor_id"], str(exc)), status=409)
     return _link_page(request, row["email"], token, invited=False)

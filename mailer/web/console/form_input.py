@@ -5,12 +5,16 @@ its field. Nothing is written unless every field is right."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from multidict import MultiDict, MultiMapping
 
 from mailer.errors import Conflict, InvalidInput
+
+NONCE_FIELD = "form_nonce"
 
 
 class FormInput:
@@ -67,6 +71,29 @@ class FormInput:
             self.fail(name, f"{label} must be from {minimum} to {maximum} (not {number}).")
         return number
 
+    def since(self, name: str, *, label: str, zone: str) -> datetime | None:
+        """A date (the start of that day in the editor's zone) or a date and time (ISO 8601,
+        the editor's zone unless it names one); None when left empty."""
+        text = self._raw(name).strip()
+        self.values[name] = text
+        if not text:
+            return None
+        moment: datetime | None = None
+        try:
+            if len(text) <= 10:
+                moment = datetime.combine(date.fromisoformat(text), time(), ZoneInfo(zone))
+            elif len(text) <= 40:
+                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=ZoneInfo(zone))
+        except ValueError:
+            moment = None
+        if moment is None or not 1900 <= moment.year <= 9000:
+            shown = text if len(text) <= 40 else text[:40] + "…"
+            self.fail(name, f"{label} must be a date like 2026-03-01 (not “{shown}”).")
+            return None
+        return moment
+
     def checkbox(self, name: str) -> bool:
         checked = name in self._form
         self.values[name] = checked
@@ -87,6 +114,10 @@ class FormInput:
         if unknown:
             self.fail(name, f"Unknown {label.lower()}: {', '.join(unknown[:5])}.")
         return [v for v in chosen if v in options]
+
+    def nonce(self) -> str | None:
+        """The form's one-time nonce (forms that make a secret carry one), if any."""
+        return self._raw(NONCE_FIELD).strip() or None
 
     @property
     def ok(self) -> bool:

@@ -11,7 +11,9 @@ from mailer.console_views import item_detail
 from mailer.errors import InvalidInput
 from mailer.numbers import whole_number
 from mailer.web.api import path_id
+from mailer.web.console.form_input import FormInput
 from mailer.web.console.page import render
+from mailer.web.console.session import current
 
 PAGE_SIZE = 50
 
@@ -35,23 +37,31 @@ async def items_page(request: web.Request) -> web.StreamResponse:
     query = request.query
     topic = next((t for t in all_topics if t.slug == query.get("topic")), None)
     after = items.parse_items_cursor(query["cursor"]) if query.get("cursor") else None
+    # A bad date is said (400), the other filters kept as they were; never ignored.
+    dates = FormInput(query)
+    zone = current(request).editor.timezone or "UTC"
+    since = dates.since("since", label="Published since", zone=zone)
     filters: dict[str, Any] = {
         "topic": topic.slug if topic else "",
         "source": _int(query.get("source")) or "",
         "unsent": query.get("unsent") == "1",
         "hidden": query.get("hidden") == "1",
         "q": query.get("q", "")[:200],
+        "since": dates.values["since"][:40],
     }
-    found = await items.list_items(
-        pool,
-        topic_id=topic.topic_id if topic else None,
-        source_id=_int(query.get("source")),
-        unsent=filters["unsent"],
-        search=filters["q"] or None,
-        include_hidden=filters["hidden"],
-        after=after,
-        limit=PAGE_SIZE,
-    )
+    found = []
+    if dates.ok:
+        found = await items.list_items(
+            pool,
+            topic_id=topic.topic_id if topic else None,
+            source_id=_int(query.get("source")),
+            since=since,
+            unsent=filters["unsent"],
+            search=filters["q"] or None,
+            include_hidden=filters["hidden"],
+            after=after,
+            limit=PAGE_SIZE,
+        )
     next_query = None
     if len(found) == PAGE_SIZE:
         next_query = {**{k: v for k, v in query.items() if k != "cursor"}}
@@ -59,7 +69,9 @@ async def items_page(request: web.Request) -> web.StreamResponse:
     return render(
         request,
         "console/items.html",
+        status=400 if dates.errors else 200,
         title="Items",
+        errors=dates.errors,
         items=found,
         topics=all_topics,
         topic_names={t.slug: t.name for t in all_topics},

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from mailer import keys
+from mailer.form_nonces import AlreadyDone
 from mailer.web.console.session import CSRF_FIELD, session_key
 from mailer.web.middleware import error_response, wants_json
 
@@ -61,6 +63,8 @@ def context(request: web.Request) -> dict[str, Any]:
         "editor": editor,
         "csrf_field": CSRF_FIELD,
         "csrf_token": session.csrf_token if session else "",
+        # A fresh one-time nonce per form that makes a secret (see form_nonces.py).
+        "new_nonce": lambda: secrets.token_urlsafe(18),
         "nav": nav,
         "section": _section(request.path),
     }
@@ -73,6 +77,17 @@ def render(
     page = request.app[keys.pages_key].get_template(template)
     html = page.render({**context(request), **values})
     return web.Response(text=html, status=status, content_type="text/html")
+
+
+def already_done(
+    request: web.Request, exc: AlreadyDone, *, advice: str, back: str, back_label: str
+) -> web.Response:
+    """The answer to a form posted again (a reloaded page): what the first post made, and
+    that its secret is not shown again; nothing new is made."""
+    return render(
+        request, "console/already_done.html", status=409, title="Already done",
+        done=exc.done, advice=advice, back=back, back_label=back_label,
+    )  # fmt: skip
 
 
 _TITLES = {

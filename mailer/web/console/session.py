@@ -53,6 +53,16 @@ def admin_only(handler: H) -> H:
     return handler
 
 
+def before_new_password(handler: H) -> H:
+    """Open to an editor who must first replace a given-out password (the page to choose
+    it, signing out); every other page sends them to choose it."""
+    handler.console_password_due = True  # type: ignore[attr-defined]
+    return handler
+
+
+CHOOSE_PASSWORD = "/console/choose-password"  # noqa: S105 -- a path
+
+
 def serializer(settings: Settings) -> URLSafeTimedSerializer:
     # itsdangerous signs and timestamps the cookie; a tampered or stale one is refused
     # before the database is asked.
@@ -154,6 +164,16 @@ def console_middleware(error_page: ErrorPage) -> Any:
                     clear_session_cookie(redirect)
                 raise redirect
             request[session_key] = session
+            if session.editor.must_change_password and not getattr(
+                route_handler, "console_password_due", False
+            ):
+                if _wants_data(request):
+                    message = "choose your own password first"
+                    return web.json_response(
+                        {"error": {"status": 403, "message": message}}, status=403
+                    )
+                target = request.path_qs if request.method == "GET" else "/console/"
+                raise web.HTTPSeeOther(f"{CHOOSE_PASSWORD}?next={quote(target, safe='')}")
             if access is Access.ADMIN and not session.editor.is_admin:
                 return error_page(request, 403, "This page is for administrators.", {})
             if request.method not in SAFE_METHODS and not await _csrf_ok(

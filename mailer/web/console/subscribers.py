@@ -44,6 +44,7 @@ async def search_page(request: web.Request) -> web.StreamResponse:
     fragment = form.text("q", label="The address", max_length=320)
     status = form.choice("status", label="Status", options=["", *STATUSES])
     slug = form.choice("topic", label="Topic", options=["", *(t.slug for t in all_topics)])
+    since = form.since("since", label="Signed up since", zone=_zone(request))
     before_text = request.query.get("before", "")
     before = whole_number(before_text)
     if before_text and before is None:
@@ -54,7 +55,7 @@ async def search_page(request: web.Request) -> web.StreamResponse:
         try:
             found = await subscriber_views.search_subscribers(
                 pool, fragment=fragment or None, status=status or None, topic_id=topic_id,
-                before=before, limit=PAGE_SIZE + 1,
+                before=before, limit=PAGE_SIZE + 1, since=since,
             )  # fmt: skip
         except InvalidInput as exc:
             form.refused(exc, field="q")
