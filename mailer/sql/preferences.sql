@@ -70,3 +70,19 @@ DELETE FROM subscriber_series WHERE subscriber_id = $1;
 -- name: add_series
 INSERT INTO subscriber_series (subscriber_id, series_id)
 SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING;
+
+-- name: subscribe_to_default_series_if_none
+-- Someone subscribing again keeps the digests they had chosen; only who had none gets the
+-- default ones (as at confirmation).
+INSERT INTO subscriber_series (subscriber_id, series_id)
+SELECT $1, series_id FROM series
+WHERE is_default AND active
+  AND NOT EXISTS (SELECT FROM subscriber_series WHERE subscriber_id = $1)
+ON CONFLICT DO NOTHING;
+
+-- name: add_public_topics_if_none
+-- A subscriber left with no topic at all gets every public one, as a signup without topics.
+INSERT INTO subscriber_topics (subscriber_id, topic_id)
+SELECT $1, topic_id FROM topics
+WHERE public AND NOT EXISTS (SELECT FROM subscriber_topics WHERE subscriber_id = $1)
+ON CONFLICT DO NOTHING;

@@ -23,8 +23,8 @@ from mailer.preferences import (
     subscriber_from_link,
     unsubscribe,
 )
-from mailer.signup import sign_up
-from mailer.signup_input import SignupRequest
+from mailer.resubscribe import Resubscribed
+from mailer.resubscribe import resubscribe as resubscribe_subscriber
 from mailer.tokens import Purpose
 from mailer.topics import list_topics
 from mailer.web.forms import read_form
@@ -70,6 +70,7 @@ async def _page(
     errors: dict[str, str] | None = None,
     notice: str | None = None,
     pause: str = "keep",
+    resubscribed: Resubscribed | None = None,
 ) -> web.Response:
     pool = request.app[keys.pool_key]
     topics = await list_topics(pool, public_only=True)
@@ -87,6 +88,7 @@ async def _page(
         errors=errors or {},
         notice=notice,
         pause=pause,
+        resubscribed=resubscribed,
         consent=consent_wording(request.app[keys.settings_key].organisation),
     )
     response.headers["Cache-Control"] = "no-store"
@@ -168,26 +170,25 @@ async def _unsubscribe(
 
 
 async def resubscribe(request: web.Request) -> web.Response:
-    """An unsubscribed person subscribes again: a fresh confirmation mail, as at signup."""
+    """An unsubscribed person subscribes again from their personal link: at once, no
+    confirmation mail (the signed link proves the mailbox; see mailer.resubscribe)."""
     subscriber = await _subscriber(request, Purpose.PREFERENCES)
     settings = request.app[keys.settings_key]
-    context = _context(request, "preferences page")
-    await sign_up(
-        request.app[keys.signups_key],
-        request.app[keys.signer_key],
-        SignupRequest(
-            email=subscriber.email,
-            name=subscriber.name,
-            topics=subscriber.topics or None,
-            alerts=subscriber.accepts_alerts,
-            source=context.source,
-            consent_text=consent_wording(settings.organisation),
-            ip=context.ip,
-            user_agent=context.user_agent,
-        ),
-        allow_hidden=True,
+    outcome = await resubscribe_subscriber(
+        request.app[keys.pool_key],
+        settings,
+        subscriber.subscriber_id,
+        _context(request, "preferences page"),
+        consent_text=consent_wording(settings.organisation),
     )
-    return render(request, "web/subscribe_thanks.html", title="Check your inbox", embed=False)
+    updated = await _subscriber(request, Purpose.PREFERENCES)
+    if outcome is Resubscribed.REFUSED:
+        notice = (
+            "We cannot send mail to this address any more: mail to it bounced or was "
+            "reported as unwanted. Please contact us if that has changed."
+        )
+        return await _page(request, updated, status=409, notice=notice)
+    return await _page(request, updated, resubscribed=outcome)
 
 
 async def unsubscribe_page(request: web.Request) -> web.Response:

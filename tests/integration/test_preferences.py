@@ -211,10 +211,79 @@ async def test_replayed_form_after_unsubscribing_changes_nothing(
 
     again = await client.post(f"{url}/resubscribe")
     assert again.status == 200
-    assert await pool.fetchval("SELECT status FROM subscribers") == "pending"
-    assert await pool.fetchval("SELECT kind FROM deliveries") == "confirm"
+    assert await pool.fetchval("SELECT status FROM subscribers") == "active"
     actions = await pool.fetch("SELECT action FROM consent_events ORDER BY consent_event_id")
     assert [a["action"] for a in actions] == ["unsubscribe", "resubscribe"]
+
+
+async def test_subscribe_again_within_minutes_of_a_confirmation_mail_subscribes_at_once(
+    client: Client, pool: asyncpg.Pool, reader: int
+) -> None:
+    """Sign up, confirm, unsubscribe, press "Subscribe again" within 10 minutes of the
+    confirmation mail: the per-address throttle used to leave them pending with no mail
+    sent, under "Check your inbox". The signed link proves the mailbox: they are
+    subscribed again at once, with the topics and digests they had, and told so."""
+    series_id = await pool.fetchval(
+        "INSERT INTO series (slug, name, cron, timezone, is_default) "
+        "VALUES ('weekly', 'Weekly', '0 9 * * 1', 'UTC', true) RETURNING series_id"
+    )
+    other = await pool.fetchval(
+        "INSERT INTO series (slug, name, cron, timezone) "
+        "VALUES ('daily', 'Daily', '0 9 * * *', 'UTC') RETURNING series_id"
+    )
+    await pool.execute("INSERT INTO subscriber_series VALUES ($1, $2)", reader, other)
+    await pool.execute("UPDATE subscribers SET last_notice_at = now() - interval '3 minutes'")
+    url = link(Purpose.PREFERENCES, reader)
+    assert (await client.post(f"{url}/unsubscribe")).status == 200
+
+    again = await client.post(f"{url}/resubscribe", headers={"User-Agent": "UA/2"})
+    assert again.status == 200
+    html = await again.text()
+    assert "Check your inbox" not in html
+    assert "subscribed again" in html
+    assert 'value="overdose-prevention" checked' in html  # the preference form is back
+    row = await pool.fetchrow("SELECT status, unsubscribed_at, confirmed_at FROM subscribers")
+    assert row is not None
+    assert (row["status"], row["unsubscribed_at"]) == ("active", None)
+    assert row["confirmed_at"] is not None
+    assert await pool.fetchval("SELECT count(*) FROM deliveries") == 0  # nothing to wait for
+    slugs = await pool.fetch(
+        "SELECT slug FROM subscriber_topics JOIN topics USING (topic_id) ORDER BY slug"
+    )
+    assert [r["slug"] for r in slugs] == ["overdose-prevention", "staff"]
+    series = await pool.fetch("SELECT series_id FROM subscriber_series")
+    assert [r["series_id"] for r in series] == [other]  # not the default they never chose
+    assert series_id != other
+    entry = await pool.fetchrow(
+        "SELECT action, user_agent, topics, consent_text_hash, detail FROM consent_events "
+        "ORDER BY consent_event_id DESC LIMIT 1"
+    )
+    assert entry is not None
+    assert (entry["action"], entry["user_agent"]) == ("resubscribe", "UA/2")
+    assert entry["consent_text_hash"] is not None
+    assert entry["detail"] == {"proof": "personal link", "was": "unsubscribed"}
+    events = await pool.fetch("SELECT type FROM events WHERE subject = 'subscriber' ORDER BY 1")
+    assert [e["type"] for e in events] == ["subscriber.confirmed", "subscriber.unsubscribed"]
+
+    twice = await client.post(f"{url}/resubscribe")
+    assert twice.status == 200
+    assert "subscribed already" in await twice.text()
+    assert await pool.fetchval("SELECT count(*) FROM consent_events") == 2
+
+
+async def test_subscribe_again_is_refused_for_an_address_that_bounced(
+    client: Client, pool: asyncpg.Pool, reader: int
+) -> None:
+    url = link(Purpose.PREFERENCES, reader)
+    assert (await client.post(f"{url}/unsubscribe")).status == 200
+    await pool.execute(
+        "INSERT INTO suppressions (email_hash, reason) VALUES ($1, 'hard_bounce')",
+        address_hash("reader0@example.org"),
+    )
+    refused = await client.post(f"{url}/resubscribe")
+    assert refused.status == 409
+    assert "cannot send mail to this address" in await refused.text()
+    assert await pool.fetchval("SELECT status FROM subscribers") == "unsubscribed"
 
 
 async def test_download_and_delete_my_data(client: Client, pool: asyncpg.Pool, reader: int) -> None:
