@@ -95,6 +95,12 @@ async def sign_up(
     return SignupOutcome(outcome)
 
 
+async def notice_wait_seconds(pool: asyncpg.Pool, email: str) -> float:
+    """How long until a signup of this address may mail it again (0: it may now)."""
+    wait: float | None = await pool.fetchval(Q["notice_slot_wait"], address_key(email))
+    return wait or 0.0
+
+
 async def _send_confirmation(
     conn: Connection, signer: Signer, settings: Settings, subscriber_id: int, email: str
 ) -> None:

@@ -77,3 +77,9 @@ SELECT subscriber_id FROM gone;
 -- name: lift_erasure
 -- An erased address that signs up again and confirms is a new opt-in: it may be mailed.
 DELETE FROM suppressions WHERE email_hash = $1 AND reason = 'erased';
+
+-- name: notice_slot_wait
+-- Seconds until the address may be mailed again (0 if it may now): said to a person whose
+-- signup was throttled, so they know when trying again sends something.
+SELECT greatest(0, extract(epoch FROM last_notice_at + interval '10 minutes' - now()))::float8
+FROM subscribers WHERE email_key = $1;

@@ -15,8 +15,10 @@ from mailer.errors import InvalidInput, NotFound
 from mailer.signup import (
     ConfirmState,
     ConfirmView,
+    SignupOutcome,
     confirm,
     inspect_confirmation,
+    notice_wait_seconds,
     resend_confirmation,
     sign_up,
 )
@@ -171,15 +173,31 @@ async def subscribe_post(request: web.Request) -> web.Response:
         if wait:
             why = "This address was signed up several times in the last hour."
             return await _too_many(request, embed=embed, wait=wait, values=data, why=why)
-        await sign_up(request.app[keys.signups_key], request.app[keys.signer_key], signup_request)
+        outcome = await sign_up(
+            request.app[keys.signups_key], request.app[keys.signer_key], signup_request
+        )
     except InvalidInput as exc:
         return await _form(request, embed=embed, status=400, errors=exc.fields, values=data)
+    if outcome is SignupOutcome.THROTTLED:
+        # Nothing was sent: "check your inbox" would have them wait for a mail that never
+        # comes. Saying a mail left recently tells no more than the form already lets anyone
+        # learn (it is the same for new, pending, subscribed and unsubscribed addresses).
+        wait = await notice_wait_seconds(request.app[keys.pool_key], signup_request.email)
+        minutes = min(10, max(1, math.ceil(wait / 60)))
+        raise web.HTTPSeeOther(f"/subscribe/thanks?{'embed=1&' if embed else ''}recent={minutes}")
     raise thanks
 
 
 async def subscribe_thanks(request: web.Request) -> web.Response:
     embed = request.query.get("embed") == "1"
-    response = render(request, "web/subscribe_thanks.html", title="Check your inbox", embed=embed)
+    recent = request.query.get("recent", "")
+    # ?recent=N: the signup was throttled; a mail went out less than 10 minutes ago.
+    minutes = int(recent) if recent.isascii() and recent.isdigit() and len(recent) < 3 else 0
+    minutes = min(minutes, 10)
+    title = "We wrote to you a few minutes ago" if minutes else "Check your inbox"
+    response = render(
+        request, "web/subscribe_thanks.html", title=title, embed=embed, recent_minutes=minutes
+    )
     if embed:  # the answer to the embedded form shows in the same frame
         response.headers["Content-Security-Policy"] = "frame-ancestors *"
     return response

@@ -516,3 +516,32 @@ async def test_a_rate_limited_hosted_form_comes_back_filled_in_with_when_to_retr
     assert "Too many signups came from your network just now" in html
     assert 'value="eleventh@example.org"' in html
     assert await pool.fetchval("SELECT count(*) FROM subscribers") == 5
+
+
+async def test_a_throttled_hosted_form_signup_says_no_new_mail_was_sent(
+    client: Client, pool: asyncpg.Pool
+) -> None:
+    # The second signup within 10 minutes sends nothing (one mail per address per 10
+    # minutes); it said "Check your inbox: a message is on its way" all the same.
+    stamp = Signer(SECRET_KEY).form_stamp(int(time.time()) - 10)
+    form = {"email": "twice@example.org", "topics": "overdose-prevention", "stamp": stamp}
+    first = await client.post("/subscribe", data=form, allow_redirects=False)
+    assert first.status == 303
+    assert first.headers["Location"] == "/subscribe/thanks"
+    assert "Check your inbox" in await (await client.get(first.headers["Location"])).text()
+
+    await pool.execute("UPDATE subscribers SET last_notice_at = now() - interval '3 minutes'")
+    second = await client.post("/subscribe/embed", data=form, allow_redirects=False)
+    assert second.status == 303
+    assert second.headers["Location"] == "/subscribe/thanks?embed=1&recent=7"
+    page = await client.get(second.headers["Location"])
+    html = await page.text()
+    assert "Check your inbox" not in html
+    assert "less than 10 minutes ago, so we did not send another one" in html
+    assert "in 7 minutes" in html and 'href="/subscribe/embed"' in html
+    assert page.headers["Content-Security-Policy"] == "frame-ancestors *"
+    assert await pool.fetchval("SELECT count(*) FROM deliveries") == 1
+
+    # A forged or odd ?recent= is only words on a page, never an error.
+    for odd in ("x", "999", "-1", "²"):
+        assert (await client.get(f"/subscribe/thanks?recent={odd}")).status == 200
