@@ -37,6 +37,16 @@ class Outgoing:
     smtputf8: bool
 
 
+def duration_words(seconds: float) -> str:
+    """'7 days', '36 hours', '1 day', '45 minutes': the largest whole unit that fits."""
+    for unit, size in (("day", 86400), ("hour", 3600)):
+        if seconds >= size and round(seconds) % size == 0:
+            count = round(seconds) // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
 def _ascii_address(address: str) -> tuple[str, bool]:
     """The address as SMTP wants it: an IDNA domain, or (non-ASCII local part) SMTPUTF8."""
     if address.isascii():
@@ -80,6 +90,14 @@ class Composer:
         s = self.settings
         return {"name": s.organisation, "postal_address": s.postal_address, "base_url": s.base_url}
 
+    def signup_terms(self) -> dict[str, str]:
+        """What a confirmation mail promises, in words, from the settings in force."""
+        s = self.settings
+        return {
+            "link_lasts": duration_words(s.confirm_ttl_seconds),
+            "forgotten_after": duration_words(s.pending_purge_days * 86400.0),
+        }
+
     async def compiled_for(self, delivery: ClaimedDelivery) -> CompiledMessage:
         preview_of = (delivery.payload or {}).get("preview_of")
         if delivery.mailing_id is None and preview_of is not None:
@@ -106,7 +124,11 @@ class Composer:
     async def _compile(
         self, delivery: ClaimedDelivery, preview_of: int | None = None
     ) -> CompiledMessage | TemplateProblem:
-        context: dict[str, Any] = {"org": self.org(), "base_url": self.settings.base_url}
+        context: dict[str, Any] = {
+            "org": self.org(),
+            "base_url": self.settings.base_url,
+            "signup": self.signup_terms(),
+        }
         list_id = None
         mailing_id = delivery.mailing_id or preview_of
         bulk = mailing_id is not None

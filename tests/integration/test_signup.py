@@ -545,3 +545,42 @@ async def test_a_throttled_hosted_form_signup_says_no_new_mail_was_sent(
     # A forged or odd ?recent= is only words on a page, never an error.
     for odd in ("x", "999", "-1", "²"):
         assert (await client.get(f"/subscribe/thanks?recent={odd}")).status == 200
+
+
+@pytest.mark.parametrize(
+    ("ttl_hours", "purge_days", "lasts", "forgotten"),
+    [(168, 30, "7 days", "30 days"), (36, 14, "36 hours", "14 days"), (24, 1, "1 day", "1 day")],
+)
+async def test_the_confirmation_mail_says_how_long_its_link_works_in_both_parts(
+    pool: asyncpg.Pool,
+    tmp_path: Path,
+    ttl_hours: int,
+    purge_days: int,
+    lasts: str,
+    forgotten: str,
+) -> None:
+    # It never said how long the link lasts, and only its text part said the address is
+    # forgotten (after a hard-coded "30 days") if nobody confirms.
+    from datetime import UTC, datetime
+
+    from mailer.compose import Composer
+    from mailer.mail_kinds import standard_slot_providers
+    from mailer.models import ClaimedDelivery
+
+    settings = signup_settings(
+        tmp_path, confirm_ttl_seconds=ttl_hours * 3600.0, pending_purge_days=purge_days
+    )
+    composer = Composer(pool, settings, slot_providers=standard_slot_providers(settings))
+    delivery = ClaimedDelivery(
+        1, None, 1, "confirm", "zoe@example.org", {"confirmation_id": 1, "nonce": "00" * 16},
+        None, 1, datetime.now(UTC), None, 1, False,
+    )  # fmt: skip
+    message = email.message_from_bytes(
+        (await composer.compose(delivery)).data, policy=email.policy.default
+    )
+    for kind in ("plain", "html"):
+        part = message.get_body((kind,))
+        assert part is not None
+        words = " ".join(part.get_content().split())
+        assert f"works for {lasts}" in words, words
+        assert f"your address will be forgotten in {forgotten}." in words, words
