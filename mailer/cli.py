@@ -18,6 +18,7 @@ from mailer import (
     alert_commands,
     commands,
     commands_feedback,
+    delivery_commands,
     demo_commands,
     editor_commands,
     subscriber_commands,
@@ -221,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     editor_commands.add_parser(subcommands)
     alert_commands.add_parsers(subcommands)
     commands_feedback.add_parsers(subcommands)
+    delivery_commands.add_parser(subcommands)
     demo_commands.add_parser(subcommands)
     subscriber_commands.add_parser(subcommands)
 
