@@ -472,3 +472,24 @@ async def test_old_links_say_what_happened_after_unsubscribing_and_erasure(
         assert answer.status == 410
         html = await answer.text()
         assert "was deleted" in html and "newest mail" not in html
+
+
+async def test_signed_up_again_on_the_public_form_they_can_confirm_from_their_link(
+    client: Client, pool: asyncpg.Pool, reader: int
+) -> None:
+    """Unsubscribed, then signed up again on the public form within 10 minutes of the
+    last mail: pending, and the throttle sends no new link. Their own preference link
+    lets them confirm at once instead of waiting for the slot."""
+    url = link(Purpose.PREFERENCES, reader)
+    assert (await client.post(f"{url}/unsubscribe")).status == 200
+    await pool.execute("UPDATE subscribers SET status = 'pending', last_notice_at = now()")
+    page = await (await client.get(url)).text()
+    assert "waiting for you to confirm" in page and "Confirm my subscription now" in page
+    confirmed = await client.post(f"{url}/resubscribe")
+    assert confirmed.status == 200
+    assert "subscribed again" in await confirmed.text()
+    assert await pool.fetchval("SELECT status FROM subscribers") == "active"
+    detail = await pool.fetchval(
+        "SELECT detail FROM consent_events ORDER BY consent_event_id DESC LIMIT 1"
+    )
+    assert detail == {"proof": "personal link", "was": "pending"}
