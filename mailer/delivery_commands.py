@@ -71,9 +71,12 @@ async def deliveries(settings: Settings, args: argparse.Namespace) -> int:
     queued = sum(report.queued.values())
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.queued.items()))
     verb = "would be queued again" if args.dry_run else "queued again"
-    print(
-        f"{report.matched} failed deliveries match; {queued} {verb}{f' ({kinds})' if kinds else ''}"
+    matched = (
+        "1 failed delivery matches"
+        if report.matched == 1
+        else f"{report.matched} failed deliveries match"
     )
+    print(f"{matched}; {queued} {verb}{f' ({kinds})' if kinds else ''}")
     for why, n in sorted(report.skipped.items()):
         print(f"  {n} left failed: {why}")
     return 0

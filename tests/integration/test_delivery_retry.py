@@ -173,7 +173,7 @@ async def test_retry_failed_by_reason(pool: asyncpg.Pool, db_url: str, tmp_path:
     refused = await failed(pool, ben, "welcome", reply="554 5.7.1 message refused as spam")
     result = mailer(tmp_path, db_url, "retry", "--failed", "--reason", "unicodeencodeerror")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["1 failed deliveries match; 1 queued again (1 welcome)"]
+    assert result.stdout.splitlines() == ["1 failed delivery matches; 1 queued again (1 welcome)"]
     after = await statuses(pool)
     assert (after[encoding], after[refused]) == ("queued", "failed")
     reply = await pool.fetchval(
