@@ -114,6 +114,9 @@ async def test_compose_schedule_and_watch_a_digest_go_out(
     await expect(page.get_by_title("HTML version of the digest")).to_have_attribute("sandbox", "")
     await screenshot("console-preview")
     await page.get_by_role("link", name="← Back to the digest").click()
+    # The composer's script sets the browser's zone when it starts: choose after that, as a
+    # person would (a click commits the navigation before the page's scripts have run).
+    await page.wait_for_load_state("load")
 
     # Schedule a few seconds ahead, in an explicit zone.
     zone = "Europe/Berlin"
