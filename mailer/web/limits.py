@@ -55,3 +55,7 @@ class SignupLimits:
         self.form_ip = SlidingWindow(per_ip_per_minute, 60.0)
         self.webhook_ip = SlidingWindow(per_ip_per_minute * 20, 60.0)
         self.address = SlidingWindow(5, 3600.0)
+        # Addresses that get no mail (suppressed, erased) are "throttled" on the hosted form
+        # exactly as mailed ones are (one mail per 10 minutes), so its answers cannot tell
+        # them apart. In-process, like the limits above.
+        self.unmailed = SlidingWindow(1, 600.0)

@@ -178,11 +178,17 @@ async def subscribe_post(request: web.Request) -> web.Response:
         )
     except InvalidInput as exc:
         return await _form(request, embed=embed, status=400, errors=exc.fields, values=data)
+    wait = 0.0
     if outcome is SignupOutcome.THROTTLED:
         # Nothing was sent: "check your inbox" would have them wait for a mail that never
         # comes. Saying a mail left recently tells no more than the form already lets anyone
         # learn (it is the same for new, pending, subscribed and unsubscribed addresses).
         wait = await notice_wait_seconds(request.app[keys.pool_key], signup_request.email)
+    elif outcome in (SignupOutcome.SILENT, SignupOutcome.SUPPRESSED):
+        # Never mailed, so never throttled by the database: answer a repeat as if a mail had
+        # gone out at the first post, or a second post would tell a suppressed address.
+        wait = limits.unmailed.hit(signup_request.email.casefold())
+    if wait > 0:
         minutes = min(10, max(1, math.ceil(wait / 60)))
         raise web.HTTPSeeOther(f"/subscribe/thanks?{'embed=1&' if embed else ''}recent={minutes}")
     raise thanks

@@ -547,6 +547,27 @@ async def test_a_throttled_hosted_form_signup_says_no_new_mail_was_sent(
         assert (await client.get(f"/subscribe/thanks?recent={odd}")).status == 200
 
 
+async def test_a_suppressed_address_gets_the_hosted_forms_answers_a_mailed_one_gets(
+    client: Client, pool: asyncpg.Pool
+) -> None:
+    # A suppressed (complained, bounced, erased) address is never mailed, so the database
+    # never throttles it: a second post answered "check your inbox" where any other address
+    # gets "we wrote to you minutes ago", which told that the address is suppressed.
+    await pool.execute(
+        "INSERT INTO suppressions (email_hash, reason) VALUES ($1, 'complaint')",
+        address_hash("quiet@example.org"),
+    )
+    stamp = Signer(SECRET_KEY).form_stamp(int(time.time()) - 10)
+    answers = {}
+    for address in ("quiet@example.org", "mailed@example.org"):
+        form = {"email": address, "topics": "overdose-prevention", "stamp": stamp}
+        first = await client.post("/subscribe", data=form, allow_redirects=False)
+        second = await client.post("/subscribe", data=form, allow_redirects=False)
+        answers[address] = (first.headers["Location"], second.headers["Location"])
+    assert answers["quiet@example.org"] == answers["mailed@example.org"]
+    assert answers["quiet@example.org"] == ("/subscribe/thanks", "/subscribe/thanks?recent=10")
+
+
 @pytest.mark.parametrize(
     ("ttl_hours", "purge_days", "lasts", "forgotten"),
     [(168, 30, "7 days", "30 days"), (36, 14, "36 hours", "14 days"), (24, 1, "1 day", "1 day")],
