@@ -47,11 +47,16 @@ FROM failed f
 ORDER BY f.delivery_id;
 
 -- name: requeue_deliveries
--- Back to the queue as new (attempts from zero); the reply it failed with stays readable.
+-- Back to the queue as new: attempts from zero, and queued now, as the retry deadline
+-- (MAILER_RETRY_MAX_AGE_HOURS) counts from created_at: an old mail meeting a temporary
+-- failure would otherwise fail again at once. When it was first queued and the reply it
+-- failed with stay readable in last_reply.
 UPDATE deliveries
 SET status = 'queued', attempts = 0, next_attempt_at = now(), finished_at = NULL,
-    claimed_until = NULL, claimed_by = NULL,
-    last_reply = left('requeued by an operator; had failed: ' || coalesce(last_reply, ''), 1000)
+    claimed_until = NULL, claimed_by = NULL, created_at = now(),
+    last_reply = left('requeued by an operator; first queued '
+                      || to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')
+                      || '; had failed: ' || coalesce(last_reply, ''), 1000)
 WHERE delivery_id = ANY($1::bigint[]) AND status = 'failed';
 
 -- name: renew_confirmations

@@ -179,4 +179,25 @@ async def test_retry_failed_by_reason(pool: asyncpg.Pool, db_url: str, tmp_path:
     reply = await pool.fetchval(
         "SELECT last_reply FROM deliveries WHERE delivery_id = $1", encoding
     )
-    assert reply.startswith("requeued by an operator; had failed: 'ascii' codec")
+    assert reply.startswith("requeued by an operator; first queued ")
+    assert "; had failed: 'ascii' codec" in reply
+
+
+async def test_a_retried_old_mail_gets_a_full_retry_period_again(
+    pool: asyncpg.Pool, db_url: str, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    # Queued 5 days ago, past the 3-day retry deadline: a temporary failure after the
+    # operator's retry failed it again at once, as the deadline counted from then.
+    ana = await subscriber(pool, "ana@example.org", "active")
+    welcome = await failed(pool, ana, "welcome", days_ago=5)
+    done = mailer(tmp_path, db_url, "retry", "--failed")
+    assert done.returncode == 0, done.stderr
+    reply = await pool.fetchval("SELECT last_reply FROM deliveries WHERE delivery_id = $1", welcome)
+    assert reply.startswith("requeued by an operator; first queued ")
+    smtp_sink.handler.data_replies.append("451 4.3.0 try again later")
+    async with running_worker(pool, db_url, smtp_sink, engine_settings(tmp_path)):
+        await smtp_sink.wait_for(1, timeout=15)
+    row = await pool.fetchrow(
+        "SELECT status, attempts FROM deliveries WHERE delivery_id = $1", welcome
+    )
+    assert (row["status"], row["attempts"]) == ("sent", 2)
