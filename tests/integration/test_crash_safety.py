@@ -4,8 +4,10 @@ import asyncio
 import contextlib
 import importlib
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import warnings
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -167,15 +169,21 @@ class OwnPostgres:
 
 
 @pytest.fixture
-async def own_postgres(tmp_path: Path) -> AsyncIterator[tuple[OwnPostgres, str]]:
-    pgdata = tmp_path / "pg"
-    own = OwnPostgres(pgdata)
-    url = await own.start()
-    conn = await asyncpg.connect(url)
-    await apply_migrations(conn, migrations_dir())
-    await conn.close()
-    yield own, url
-    await own.stop()
+async def own_postgres() -> AsyncIterator[tuple[OwnPostgres, str]]:
+    # Not under pytest's tmp_path: as root, pgserver runs PostgreSQL as another user and
+    # opens the parent folders to it, and any other pytest run on the machine closes
+    # /tmp/pytest-of-root again (0o700) when it starts: initdb then finds no way in.
+    folder = Path(tempfile.mkdtemp(prefix="mailer-own-pg-"))
+    own = OwnPostgres(folder / "pg")
+    try:
+        url = await own.start()
+        conn = await asyncpg.connect(url)
+        await apply_migrations(conn, migrations_dir())
+        await conn.close()
+        yield own, url
+    finally:
+        await own.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def test_workers_reconnect_after_a_database_restart(

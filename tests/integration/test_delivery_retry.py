@@ -200,4 +200,5 @@ async def test_a_retried_old_mail_gets_a_full_retry_period_again(
     row = await pool.fetchrow(
         "SELECT status, attempts FROM deliveries WHERE delivery_id = $1", welcome
     )
+    assert row is not None
     assert (row["status"], row["attempts"]) == ("sent", 2)
