@@ -9,12 +9,12 @@ from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
 from mailer.config_bounces import BounceSettings, HookSettings, parse_bounce_settings
-from mailer.errors import ConfigError
+from mailer.errors import ConfigError, StartupError
 from mailer.numbers import whole_number
 
 N = TypeVar("N", int, float)
@@ -241,8 +241,8 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
         base_url = f"http://{shown_host}:{port}"
     else:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        parts = _split_url(base_url)
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             problems.append(f"MAILER_BASE_URL must be an http(s) URL, not {base_url!r}")
         elif production and parts.scheme != "https":
             problems.append("MAILER_BASE_URL must use https in production")
@@ -428,8 +428,22 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
     )
 
 
+def _split_url(url: str) -> SplitResult | None:
+    """The URL's parts, or None when it cannot be read at all (e.g. an unclosed '[')."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
+
+
 def _check_database_url(url: str, problems: list[str]) -> None:
-    parts = urlsplit(url)
+    parts = _split_url(url)
+    if parts is None:
+        problems.append(
+            "MAILER_DATABASE_URL is not a valid URL: postgresql://user:pass@host:5432/db, "
+            "with special characters in the password percent-encoded"
+        )
+        return
     if parts.scheme not in ("postgresql", "postgres"):
         problems.append("MAILER_DATABASE_URL must start with postgresql://")
         return
@@ -443,7 +457,13 @@ def _check_database_url(url: str, problems: list[str]) -> None:
 
 
 def _parse_smtp_url(url: str, problems: list[str]) -> SmtpSettings | None:
-    parts = urlsplit(url)
+    parts = _split_url(url)
+    if parts is None:
+        problems.append(
+            "MAILER_SMTP_URL is not a valid URL: smtp://user:pass@host:port, "
+            "with special characters in the password percent-encoded"
+        )
+        return None
     if parts.scheme not in ("smtp", "smtps"):
         problems.append("MAILER_SMTP_URL must start with smtp:// or smtps://")
         return None
@@ -556,12 +576,20 @@ def ensure_dev_secret_key(settings: Settings) -> Settings:
     if settings.secret_key:
         return settings
     path = settings.data_dir / "secret_key"
-    if path.is_file():
-        key = path.read_text().strip()
-    else:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(key + "\n")
+    try:
+        if path.is_file():
+            key = path.read_text().strip()
+        else:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            key = secrets.token_urlsafe(48)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(key + "\n")
+    except OSError as exc:
+        raise StartupError(data_dir_problem(settings.data_dir, exc)) from exc
     return replace(settings, secret_key=key)
+
+
+def data_dir_problem(data_dir: Path, exc: OSError) -> str:
+    """One sentence for a data dir that cannot be created, read or written."""
+    return f"MAILER_DATA_DIR {data_dir} cannot be used: {(exc.strerror or str(exc)).lower()}"

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from mailer.config import data_dir_problem
 from mailer.errors import StartupError
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,10 @@ def _start_pgserver(pgdata: Path) -> Any:
 async def start_embedded_postgres(data_dir: Path) -> EmbeddedPostgres:
     """Start (or join) the embedded server and make sure our database exists."""
     pgdata = (data_dir / "postgres").resolve()
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(data_dir_problem(data_dir, exc)) from exc
     log.info("starting embedded PostgreSQL in %s", pgdata)
     try:
         server = await asyncio.to_thread(_start_pgserver, pgdata)

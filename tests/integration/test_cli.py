@@ -39,6 +39,24 @@ def test_malformed_url_exits_2(tmp_path: Path) -> None:
     assert_one_clear_line(result.stderr, "MAILER_SMTP_URL has an invalid port")
 
 
+def test_unreadable_url_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    # An unclosed '[' (a password with a bracket, a half-typed IPv6 host) made urlsplit raise.
+    env = mailer_env(tmp_path, MAILER_DATABASE_URL="postgresql://mailer:pa[ss@db.internal/x")
+    result = run_mailer(["config"], env)
+    assert result.returncode == 2
+    assert_one_clear_line(result.stderr, "MAILER_DATABASE_URL is not a valid URL")
+    assert "pa[ss" not in result.stderr
+
+
+def test_unusable_data_dir_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    env = mailer_env(tmp_path, MAILER_DATA_DIR=str(blocker / "data"))
+    result = run_mailer(["topics", "list"], env)
+    assert result.returncode == 2
+    assert_one_clear_line(result.stderr, f"MAILER_DATA_DIR {blocker / 'data'}")
+
+
 def test_unreachable_database_exits_2(tmp_path: Path) -> None:
     env = mailer_env(
         tmp_path, MAILER_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/x"
