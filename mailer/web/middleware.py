@@ -103,6 +103,21 @@ def describe_error(exc: Exception) -> tuple[int, str, dict[str, str]] | None:
     return None
 
 
+# Route parts that are credentials: a subscriber's signed link, an outbox message key.
+_SECRET_PARTS = ("token", "key")
+
+
+def loggable_path(request: web.Request) -> str:
+    """The request's path for a log line, with the signed token of a personal link (which
+    opens someone's preferences) replaced by its name: logs are read by more people."""
+    path = request.path
+    for name in _SECRET_PARTS:
+        value = request.match_info.get(name)
+        if value:
+            path = path.replace(value, "{" + name + "}")
+    return path
+
+
 def log_error(request: web.Request, exc: Exception) -> None:
     expected = (
         web.HTTPException | Gone | NotFound | Conflict | InvalidInput | Forbidden | RateLimited
@@ -111,14 +126,21 @@ def log_error(request: web.Request, exc: Exception) -> None:
         return
     if isinstance(exc, MailerError):
         log.warning(
-            "unhandled %s on %s %s: %s", type(exc).__name__, request.method, request.path, exc
+            "unhandled %s on %s %s: %s",
+            type(exc).__name__,
+            request.method,
+            loggable_path(request),
+            exc,
         )
     elif isinstance(exc, DB_UNAVAILABLE):
         log.warning(
-            "database unavailable on %s %s: %s", request.method, request.path, exc or repr(exc)
+            "database unavailable on %s %s: %s",
+            request.method,
+            loggable_path(request),
+            exc or repr(exc),
         )
     else:
-        log.error("unexpected error on %s %s", request.method, request.path, exc_info=exc)
+        log.error("unexpected error on %s %s", request.method, loggable_path(request), exc_info=exc)
 
 
 UNEXPECTED = "An unexpected error occurred; it has been logged."

@@ -1,7 +1,9 @@
+import logging
 from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
+import pytest
 from aiohttp.test_utils import TestClient
 
 from mailer.app import create_app
@@ -96,6 +98,32 @@ async def test_a_database_outage_is_a_503_with_retry_after_not_an_error_page(
     page = await client.get("/subscribe")
     assert page.status == 503
     assert "try again in a minute" in await page.text()
+
+
+async def test_a_personal_link_s_token_is_not_written_to_the_log(
+    db_url: str, aiohttp_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The outage's log line names the page, not the signed token that opens it."""
+    from mailer.db import open_pool
+    from mailer.tokens import Purpose, Signer
+
+    settings = load_settings({}, dotenv=False)
+    settings = replace(settings, secret_key="t" * 40)
+    signer = Signer(settings.secret_key)
+    token = signer.subscriber_token(Purpose.PREFERENCES, 42, 1)
+    unsubscribe = signer.subscriber_token(Purpose.UNSUBSCRIBE, 42, 1)
+    pool = await open_pool(db_url)
+    await pool.close()  # a closed pool behaves like a database that went away
+    client = await aiohttp_client(create_app(settings, pool))
+    with caplog.at_level(logging.WARNING):
+        page = await client.get(f"/preferences/{token}")
+        posted = await client.post(f"/unsubscribe/{unsubscribe}")
+    assert (page.status, posted.status) == (503, 503)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "GET /preferences/{token}" in logged
+    assert "POST /unsubscribe/{token}" in logged
+    assert token not in logged
+    assert unsubscribe not in logged
 
 
 async def test_numbers_that_only_look_like_numbers_are_a_4xx(
