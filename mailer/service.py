@@ -31,6 +31,7 @@ from mailer.migrate import apply_migrations
 from mailer.resources import migrations_dir
 from mailer.schedule import Ticks, schedule_jobs
 from mailer.sender import DeliveryWorker
+from mailer.smtp import check_relay
 from mailer.supervisor import WorkerProcesses
 from mailer.tokens import Signer
 
@@ -104,6 +105,9 @@ async def run_service(
             ticks.start()
             stack.push_async_callback(ticks.stop, SHUTDOWN_GRACE_SECONDS)
             worker_task = await _start_worker(stack, settings, pool, database_url, smtp, metrics)
+            if settings.smtp is not None:  # a relay of the operator's, not the dev sink
+                relay_check = asyncio.create_task(_check_relay(smtp), name="relay-check")
+                stack.callback(relay_check.cancel)
             await _start_hooks(stack, settings, pool)
             if settings.worker_processes > 1:
                 children = WorkerProcesses(
@@ -182,6 +186,30 @@ async def _start_worker(
 
     stack.push_async_callback(stop_worker)
     return task
+
+
+async def _check_relay(smtp: SmtpSettings) -> None:
+    """Say at start whether the SMTP relay takes our connection: the worker runs either way
+    (mail waits in the queue and is retried), but an operator should not learn of a wrong
+    MAILER_SMTP_URL from a queue that never empties."""
+    where = f"{smtp.host}:{smtp.port}"
+    problem = await check_relay(smtp)
+    if problem is None:
+        log.info("the SMTP relay at %s answers", where)
+    elif problem.permanent:
+        log.error(
+            "the SMTP relay at %s refuses us (%s): no mail goes out until MAILER_SMTP_URL "
+            "is fixed; mail waits in the queue meanwhile",
+            where,
+            problem.reply,
+        )
+    else:
+        log.warning(
+            "the SMTP relay at %s does not take our connection (%s): mail waits in the "
+            "queue and is retried; check MAILER_SMTP_URL if this lasts",
+            where,
+            problem.reply,
+        )
 
 
 async def _start_hooks(stack: AsyncExitStack, settings: Settings, pool: asyncpg.Pool) -> None:

@@ -197,3 +197,19 @@ class SmtpConnection:
                 await client.quit()
         except (aiosmtplib.SMTPException, OSError, TimeoutError):
             client.close()
+
+
+async def check_relay(settings: SmtpSettings, *, timeout: float = 10.0) -> SmtpFailure | None:
+    """Connect to the relay (TLS and login included) and quit: None when it would take
+    mail, else why not. Sends nothing; for the worker's word at start-up."""
+    connection = SmtpConnection(settings, timeout=timeout)
+    try:
+        async with asyncio.timeout(timeout):
+            await connection._connect()
+    except SmtpFailure as exc:
+        return exc
+    except TimeoutError:
+        return SmtpFailure(f"no answer within {timeout:g} s", permanent=False)
+    finally:
+        await connection.close()
+    return None

@@ -127,6 +127,27 @@ def test_serve_shuts_down_gracefully_on_sigterm(tmp_path: Path, db_url: str) -> 
     assert "Traceback" not in output
 
 
+def test_a_worker_says_at_start_that_the_smtp_relay_does_not_answer(
+    tmp_path: Path, db_url: str
+) -> None:
+    port = free_port()
+    relay = free_port()  # nothing listens there
+    env = mailer_env(
+        tmp_path,
+        MAILER_DATABASE_URL=db_url,
+        MAILER_LISTEN=f"127.0.0.1:{port}",
+        MAILER_SMTP_URL=f"smtp://relayuser:relaypassw0rd@127.0.0.1:{relay}",
+    )
+    service = Service.start(env, port, role="worker", log_file=tmp_path / "worker.log")
+    try:
+        output = service.wait_for(f"the SMTP relay at 127.0.0.1:{relay} does not take")
+        assert "check MAILER_SMTP_URL" in output
+        assert "relaypassw0rd" not in output
+        assert http_get(service.base_url + "/healthz")[0] == 200  # it keeps running
+    finally:
+        assert service.stop() == 0
+
+
 def test_production_logs_are_json_lines(tmp_path: Path, db_url: str) -> None:
     import json
 

@@ -1,7 +1,8 @@
 """The SMTP connection against a real server: dot-stuffing, reuse, refusals."""
 
 from mailer.config import SmtpSettings
-from mailer.smtp import SmtpConnection, SmtpFailure
+from mailer.smtp import SmtpConnection, SmtpFailure, check_relay
+from tests.process import free_port
 from tests.smtp_sink import SmtpSink, start_sink
 
 MESSAGE = (
@@ -67,3 +68,17 @@ async def test_a_server_without_smtputf8_fails_such_a_message_for_good() -> None
     finally:
         await connection.close()
         await sink.close()
+
+
+async def test_check_relay_says_whether_the_relay_takes_a_connection(smtp_sink: SmtpSink) -> None:
+    assert await check_relay(SmtpSettings(host=smtp_sink.host, port=smtp_sink.port)) is None
+    assert smtp_sink.received == []  # it sends nothing
+    closed = await check_relay(SmtpSettings(host="127.0.0.1", port=free_port()), timeout=5)
+    assert closed is not None
+    assert not closed.permanent
+    assert "cannot connect to 127.0.0.1" in closed.reply
+    # Credentials for a relay that offers no AUTH: the login cannot work.
+    no_auth = SmtpSettings(host=smtp_sink.host, port=smtp_sink.port, username="u", password="pw")
+    refused = await check_relay(no_auth)
+    assert refused is not None
+    assert "AUTH" in refused.reply
