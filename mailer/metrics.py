@@ -6,6 +6,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
+DELIVERY_OUTCOMES = ("sent", "deferred", "failed", "suppressed")
+
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -16,6 +18,10 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        # Every outcome from the start, at 0: a series that appears only with its first
+        # failure makes rate() and "failed > 0" alerts miss it.
+        for outcome in DELIVERY_OUTCOMES:
+            self.deliveries.labels(outcome)
         self.smtp_seconds = Histogram(
             "mailer_smtp_send_seconds",
             "Time of one SMTP transaction (MAIL, RCPT, DATA) on a pooled connection.",
