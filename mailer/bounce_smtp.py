@@ -16,7 +16,7 @@ from mailer.bounce_intake import Feedback, Intake, keep_report
 from mailer.bounce_parse import UnreadableReport, parse_report
 from mailer.config import Settings
 from mailer.db import DB_ERRORS
-from mailer.errors import StartupError
+from mailer.errors import StartupError, bind_problem
 from mailer.tokens import Signer
 from mailer.web.limits import SlidingWindow
 
@@ -176,7 +176,7 @@ async def start_receiver(
     except OSError as exc:
         raise StartupError(
             f"the bounce receiver cannot listen on {bind_host}:{bind_port} "
-            f"(MAILER_BOUNCE_LISTEN): {exc.strerror}"
+            f"(MAILER_BOUNCE_LISTEN): {bind_problem(exc)}"
         ) from exc
     bound = server.sockets[0].getsockname()[1]
     log.info("bounce receiver (SMTP) on %s:%d for *@%s", bind_host, bound, settings.bounce_domain)

@@ -14,7 +14,7 @@ import asyncpg
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from mailer.config import data_dir_problem
-from mailer.errors import StartupError
+from mailer.errors import StartupError, bind_problem
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ async def start_dev_smtp_sink(
         server = await loop.create_server(protocol, host=host, port=port)
     except OSError as exc:
         raise StartupError(
-            f"the development SMTP sink cannot listen on {host}:{port}: {exc.strerror}"
+            f"the development SMTP sink cannot listen on {host}:{port}: {bind_problem(exc)}"
         ) from exc
     bound_port = server.sockets[0].getsockname()[1]
     log.info("development SMTP sink on %s:%d; mails appear at /dev/outbox", host, bound_port)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class MailerError(Exception):
     """Base of every error mailer raises on purpose."""
@@ -66,3 +68,11 @@ class RateLimited(MailerError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+def bind_problem(exc: OSError) -> str:
+    """Why a socket could not be bound, in a few words ("address already in use"): asyncio's
+    own message repeats the address the caller's sentence already names."""
+    if exc.errno:
+        return os.strerror(exc.errno).lower()
+    return str(exc)

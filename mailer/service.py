@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import errno
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -22,7 +21,7 @@ from mailer.config import Settings, SmtpSecurity, SmtpSettings
 from mailer.db import open_pool
 from mailer.demo_commands import announce, first_run
 from mailer.embedded import start_dev_smtp_sink, start_embedded_postgres
-from mailer.errors import StartupError
+from mailer.errors import StartupError, bind_problem
 from mailer.fetch import make_session
 from mailer.hook_dispatch import HookDispatcher
 from mailer.mail_kinds import standard_slot_providers
@@ -246,8 +245,7 @@ async def _start_web(
     try:
         await site.start()
     except OSError as exc:
-        reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-        raise StartupError(f"cannot listen on {where}: {reason}") from exc
+        raise StartupError(f"cannot listen on {where}: {bind_problem(exc)}") from exc
     if full:
         log.info("web server on http://%s, public URL %s", where, settings.base_url)
     else:

@@ -89,6 +89,26 @@ def test_port_in_use_exits_2(tmp_path: Path, db_url: str) -> None:
     assert_one_clear_line(result.stderr, "address already in use")
 
 
+def test_bounce_port_in_use_exits_2_with_a_short_reason(tmp_path: Path, db_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = mailer_env(
+            tmp_path,
+            MAILER_DATABASE_URL=db_url,
+            MAILER_LISTEN=f"127.0.0.1:{free_port()}",
+            MAILER_BOUNCE_LISTEN=f"127.0.0.1:{port}",
+        )
+        result = run_mailer(["serve", "--role", "bounces"], env)
+    assert result.returncode == 2
+    assert_one_clear_line(result.stderr, "address already in use")
+    assert result.stderr.strip().endswith(
+        f"the bounce receiver cannot listen on 127.0.0.1:{port} (MAILER_BOUNCE_LISTEN): "
+        "address already in use"
+    ), result.stderr
+
+
 def test_config_command_redacts_secrets(tmp_path: Path) -> None:
     env = mailer_env(
         tmp_path,
