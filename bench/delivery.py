@@ -433,7 +433,7 @@ def worker_env(
         MAILER_SMTP_URL=sink_url,
         MAILER_SECRET_KEY=secret,
         MAILER_DATA_DIR=str(data_dir),
-        MAILER_DOTENV=str(data_dir / "none.env"),
+        MAILER_DOTENV=os.devnull,
         MAILER_SMTP_CONCURRENCY=str(concurrency),
         MAILER_FROM=FROM,
         MAILER_BASE_URL=BASE_URL,

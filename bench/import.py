@@ -156,7 +156,7 @@ class Run:
 def run_mailer(args: list[str], url: str) -> Run:
     """Run a mailer command as a separate process and account for what it cost."""
     env = {**os.environ, "MAILER_DATABASE_URL": url, "MAILER_SECRET_KEY": SECRET,
-           "MAILER_LOG_LEVEL": "WARNING", "MAILER_DOTENV": "/nonexistent"}  # fmt: skip
+           "MAILER_LOG_LEVEL": "WARNING", "MAILER_DOTENV": os.devnull}  # fmt: skip
     window = common.CpuWindow().start()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()

@@ -388,7 +388,7 @@ def mailer_env(
         MAILER_POSTAL_ADDRESS="Health News, 1 Example Street, 1000 Example City",
         MAILER_ORGANISATION="Health News",
         MAILER_DATA_DIR=str(tmp / "data"),
-        MAILER_DOTENV="/nonexistent",
+        MAILER_DOTENV=os.devnull,
         MAILER_LOG_LEVEL="WARNING",
         MAILER_SIGNUP_RATE_PER_IP=str(RATE_PER_IP),
         MAILER_WORKERS="1",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 from collections.abc import Mapping
@@ -191,21 +192,37 @@ def redact_url(url: str) -> str:
 def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
     """Read and validate settings; raises ConfigError listing every problem at once."""
     env = dict(os.environ if environ is None else environ)
-    if dotenv:
-        env = {**_read_dotenv(Path(env.get("MAILER_DOTENV", ".env"))), **env}
     problems: list[str] = []
+    if dotenv:
+        named = env.get("MAILER_DOTENV")
+        env = {**_read_dotenv(Path(named or ".env"), problems, named=bool(named)), **env}
     settings = _parse(env, problems)
     if problems:
         raise ConfigError(problems)
     return settings
 
 
-def _read_dotenv(path: Path) -> dict[str, str]:
-    if not path.is_file():
+def _read_dotenv(path: Path, problems: list[str], *, named: bool) -> dict[str, str]:
+    """The file's settings. ./.env may be absent; a file MAILER_DOTENV names must exist
+    (os.devnull names none), and a line that is not NAME=value is a problem, not a skip."""
+    if not path.exists():
+        if named:
+            problems.append(f"MAILER_DOTENV names {path}, which does not exist")
         return {}
     from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
 
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"cannot read {path}: {exc}")
+        return {}
+    bad = [b.original.line for b in parse_stream(io.StringIO(text)) if b.error]
+    if bad:
+        lines = ", ".join(str(n) for n in bad)
+        problems.append(f"{path}: line {lines} is not NAME=value")
+        return {}
+    return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
 
 
 def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:

@@ -27,7 +27,7 @@ def free_port() -> int:
 def mailer_env(data_dir: Path, **overrides: str) -> dict[str, str]:
     """A clean environment: nothing from the developer's shell or .env leaks in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
-    env.update({"MAILER_DATA_DIR": str(data_dir), "MAILER_DOTENV": str(data_dir / "none.env")})
+    env.update({"MAILER_DATA_DIR": str(data_dir), "MAILER_DOTENV": os.devnull})
     # Role all also runs the bounce receiver: a port of its own, so runs never collide.
     env["MAILER_BOUNCE_LISTEN"] = f"127.0.0.1:{free_port()}"
     # No demo data unless a test asks for it (MAILER_DEMO="true"): tests start from empty.

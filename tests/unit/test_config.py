@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,24 @@ def test_dotenv_file_is_read_and_environment_wins(tmp_path: Path) -> None:
     settings = load_settings({"MAILER_DOTENV": str(dotenv), "MAILER_SEND_RATE": "7"})
     assert settings.listen_port == 9001
     assert settings.send_rate == 7.0
+
+
+def test_a_dotenv_file_that_is_named_must_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "mailer.env"
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"MAILER_DOTENV": str(missing)})
+    assert caught.value.problems == [f"MAILER_DOTENV names {missing}, which does not exist"]
+    assert load_settings({"MAILER_DOTENV": os.devnull}).env is Env.DEVELOPMENT  # reads none
+
+
+def test_a_dotenv_line_that_cannot_be_read_is_a_problem_not_a_skip(tmp_path: Path) -> None:
+    dotenv = tmp_path / "mailer.env"
+    dotenv.write_text("MAILER_ENV=production\nMAILER_SECRET_KEY this-is-not-an-assignment\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"MAILER_DOTENV": str(dotenv)})
+    assert caught.value.problems == [
+        f"{dotenv}: line 2 is not NAME=value"
+    ]  # a secret's value is never echoed
 
 
 def test_dev_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
