@@ -283,6 +283,8 @@ async def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _config(settings: Settings, args: argparse.Namespace) -> int:
-    for name, value in settings.redacted().items():
-        print(f"{name:18} {value}")
+    shown = settings.redacted()
+    width = max(len(name) for name in shown)
+    for name, value in shown.items():
+        print(f"{name:{width}}  {value}")
     return 0

@@ -120,6 +120,10 @@ def test_config_command_redacts_secrets(tmp_path: Path) -> None:
     assert "topsecretpw" not in result.stdout
     assert "s" * 40 not in result.stdout
     assert "postgresql://u:***@db/x" in result.stdout
+    # One column of values, whatever the length of a name (correction_subject_prefix).
+    lines = result.stdout.splitlines()
+    columns = {len(line) - len(line.split(None, 1)[1]) for line in lines if " " in line.strip()}
+    assert len(columns) == 1, result.stdout
 
 
 async def test_migrate_command_applies_everything(tmp_path: Path, pg_server) -> None:  # type: ignore[no-untyped-def]
