@@ -364,6 +364,8 @@ def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
     if dkim_key_file is not None:
         if not dkim_key_file.is_file():
             problems.append(f"MAILER_DKIM_KEY_FILE {dkim_key_file} does not exist")
+        else:
+            _check_dkim_key(dkim_key_file, problems)
         if not dkim_selector:
             problems.append("MAILER_DKIM_SELECTOR is required with MAILER_DKIM_KEY_FILE")
 
@@ -471,6 +473,18 @@ def _check_database_url(url: str, problems: list[str]) -> None:
         return
     if not parts.hostname and "host=" not in parts.query:
         problems.append("MAILER_DATABASE_URL names no host")
+
+
+def _check_dkim_key(path: Path, problems: list[str]) -> None:
+    """A key dkimpy cannot read would fail every mail at send time: refuse it at start."""
+    from dkim.crypto import UnparsableKeyError, parse_pem_private_key
+
+    try:
+        parse_pem_private_key(path.read_bytes())
+    except OSError as exc:
+        problems.append(f"MAILER_DKIM_KEY_FILE {path} cannot be read: {exc.strerror}")
+    except (UnparsableKeyError, ValueError):
+        problems.append(f"MAILER_DKIM_KEY_FILE {path} is not a PEM RSA private key")
 
 
 def _parse_smtp_url(url: str, problems: list[str]) -> SmtpSettings | None:

@@ -153,6 +153,16 @@ def test_a_dotenv_line_that_cannot_be_read_is_a_problem_not_a_skip(tmp_path: Pat
     ]  # a secret's value is never echoed
 
 
+def test_a_dkim_key_that_cannot_be_read_is_refused_at_start(tmp_path: Path) -> None:
+    """It used to pass, and then every mail failed for good with 'Private key not found'."""
+    key = tmp_path / "dkim.pem"
+    key.write_text("-----BEGIN PUBLIC KEY-----\nMIIBIjANBg==\n-----END PUBLIC KEY-----\n")
+    env = {"MAILER_DKIM_KEY_FILE": str(key), "MAILER_DKIM_SELECTOR": "mail"}
+    assert problems_of(env) == [f"MAILER_DKIM_KEY_FILE {key} is not a PEM RSA private key"]
+    key.write_bytes(b"\x00\xff" * 40)
+    assert problems_of(env) == [f"MAILER_DKIM_KEY_FILE {key} is not a PEM RSA private key"]
+
+
 def test_dev_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
     settings = load({"MAILER_DATA_DIR": str(tmp_path / "data")})
     first = ensure_dev_secret_key(settings)
