@@ -11,7 +11,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import ExitStack
 from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from mailer.config import Settings
 from mailer.errors import InvalidInput
@@ -257,6 +257,14 @@ class ProgressLine:
             self.out.flush()
 
 
+def _open_output(path: Path) -> BinaryIO:
+    try:
+        return path.open("wb")
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise InvalidInput(f"cannot write {str(path)!r}", {"output": reason}) from exc
+
+
 async def _export(settings: Settings, args: argparse.Namespace) -> int:
     from mailer.service import open_database
     from mailer.subscriber_export import ExportFormat, export_subscribers
@@ -266,7 +274,9 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
             pool, ExportFormat(args.format), status=args.status, topic=args.topic
         )
         with ExitStack() as stack:
-            out = stack.enter_context(args.output.open("wb")) if args.output else sys.stdout.buffer
+            out = (
+                stack.enter_context(_open_output(args.output)) if args.output else sys.stdout.buffer
+            )
             async for piece in pieces:
                 out.write(piece)
             out.flush()

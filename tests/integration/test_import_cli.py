@@ -112,6 +112,12 @@ async def test_cli_export(pool: asyncpg.Pool, db_url: str, tmp_path: Path) -> No
     assert len(to_stdout.stdout.splitlines()) == 3
     bad = run_mailer(["subscribers", "export", "--topic", "nope"], env)
     assert bad.returncode == 1 and "invalid filter" in bad.stderr
+    for nowhere, reason in ((tmp_path / "no" / "x.csv", "no such file"), (tmp_path, "directory")):
+        refused = run_mailer(["subscribers", "export", "--output", str(nowhere)], env)
+        assert refused.returncode == 1
+        assert "Traceback" not in refused.stderr
+        assert refused.stderr.startswith(f"mailer: cannot write '{nowhere}' (output: "), refused
+        assert reason in refused.stderr
 
 
 async def _snapshot(url: str) -> list[dict[str, Any]]:
