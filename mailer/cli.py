@@ -244,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"mailer: configuration error: {problem}", file=sys.stderr)
         return EXIT_STARTUP
     configure_logging(settings.log_level, json_lines=settings.is_production)
+    for sentence in settings.ignored:
+        log.warning("%s", sentence)
     handler: Command = args.handler
     try:
         settings = ensure_dev_secret_key(settings)

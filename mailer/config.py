@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import io
 import os
 import secrets
@@ -135,6 +136,9 @@ class Settings:
     # Seed demo data (topics, the demo feed, a series, an admin) on the first start with an
     # empty database; development only (mailer/demo_seed.py).
     demo: bool = True
+    # MAILER_* variables that are set but mean nothing to mailer (a typo, a removed
+    # setting): one sentence each, logged as a warning at start and shown by `mailer config`.
+    ignored: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -173,6 +177,8 @@ class Settings:
                 shown[f.name] = str(value) if value else "(DKIM off)"
             elif f.name in ("bounces", "hooks"):
                 shown[f.name] = value.redacted()
+            elif f.name == "ignored":
+                shown[f.name] = "; ".join(value) if value else "(none)"
             elif f.name == "webhook_secrets":
                 shown[f.name] = f"{len(value)} configured" if value else "(none)"
             else:
@@ -196,10 +202,28 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: bool = Tr
     if dotenv:
         named = env.get("MAILER_DOTENV")
         env = {**_read_dotenv(Path(named or ".env"), problems, named=bool(named)), **env}
-    settings = _parse(env, problems)
+    asked: set[str] = set()
+    settings = _parse(env, problems, asked)
     if problems:
         raise ConfigError(problems)
-    return settings
+    return replace(settings, ignored=_ignored(env, asked))
+
+
+# Read elsewhere: where the packaged files are (container images), the test database.
+_READ_ELSEWHERE = frozenset(
+    {"MAILER_DOTENV", "MAILER_MIGRATIONS_DIR", "MAILER_TEMPLATES_DIR", "MAILER_TEST_DATABASE_URL"}
+)
+
+
+def _ignored(env: Mapping[str, str], asked: set[str]) -> tuple[str, ...]:
+    """A sentence for each MAILER_* variable that no setting reads, with a likely meant one."""
+    known = asked | _READ_ELSEWHERE
+    sentences = []
+    for name in sorted(n for n in env if n.startswith("MAILER_") and n not in known):
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        sentences.append(f"{name} is not a mailer setting and is ignored{hint}")
+    return tuple(sentences)
 
 
 def _read_dotenv(path: Path, problems: list[str], *, named: bool) -> dict[str, str]:
@@ -225,8 +249,9 @@ def _read_dotenv(path: Path, problems: list[str], *, named: bool) -> dict[str, s
     return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
 
 
-def _parse(env: Mapping[str, str], problems: list[str]) -> Settings:
+def _parse(env: Mapping[str, str], problems: list[str], asked: set[str]) -> Settings:
     def get(name: str) -> str | None:
+        asked.add(name)
         value = env.get(name, "").strip()
         return value or None
 

@@ -109,6 +109,14 @@ def test_bounce_port_in_use_exits_2_with_a_short_reason(tmp_path: Path, db_url: 
     ), result.stderr
 
 
+def test_a_misspelt_setting_is_warned_about_not_silently_ignored(tmp_path: Path) -> None:
+    result = run_mailer(["config"], mailer_env(tmp_path, MAILER_WORKER="4"))
+    assert result.returncode == 0
+    sentence = "MAILER_WORKER is not a mailer setting and is ignored (did you mean MAILER_WORKERS?)"
+    assert sentence in result.stderr  # the log's warning, as every command gives it
+    assert sentence in result.stdout  # and the settings shown
+
+
 def test_config_command_redacts_secrets(tmp_path: Path) -> None:
     env = mailer_env(
         tmp_path,

@@ -170,3 +170,23 @@ def test_dev_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert len(first.secret_key) >= 32
     assert first.secret_key == second.secret_key
     assert (tmp_path / "data" / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_a_misspelt_setting_is_named_with_the_one_meant() -> None:
+    settings = load({"MAILER_WORKER": "4", "MAILER_SMTP_CONCURENCY": "20", "MAILER_NOPE": "1"})
+    assert settings.ignored == (
+        "MAILER_NOPE is not a mailer setting and is ignored",
+        "MAILER_SMTP_CONCURENCY is not a mailer setting and is ignored "
+        "(did you mean MAILER_SMTP_CONCURRENCY?)",
+        "MAILER_WORKER is not a mailer setting and is ignored (did you mean MAILER_WORKERS?)",
+    )
+    assert settings.redacted()["ignored"].startswith("MAILER_NOPE is not")
+
+
+def test_every_documented_setting_is_read() -> None:
+    import re
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    documented = set(re.findall(r"`(MAILER_[A-Z_]+)`", readme))
+    assert len(documented) > 50
+    assert load(dict.fromkeys(documented, "")).ignored == ()
