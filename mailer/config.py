@@ -209,9 +209,17 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: bool = Tr
     return replace(settings, ignored=_ignored(env, asked))
 
 
-# Read elsewhere: where the packaged files are (container images), the test database.
+# Read elsewhere: where the packaged files are (container images); the test suite's and
+# the benchmarks' own variables.
 _READ_ELSEWHERE = frozenset(
-    {"MAILER_DOTENV", "MAILER_MIGRATIONS_DIR", "MAILER_TEMPLATES_DIR", "MAILER_TEST_DATABASE_URL"}
+    {
+        "MAILER_DOTENV",
+        "MAILER_MIGRATIONS_DIR",
+        "MAILER_TEMPLATES_DIR",
+        "MAILER_TEST_DATABASE_URL",
+        "MAILER_BENCH_DATABASE_URL",
+        "MAILER_UPDATE_SCREENSHOTS",
+    }
 )
 
 
