@@ -17,6 +17,8 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            # Which process: `serve` with MAILER_WORKERS > 1 runs several on one stderr.
+            "pid": record.process,
         }
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
