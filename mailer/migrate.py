@@ -66,8 +66,7 @@ async def apply_migrations(conn: Connection, directory: Path) -> list[str]:
     migrations = discover(directory)
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
-        await conn.execute(_CREATE_LEDGER)
-        applied = await _applied(conn)
+        applied = await _read_ledger(conn)
         _verify(migrations, applied)
         done: list[str] = []
         for migration in migrations:
@@ -93,6 +92,20 @@ async def apply_migrations(conn: Connection, directory: Path) -> list[str]:
         return done
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+
+
+async def _read_ledger(conn: Connection) -> dict[int, str]:
+    """The applied migrations, creating the ledger on a fresh database. An existing ledger
+    is only read: a user without the right to create tables (a separate, DML-only runtime
+    user) can start once another has migrated, and one that cannot gets one sentence."""
+    try:
+        if not await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
+            await conn.execute(_CREATE_LEDGER)
+        return await _applied(conn)
+    except asyncpg.PostgresError as exc:
+        raise MigrationError(
+            f"cannot read or create the migrations ledger (schema_migrations): {exc}"
+        ) from exc
 
 
 async def pending_migrations(conn: Connection, directory: Path) -> list[str]:

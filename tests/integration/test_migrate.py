@@ -112,3 +112,35 @@ def test_badly_named_or_duplicate_files_are_refused(tmp_path: Path) -> None:
         discover(write(tmp_path / "b", {"0001_x.sql": "", "0001_y.sql": ""}))
     with pytest.raises(MigrationError, match="does not exist"):
         discover(tmp_path / "missing")
+
+
+async def test_a_user_without_the_right_to_create_tables(empty_db: str, tmp_path: Path) -> None:
+    """A DML-only runtime user (its own, separate from the one that migrates) starts on a
+    migrated database; on a fresh one it is told why not in one sentence, not a traceback."""
+    import os
+    from urllib.parse import urlsplit
+
+    folder = write(tmp_path / "m", {"0001_create.sql": "CREATE TABLE things (id int);"})
+    role = f"mailer_dml_only_{os.getpid()}"
+    parts = urlsplit(empty_db)
+    as_role = parts._replace(
+        netloc=f"{role}:dml-only-pw@{parts.hostname}:{parts.port or 5432}"
+    ).geturl()
+    admin = await asyncpg.connect(empty_db)
+    await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'dml-only-pw'")
+    user = None
+    try:
+        await admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        await admin.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        user = await asyncpg.connect(as_role)
+        with pytest.raises(MigrationError, match="cannot read or create the migrations ledger"):
+            await apply_migrations(user, folder)
+        assert await apply_migrations(admin, folder) == ["0001_create"]
+        await admin.execute(f"GRANT SELECT ON schema_migrations, things TO {role}")
+        assert await apply_migrations(user, folder) == []
+    finally:
+        if user is not None:
+            await user.close()
+        await admin.execute(f"DROP OWNED BY {role}")
+        await admin.execute(f"DROP ROLE {role}")
+        await admin.close()
