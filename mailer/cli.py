@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
 from typing import Any
 
+import asyncpg
 import uvloop
 
 from mailer import (
@@ -258,6 +259,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         detail = "; ".join(f"{name}: {problem}" for name, problem in fields.items())
         print(f"mailer: {exc}{f' ({detail})' if detail else ''}", file=sys.stderr)
         return 1
+    except asyncpg.PostgresError as exc:
+        # A refusal no command expects (a right the database user lacks, a statement
+        # timeout): one sentence, as for any other; `serve` and `migrate` could not start.
+        print(f"mailer: the database refused: {exc}", file=sys.stderr)
+        return EXIT_STARTUP if args.command in ("serve", "migrate") else 1
     except KeyboardInterrupt:
         return 130
 

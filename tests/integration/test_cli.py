@@ -117,6 +117,32 @@ def test_a_misspelt_setting_is_warned_about_not_silently_ignored(tmp_path: Path)
     assert sentence in result.stdout  # and the settings shown
 
 
+async def test_a_right_the_database_user_lacks_is_one_sentence(tmp_path: Path, db_url: str) -> None:
+    import os
+    from urllib.parse import urlsplit
+
+    role = f"mailer_reader_{os.getpid()}"
+    parts = urlsplit(db_url)
+    as_role = parts._replace(
+        netloc=f"{role}:reader-pw@{parts.hostname}:{parts.port or 5432}"
+    ).geturl()
+    admin = await asyncpg.connect(db_url)
+    await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'reader-pw'")
+    try:
+        await admin.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        await admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+        env = mailer_env(tmp_path, MAILER_DATABASE_URL=as_role)
+        listed = run_mailer(["topics", "list"], env)
+        assert listed.returncode == 0, listed.stderr
+        refused = run_mailer(["topics", "add", "Harm Reduction"], env)
+        assert refused.returncode == 1
+        assert_one_clear_line(refused.stderr, "the database refused: permission denied")
+    finally:
+        await admin.execute(f"DROP OWNED BY {role}")
+        await admin.execute(f"DROP ROLE {role}")
+        await admin.close()
+
+
 def test_config_command_redacts_secrets(tmp_path: Path) -> None:
     env = mailer_env(
         tmp_path,
