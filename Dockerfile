@@ -24,7 +24,8 @@ ENV PATH=/opt/mailer/bin:$PATH \
 USER mailer
 WORKDIR /var/lib/mailer
 EXPOSE 8080
+# The probe asks where MAILER_LISTEN says (a port or address set at run time included).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status == 200 else 1)"
+  CMD python -c "import os, sys, urllib.request as u; h, _, p = os.environ.get('MAILER_LISTEN', '0.0.0.0:8080').rpartition(':'); h = h.strip('[]'); h = '127.0.0.1' if h in ('', '0.0.0.0', '::') else h; h = f'[{h}]' if ':' in h else h; sys.exit(0 if u.urlopen(f'http://{h}:{p}/healthz', timeout=2).status == 200 else 1)"
 ENTRYPOINT ["mailer"]
 CMD ["serve"]
