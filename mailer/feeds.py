@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from mailer.config import redact_url
 from mailer.db import load_queries, record_json
 from mailer.errors import Conflict, InvalidInput, NotFound
 from mailer.feed_parse import NotAFeed, parse_feed
@@ -179,7 +180,7 @@ async def poll_source(
     except (FetchError, NotAFeed) as exc:
         status = exc.status if isinstance(exc, FetchError) else 200
         await pool.execute(Q["record_failure"], source_id, status, str(exc)[:1000])
-        log.warning("feed %d (%s): %s", source_id, source["url"], exc)
+        log.warning("feed %d (%s): %s", source_id, redact_url(source["url"]), exc)
         return PollResult(source_id, status, error=str(exc))
     warning = "; ".join(dict.fromkeys(feed.warnings))[:1000] or None
     async with pool.acquire() as conn, conn.transaction():

@@ -4,6 +4,7 @@ import asyncio
 import gzip
 import io
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
@@ -554,3 +555,20 @@ async def test_a_feed_that_moved_keeps_its_items(
     with pytest.raises(InvalidInput) as refused:
         await feeds.update_source(pool, other["source_id"], url="file:///etc/passwd")
     assert "url" in refused.value.fields
+
+
+async def test_a_feed_s_password_is_not_written_to_the_log(
+    pool: asyncpg.Pool,
+    session: aiohttp.ClientSession,
+    feed_server: FeedServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A CMS feed behind basic auth: its failures are logged with the password masked."""
+    url = feed_server.url("/nothing-here").replace("http://", "http://cms:feedpassw0rd@", 1)
+    with caplog.at_level(logging.WARNING, logger="mailer.feeds"):
+        result = await poll(pool, session, url)
+    assert result.error is not None and "HTTP 404" in result.error
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "HTTP 404" in logged
+    assert "cms:***@" in logged
+    assert "feedpassw0rd" not in logged
