@@ -289,6 +289,8 @@ def _parse(env: Mapping[str, str], problems: list[str], asked: set[str]) -> Sett
     base_url = get("MAILER_BASE_URL")
     if base_url is None:
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+        if ":" in shown_host:  # an IPv6 address goes in brackets in a URL
+            shown_host = f"[{shown_host}]"
         base_url = f"http://{shown_host}:{port}"
     else:
         parts = _split_url(base_url)

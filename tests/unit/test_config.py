@@ -113,6 +113,10 @@ def test_base_url_defaults_to_listen_address() -> None:
     assert load({"MAILER_LISTEN": "0.0.0.0:9000"}).base_url == "http://127.0.0.1:9000"
 
 
+def test_base_url_of_an_ipv6_listen_address_is_a_url() -> None:
+    assert load({"MAILER_LISTEN": "[::1]:8205"}).base_url == "http://[::1]:8205"
+
+
 def test_production_base_url_must_be_https() -> None:
     problems = problems_of({**PRODUCTION, "MAILER_BASE_URL": "http://news.example.org"})
     assert problems == ["MAILER_BASE_URL must use https in production"]
