@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -80,11 +80,28 @@ def _weekday(text: str) -> int:
 
 
 def next_occurrence(cron: str, timezone: str, after: datetime) -> datetime | None:
-    """The first scheduled time strictly after `after`."""
-    fire: datetime | None = trigger(cron, timezone).get_next_fire_time(None, after)
+    """The first scheduled time strictly after `after`. A local time that happens twice
+    (the night clocks go back: "01:30 America/New_York" on the first Sunday of November)
+    is one occurrence, the first: APScheduler would fire at both, and send two digests.
+    A local time that never happens (clocks go forward) is sent when the clock jumps."""
+    schedule = trigger(cron, timezone)
+    fire: datetime | None = schedule.get_next_fire_time(None, after)
     if fire is not None and fire <= after:
-        fire = trigger(cron, timezone).get_next_fire_time(fire, after.replace(microsecond=0))
-    return fire
+        fire = schedule.get_next_fire_time(fire, after.replace(microsecond=0))
+    while fire is not None and _repeated_local_time(fire):
+        # Probe in UTC: APScheduler adds to the wall time and would return the repeat again.
+        fire = schedule.get_next_fire_time(None, fire.astimezone(UTC) + timedelta(minutes=1))
+    # Through UTC and back: a time in the gap ("02:30" the night clocks go forward) becomes
+    # the real local time it is sent at (03:30).
+    return fire.astimezone(UTC).astimezone(fire.tzinfo) if fire is not None else None
+
+
+def _repeated_local_time(moment: datetime) -> bool:
+    """Whether this instant is the second time its wall-clock reading happens that night."""
+    first = moment.replace(fold=0)
+    return first.utcoffset() != moment.utcoffset() and first.astimezone(UTC) < moment.astimezone(
+        UTC
+    )
 
 
 async def create_series(
