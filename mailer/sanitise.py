@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import html
 import re
+from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import nh3
 
 # Small on purpose: what a news summary needs and what mail clients render.
+# Block elements are kept (without attributes) rather than dropped: dropping <div>, <h2> or
+# a table cell glues its words to the next block's ("Vaccines workPhotos").
 _TAGS = {
     "p", "br", "a", "strong", "b", "em", "i", "u", "ul", "ol", "li", "blockquote",
     "img", "h3", "h4", "figure", "figcaption", "code", "pre", "sup", "sub",
+    "div", "h1", "h2", "h5", "h6", "hr", "dl", "dt", "dd",
+    "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td",
 }  # fmt: skip
 _ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "height", "title"}}
 _SCHEMES = {"http", "https", "mailto"}
@@ -30,7 +35,7 @@ def sanitise_html(fragment: str, base_url: str | None = None) -> str:
             return resolved
         return value
 
-    return nh3.clean(
+    clean = nh3.clean(
         fragment,
         tags=_TAGS,
         attributes=_ATTRIBUTES,
@@ -38,11 +43,59 @@ def sanitise_html(fragment: str, base_url: str | None = None) -> str:
         attribute_filter=absolute,
         link_rel="noopener noreferrer",
         strip_comments=True,
-    ).strip()
+    )
+    return _fit_images(clean).strip()
+
+
+MAX_IMAGE_WIDTH = 552  # the digest's content column, in pixels
+
+
+class _Images(HTMLParser):
+    """Collects each <img> start tag of sanitised HTML, exactly as written, with its
+    attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.found.append((self.get_starttag_text() or "", dict(attrs)))
+
+    handle_startendtag = handle_starttag
+
+
+def _size(value: str | None) -> int | None:
+    digits = (value or "").strip().removesuffix("px")
+    return int(digits) if digits.isdigit() and len(digits) < 7 else None
+
+
+def _fit_images(clean: str) -> str:
+    """Images as mail shows them: none without a source (a broken-image box, after an unsafe
+    src was removed), no tracking pixels (a third party would learn who read the mail and
+    when), and none wider than the column (width and height go; the template scales it)."""
+    if "<img" not in clean:
+        return clean
+    parser = _Images()
+    parser.feed(clean)
+    parser.close()
+    for text, attrs in parser.found:
+        width, height = _size(attrs.get("width")), _size(attrs.get("height"))
+        if not attrs.get("src") or any(d is not None and d <= 2 for d in (width, height)):
+            clean = clean.replace(text, "")
+        elif width is not None and width > MAX_IMAGE_WIDTH:
+            kept = "".join(
+                f' {k}="{html.escape(v or "", quote=True)}"'
+                for k, v in attrs.items()
+                if k not in ("width", "height")
+            )
+            clean = clean.replace(text, f"<img{kept}>")
+    return clean
 
 
 _BLOCK_TAG = re.compile(
-    r"</?(?:p|div|br|li|ul|ol|h[1-6]|blockquote|figure|figcaption|tr|td|th|table|pre)\b[^>]*>",
+    r"</?(?:p|div|br|hr|li|ul|ol|dl|dt|dd|h[1-6]|blockquote|figure|figcaption|caption"
+    r"|tr|td|th|table|pre)\b[^>]*>",
     re.IGNORECASE,
 )
 

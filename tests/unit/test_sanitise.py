@@ -78,3 +78,30 @@ def test_canonical_links_drop_tracking_and_fragments() -> None:
 
 def test_paragraphs_do_not_run_together_in_plain_text() -> None:
     assert to_text("<p>Call 911.</p><p>Photo: county</p><br>End") == "Call 911. Photo: county End"
+
+
+def test_blocks_the_mail_cannot_show_still_keep_their_words_apart() -> None:
+    clean = sanitise_html(
+        "<div>Vaccines work</div><div>Photos: county</div><h2>Next</h2>"
+        "<table><tr><td>Cases</td><td>12</td></tr></table><h1>Big</h1>"
+    )
+    assert "<div>Vaccines work</div><div>Photos: county</div><h2>Next</h2>" in clean
+    assert "<td>Cases</td><td>12</td>" in clean
+    assert to_text(clean) == "Vaccines work Photos: county Next Cases 12 Big"
+
+
+def test_tracking_pixels_broken_and_oversized_images_are_fixed() -> None:
+    clean = sanitise_html(
+        '<p>Story</p><img src="https://track.example.com/o.gif" width="1" height="1">'
+        '<img src="https://track.example.com/p.gif" height="0">'
+        '<img src="data:image/png;base64,AAAA" alt="inline">'
+        '<img src="https://news.example.org/wide.jpg" width="1600" height="900" alt="A &gt; B">'
+        '<img src="https://news.example.org/small.jpg" width="300" height="200" alt="Small">'
+    )
+    assert "track.example.com" not in clean
+    assert "<img>" not in clean and "inline" not in clean
+    assert '<img src="https://news.example.org/wide.jpg" alt="A &gt; B">' in clean
+    assert (
+        '<img src="https://news.example.org/small.jpg" width="300" height="200" alt="Small">'
+        in clean
+    )
