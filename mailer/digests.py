@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 MAX_ITEMS = 60
 _FIRST_WINDOW = timedelta(days=7)  # a series' first digest looks back this far
+# An item first seen after the last digest still counts as new if it is dated at most this
+# long before it: feeds lag, and a story published as the digest went out was not in it.
+_LATE_ARRIVAL = timedelta(days=2)
 _EDITABLE = ("draft", "scheduled")
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
 
@@ -73,7 +76,9 @@ async def create_digest(
         if mailing_id is None:
             return None
         since = await conn.fetchval(Q["last_sent_start"], series_id) or now - _FIRST_WINDOW
-        await conn.execute(Q["assemble_items"], mailing_id, series_id, since, MAX_ITEMS)
+        await conn.execute(
+            Q["assemble_items"], mailing_id, series_id, since, MAX_ITEMS, _LATE_ARRIVAL
+        )
         await refresh_content(conn, settings, mailing_id)
         await record_event(conn, "digest.drafted", "digest", mailing_id, {"series_id": series_id})
     return int(mailing_id)

@@ -10,13 +10,15 @@ RETURNING mailing_id;
 SELECT max(started_at) FROM mailings WHERE series_id = $1 AND status = 'sent';
 
 -- name: assemble_items
--- New items since the series' last sent digest, not hidden, never sent in this series,
--- with at least one topic; newest first.
+-- New items since the series' last sent digest ($3), not hidden, never sent in this series,
+-- with at least one topic; newest first. New includes an item that reached us after $3 but
+-- is dated up to $5 before it (a feed that lags, a story published as the digest went out);
+-- an older archive of a feed added since is not news.
 INSERT INTO mailing_items (mailing_id, item_id, position)
 SELECT $1, i.item_id, row_number() OVER (ORDER BY i.published_at DESC, i.item_id DESC)
 FROM items i
 WHERE NOT i.hidden
-  AND i.published_at > $3
+  AND (i.published_at > $3 OR (i.first_seen_at > $3 AND i.published_at > $3 - $5::interval))
   AND cardinality(i.topic_ids) > 0
   AND NOT EXISTS (
       SELECT 1 FROM mailing_items mi JOIN mailings m USING (mailing_id)

@@ -403,3 +403,37 @@ async def test_two_instances_start_a_scheduled_digest_once(
     assert sorted(len(s) for s in started) == [0, 1]
     assert await pool.fetchval("SELECT count(*) FROM deliveries") == 1
     assert await pool.fetchval("SELECT count(*) FROM events WHERE type = 'digest.sending'") == 1
+
+
+async def test_an_item_that_reaches_the_feed_after_the_last_digest_is_in_the_next(
+    pool: asyncpg.Pool, tmp_path: Path, newsroom: dict[str, int], weekly: int
+) -> None:
+    settings = engine_settings(tmp_path)
+    await add_items(pool, newsroom, [("Early story", "overdose-prevention")])
+    first = await digests.create_digest(pool, settings, weekly, now=NOW)
+    await pool.execute(
+        "UPDATE mailings SET status = 'sent', started_at = now() WHERE mailing_id = $1", first
+    )
+    # Published (by its date) an hour before that digest went out, but only in the feed now,
+    # and from a feed added today whose month-old archive must not flood the next digest.
+    await asyncio.sleep(0.01)
+    late = ParsedItem(
+        guid="late", link="https://news.example.org/late", title="Late story",
+        summary_html="<p>Late.</p>", summary_text="Late.",
+        published_at=datetime.now(UTC) - timedelta(hours=1),
+    )  # fmt: skip
+    archived = replace(
+        late, guid="old", link="https://news.example.org/old", title="Archived story",
+        published_at=datetime.now(UTC) - timedelta(days=30),
+    )  # fmt: skip
+    async with pool.acquire() as conn, conn.transaction():
+        source_id = await conn.fetchval("SELECT source_id FROM feed_sources WHERE kind = 'push'")
+        await store_items(
+            conn, source_id, [late, archived], lambda _: [newsroom["overdose-prevention"]]
+        )
+    second = await digests.create_digest(pool, settings, weekly, now=datetime.now(UTC))
+    titles = await pool.fetch(
+        "SELECT i.title FROM mailing_items mi JOIN items i USING (item_id) WHERE mailing_id = $1",
+        second,
+    )
+    assert [r["title"] for r in titles] == ["Late story"]
