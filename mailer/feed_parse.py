@@ -17,6 +17,7 @@ import feedparser
 from mailer.sanitise import clean_line, sanitise_html, to_text
 
 MAX_ITEMS = 10_000
+_UTF8_BOM = b"\xef\xbb\xbf"
 _TRACKING = ("utm_", "mc_", "_hs")
 _TRACKING_NAMES = {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "ref_src", "_ga"}
 
@@ -97,7 +98,9 @@ def parse_iso_date(value: Any) -> datetime | None:
 
 def parse_feed(body: bytes, content_type: str, base_url: str) -> ParsedFeed:
     """Items of a feed body; NotAFeed when nothing in it is a feed."""
-    stripped = body.lstrip()
+    stripped = body.removeprefix(_UTF8_BOM).lstrip()
+    if not stripped:
+        raise NotAFeed("the server sent an empty answer, not a feed")
     if content_type in ("application/feed+json", "application/json") or stripped[:1] == b"{":
         return _parse_json_feed(body, base_url)
     return _parse_xml_feed(body, base_url)
@@ -106,7 +109,7 @@ def parse_feed(body: bytes, content_type: str, base_url: str) -> ParsedFeed:
 def _parse_xml_feed(body: bytes, base_url: str) -> ParsedFeed:
     parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
     feed = ParsedFeed(title=clean_line(parsed.feed.get("title"), 200))
-    if not parsed.entries and (parsed.bozo or not parsed.version):
+    if not parsed.entries and (parsed.bozo or not parsed.get("version")):
         reason = parsed.get("bozo_exception") or "no feed elements found"
         raise NotAFeed(f"not a readable feed ({reason})")
     if parsed.bozo:
