@@ -139,8 +139,12 @@ def _xml_item(
     summary_html = sanitise_html(raw_html or "", link or base_url)
     image_url, image_alt = _xml_image(entry, base_url)
     published = _from_struct(entry.get("published_parsed") or entry.get("updated_parsed"))
+    guid = clean_line(entry.get("id"), 500)
+    if guid is None and link is None:
+        # Nothing else names it: without this, every change to the feed stored it again.
+        guid = f"title:{title}"[:500]
     return ParsedItem(
-        guid=clean_line(entry.get("id"), 500),
+        guid=guid,
         link=link,
         title=title or link or "(untitled)",
         summary_html=summary_html,

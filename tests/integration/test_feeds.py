@@ -572,3 +572,26 @@ async def test_a_feed_s_password_is_not_written_to_the_log(
     assert "HTTP 404" in logged
     assert "cms:***@" in logged
     assert "feedpassw0rd" not in logged
+
+
+async def test_an_item_with_only_a_title_is_updated_not_stored_again(
+    pool: asyncpg.Pool,
+    session: aiohttp.ClientSession,
+    feed_server: FeedServer,
+    topic_ids: dict[str, int],
+) -> None:
+    feed = '<rss version="2.0"><channel><title>Notices</title>{}</channel></rss>'
+    notice = "<item><title>Clinic hours change</title><description>{}</description></item>"
+    feed_server.mutable = feed.format(notice.format("Open 9 to 5.")).encode()
+    source = await feeds.create_source(pool, url=feed_server.url("/mutable"))
+    (first,) = await feeds.poll_now(pool, session, source["source_id"], allow_private=True)
+    feed_server.mutable = feed.format(
+        notice.format("Open 9 to 6.") + "<item><title>Flu clinic</title></item>"
+    ).encode()
+    (second,) = await feeds.poll_now(pool, session, source["source_id"], allow_private=True)
+    assert (first.created, second.created, second.updated) == (1, 1, 1)
+    rows = await pool.fetch("SELECT title, summary_text FROM items ORDER BY item_id")
+    assert [tuple(r) for r in rows] == [
+        ("Clinic hours change", "Open 9 to 6."),
+        ("Flu clinic", ""),
+    ]
