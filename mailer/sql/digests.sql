@@ -28,7 +28,8 @@ LIMIT $4
 ON CONFLICT DO NOTHING;
 
 -- name: digest_items
--- The digest's items in order, each under its first topic (by topic order).
+-- The digest's items in order, each under its first topic (by topic order); an item hidden
+-- since it was added (pulled by the CMS, retracted) is left out, here and in the fan-out.
 SELECT i.item_id, i.title, i.link, i.summary_html, i.summary_text, i.image_url, i.image_alt,
        i.author, i.published_at, mi.position, i.topic_ids,
        (SELECT t.name FROM topics t WHERE t.topic_id = ANY(i.topic_ids)
@@ -36,7 +37,7 @@ SELECT i.item_id, i.title, i.link, i.summary_html, i.summary_text, i.image_url, 
        (SELECT min(t.position * 1000000 + t.topic_id) FROM topics t
         WHERE t.topic_id = ANY(i.topic_ids)) AS topic_rank
 FROM mailing_items mi JOIN items i USING (item_id)
-WHERE mi.mailing_id = $1
+WHERE mi.mailing_id = $1 AND NOT i.hidden
 ORDER BY topic_rank NULLS LAST, mi.position;
 
 -- name: clear_digest_items
@@ -95,7 +96,7 @@ CROSS JOIN LATERAL (
     SELECT array_agg(mi.item_id ORDER BY mi.position) AS item_ids
     FROM mailing_items mi
     JOIN items i ON i.item_id = mi.item_id
-    WHERE mi.mailing_id = $1
+    WHERE mi.mailing_id = $1 AND NOT i.hidden
       AND i.topic_ids && ARRAY(SELECT st.topic_id FROM subscriber_topics st
                                WHERE st.subscriber_id = s.subscriber_id)
       AND NOT EXISTS (
@@ -121,7 +122,7 @@ WHERE ss.series_id = $2
       SELECT 1
       FROM mailing_items mi
       JOIN items i ON i.item_id = mi.item_id
-      WHERE mi.mailing_id = $1
+      WHERE mi.mailing_id = $1 AND NOT i.hidden
         AND i.topic_ids && ARRAY(SELECT st.topic_id FROM subscriber_topics st
                                  WHERE st.subscriber_id = s.subscriber_id)
         AND NOT EXISTS (
@@ -154,7 +155,7 @@ FROM subscribers s WHERE s.subscriber_id = $1 OR s.email_key = $2;
 SELECT coalesce(array_agg(mi.item_id ORDER BY mi.position), '{}') AS item_ids
 FROM mailing_items mi
 JOIN items i ON i.item_id = mi.item_id
-WHERE mi.mailing_id = $1
+WHERE mi.mailing_id = $1 AND NOT i.hidden
   AND i.topic_ids && ARRAY(SELECT st.topic_id FROM subscriber_topics st
                            WHERE st.subscriber_id = $2)
   AND NOT EXISTS (

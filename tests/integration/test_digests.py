@@ -18,7 +18,7 @@ from mailer.api_keys import create_api_key
 from mailer.app import create_app
 from mailer.errors import Conflict, InvalidInput
 from mailer.feed_parse import ParsedItem
-from mailer.items import store_items
+from mailer.items import edit_item, store_items
 from mailer.topics import create_topic
 from tests.factories import engine_settings, running_worker, statuses, wait_until
 from tests.helpers import ClientFactory
@@ -437,3 +437,28 @@ async def test_an_item_that_reaches_the_feed_after_the_last_digest_is_in_the_nex
         second,
     )
     assert [r["title"] for r in titles] == ["Late story"]
+
+
+async def test_an_item_hidden_after_assembly_is_not_sent(
+    pool: asyncpg.Pool, tmp_path: Path, newsroom: dict[str, int], weekly: int
+) -> None:
+    items = await add_items(pool, newsroom, [
+        ("Kept story", "overdose-prevention"), ("Retracted story", "overdose-prevention"),
+        ("Pulled road story", "road-safety"),
+    ])  # fmt: skip
+    await add_reader(pool, "ana@example.org", "Ana", [newsroom["overdose-prevention"]], weekly)
+    await add_reader(pool, "ben@example.org", None, [newsroom["road-safety"]], weekly)
+    settings = engine_settings(tmp_path)
+    mailing_id = await digests.create_digest(pool, settings, weekly, now=NOW)
+    assert mailing_id is not None
+    # The CMS pulls two stories (or a retraction hides one) while the digest is a draft.
+    for title in ("Retracted story", "Pulled road story"):
+        await edit_item(pool, items[title], hidden=True)
+    preview = await digests.preview(pool, settings, mailing_id)
+    assert "Kept story" in preview["text"] and "Retracted story" not in preview["text"]
+    assert await digests.count_recipients(pool, mailing_id) == 1
+    assert await digests.start(pool, settings, mailing_id) == 1  # Ben is left with nothing
+    carried = await pool.fetch(
+        "SELECT recipient, item_ids FROM deliveries WHERE mailing_id = $1", mailing_id
+    )
+    assert [tuple(r) for r in carried] == [("ana@example.org", [items["Kept story"]])]
