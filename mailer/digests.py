@@ -250,21 +250,22 @@ async def send_due(pool: asyncpg.Pool, settings: Settings, *, now: datetime) -> 
 
 async def tick_series(pool: asyncpg.Pool, settings: Settings, *, now: datetime) -> list[int]:
     """Make the digest of every series whose time has come: once per occurrence, even with
-    several instances, and once (not once per missed tick) after a restart that missed it."""
+    several instances, and once (not once per missed tick) after a restart that missed it.
+    The digest is made before the series moves on, so a tick that fails between the two
+    (a database error) leaves the occurrence due, not lost; its unique key keeps it single."""
     made = []
     for series in await pool.fetch(SQ["due_series"], now):
         occurrence = series["next_run_at"]
         following = next_occurrence(series["cron"], series["timezone"], now)
-        moved = await pool.fetchval(
-            SQ["advance_series"], series["series_id"], occurrence, following
-        )
-        if moved is None:
-            continue  # another instance moved it on
-        mailing_id = await create_digest(
-            pool, settings, series["series_id"], now=now, occurrence_at=occurrence
-        )
+        try:
+            mailing_id = await create_digest(
+                pool, settings, series["series_id"], now=now, occurrence_at=occurrence
+            )
+        except NotFound:
+            continue  # removed since we looked
+        await pool.fetchval(SQ["advance_series"], series["series_id"], occurrence, following)
         if mailing_id is None:
-            continue
+            continue  # another instance made it
         made.append(mailing_id)
         if series["mode"] == "auto":
             try:

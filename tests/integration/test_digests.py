@@ -462,3 +462,28 @@ async def test_an_item_hidden_after_assembly_is_not_sent(
         "SELECT recipient, item_ids FROM deliveries WHERE mailing_id = $1", mailing_id
     )
     assert [tuple(r) for r in carried] == [("ana@example.org", [items["Kept story"]])]
+
+
+async def test_an_occurrence_whose_digest_failed_is_made_on_the_next_tick(
+    pool: asyncpg.Pool, tmp_path: Path, newsroom: dict[str, int], weekly: int
+) -> None:
+    await add_items(pool, newsroom, [("Story", "overdose-prevention")])
+    settings = engine_settings(tmp_path)
+    due = await pool.fetchval("SELECT next_run_at FROM series WHERE series_id = $1", weekly)
+    # The database refuses the digest once (a failover, a full disk): the tick fails, and the
+    # scheduler runs it again shortly, as it does after any database error.
+    await pool.execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'disk full' USING ERRCODE = '53100'; END $$; "
+        "CREATE TRIGGER refuse BEFORE INSERT ON mailings FOR EACH ROW EXECUTE FUNCTION refuse()"
+    )
+    with pytest.raises(asyncpg.DiskFullError):
+        await digests.tick_series(pool, settings, now=due + timedelta(seconds=3))
+    await pool.execute("DROP TRIGGER refuse ON mailings")
+    made = await digests.tick_series(pool, settings, now=due + timedelta(seconds=8))
+    assert len(made) == 1
+    occurrence = await pool.fetchval(
+        "SELECT occurrence_at FROM mailings WHERE mailing_id = $1", made[0]
+    )
+    assert occurrence == due
+    assert await digests.tick_series(pool, settings, now=due + timedelta(seconds=13)) == []
