@@ -39,6 +39,10 @@ def _item(raw: Any, index: int, problems: dict[str, str]) -> tuple[ParsedItem, l
     for key, value in texts.items():
         if value is not None and not isinstance(value, str):
             problems[f"{where}.{key}"] = "must be a string"
+    published = texts["published"]
+    if isinstance(published, str) and published.strip() and parse_iso_date(published) is None:
+        # Dropped silently, the item would be dated when it arrived, and nobody would know.
+        problems[f"{where}.published"] = "an ISO 8601 date and time, e.g. 2026-11-20T10:00:00Z"
     topics = raw.get("topics", [])
     categories = raw.get("categories", [])
     for key, value in (("topics", topics), ("categories", categories)):

@@ -1,0 +1,23 @@
+"""What the CMS pushes is checked field by field before anything is stored."""
+
+import pytest
+
+from mailer.content_push import parse_push
+from mailer.errors import InvalidInput
+
+
+@pytest.mark.parametrize("published", ["yesterday", "20/11/2026", "Fri, 20 Nov 2026 10:00:00 GMT"])
+def test_a_date_that_is_not_one_is_named_not_dropped(published: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_push({"items": [{"id": "ok", "title": "Fine"}, {"id": "7", "title": "T",
+                                                             "published": published}]})  # fmt: skip
+    assert list(raised.value.fields) == ["items[1].published"]
+
+
+def test_iso_dates_and_no_date_are_accepted() -> None:
+    push = parse_push({"items": [
+        {"id": "1", "title": "T", "published": "2026-11-20T10:00:00Z"},
+        {"id": "2", "title": "U", "published": "2026-11-20"},
+        {"id": "3", "title": "V"},
+    ]})  # fmt: skip
+    assert [item.published_at is not None for item, _ in push.items] == [True, True, False]
