@@ -251,32 +251,43 @@ async def send_due(pool: asyncpg.Pool, settings: Settings, *, now: datetime) -> 
 async def tick_series(pool: asyncpg.Pool, settings: Settings, *, now: datetime) -> list[int]:
     """Make the digest of every series whose time has come: once per occurrence, even with
     several instances, and once (not once per missed tick) after a restart that missed it.
-    The digest is made before the series moves on, so a tick that fails between the two
-    (a database error) leaves the occurrence due, not lost; its unique key keeps it single."""
+    The digest is made (and, for an auto series, scheduled) before the series moves on, so a
+    tick that fails between the steps (a database error) leaves the occurrence due, not lost:
+    the next tick finds the digest by its unique key and finishes the job."""
     made = []
     for series in await pool.fetch(SQ["due_series"], now):
-        occurrence = series["next_run_at"]
+        series_id, occurrence = series["series_id"], series["next_run_at"]
         following = next_occurrence(series["cron"], series["timezone"], now)
         try:
             mailing_id = await create_digest(
-                pool, settings, series["series_id"], now=now, occurrence_at=occurrence
+                pool, settings, series_id, now=now, occurrence_at=occurrence
             )
         except NotFound:
             continue  # removed since we looked
-        await pool.fetchval(SQ["advance_series"], series["series_id"], occurrence, following)
-        if mailing_id is None:
-            continue  # another instance made it
-        made.append(mailing_id)
-        if series["mode"] == "auto":
-            try:
-                await schedule(pool, settings, mailing_id, now, now=now)
-            except (Conflict, InvalidInput) as exc:
-                log.warning("digest %d of series %s not sent: %s", mailing_id, series["slug"], exc)
-                async with pool.acquire() as conn:
-                    await record_event(
-                        conn, "digest.blocked", "digest", mailing_id, {"reason": str(exc)}
-                    )
+        if mailing_id is not None:
+            made.append(mailing_id)
+        elif series["mode"] == "auto":  # made before; scheduling it may have failed
+            draft = await pool.fetchrow(Q["unscheduled_occurrence"], series_id, occurrence)
+            if draft is not None and draft["recent"]:
+                continue  # the instance that made it is scheduling it and moves the series
+            mailing_id = draft["mailing_id"] if draft is not None else None
+        if mailing_id is not None and series["mode"] == "auto":
+            await _schedule_auto(pool, settings, mailing_id, series["slug"], now=now)
+        await pool.fetchval(SQ["advance_series"], series_id, occurrence, following)
     return made
+
+
+async def _schedule_auto(
+    pool: asyncpg.Pool, settings: Settings, mailing_id: int, slug: str, *, now: datetime
+) -> None:
+    """An auto series' digest goes out now, unless it cannot (empty, a broken template):
+    then it stays a draft and `digest.blocked` says why."""
+    try:
+        await schedule(pool, settings, mailing_id, now, now=now)
+    except (Conflict, InvalidInput) as exc:
+        log.warning("digest %d of series %s not sent: %s", mailing_id, slug, exc)
+        async with pool.acquire() as conn:
+            await record_event(conn, "digest.blocked", "digest", mailing_id, {"reason": str(exc)})
 
 
 async def test_send(

@@ -163,3 +163,10 @@ WHERE mi.mailing_id = $1 AND NOT i.hidden
       WHERE d.subscriber_id = $2 AND d.mailing_id IS DISTINCT FROM $1
         AND d.status IN ('queued', 'sending', 'deferred', 'sent')
         AND mi.item_id = ANY(d.item_ids));
+
+-- name: unscheduled_occurrence
+-- An auto series' digest made for this occurrence that is still a draft: an earlier tick
+-- made it but could not schedule it (a database error between the two, so the series did
+-- not move on), or another instance is scheduling it right now (`recent`: leave it be).
+SELECT mailing_id, created_at >= now() - interval '30 seconds' AS recent FROM mailings
+WHERE series_id = $1 AND occurrence_at = $2 AND status = 'draft';

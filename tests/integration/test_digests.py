@@ -246,6 +246,40 @@ async def test_auto_series_sends_without_a_human(
     assert await statuses(pool, made) == {"queued": 1}
 
 
+async def test_an_auto_digest_that_could_not_be_scheduled_is_on_the_next_tick(
+    pool: asyncpg.Pool, tmp_path: Path, newsroom: dict[str, int]
+) -> None:
+    # The tick made the digest, then the database failed before it was scheduled: the
+    # series had moved on already, and the digest stayed a draft nobody would send.
+    await add_items(pool, newsroom, [("Story", "overdose-prevention")])
+    auto = await series.create_series(
+        pool, name="Auto", cron="*/5 * * * *", timezone="UTC", now=NOW, mode="auto"
+    )
+    settings = engine_settings(tmp_path)
+    later = NOW + timedelta(minutes=6)
+    await pool.execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'disk full' USING ERRCODE = '53100'; END $$; "
+        "CREATE TRIGGER refuse BEFORE UPDATE ON mailings FOR EACH ROW "
+        "WHEN (NEW.status = 'scheduled') EXECUTE FUNCTION refuse()"
+    )
+    with pytest.raises(asyncpg.DiskFullError):
+        await digests.tick_series(pool, settings, now=later)
+    await pool.execute("DROP TRIGGER refuse ON mailings")
+    (draft,) = await pool.fetch("SELECT mailing_id, status FROM mailings")
+    assert draft["status"] == "draft"
+    # A draft made seconds ago may be another instance's, being scheduled right now.
+    assert await digests.tick_series(pool, settings, now=later + timedelta(seconds=5)) == []
+    assert await pool.fetchval("SELECT status FROM mailings") == "draft"
+    await pool.execute("UPDATE mailings SET created_at = created_at - interval '1 minute'")
+    assert await digests.tick_series(pool, settings, now=later + timedelta(seconds=65)) == []
+    assert await pool.fetchval("SELECT status FROM mailings") == "scheduled"
+    moved_to = await pool.fetchval(
+        "SELECT next_run_at FROM series WHERE series_id = $1", auto["series_id"]
+    )
+    assert moved_to > later
+
+
 async def test_bad_input_is_refused_clearly(
     pool: asyncpg.Pool, tmp_path: Path, newsroom: dict[str, int], weekly: int
 ) -> None:
