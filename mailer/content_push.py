@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mailer.db import Connection
@@ -10,6 +11,8 @@ from mailer.errors import InvalidInput
 from mailer.feed_parse import ParsedItem, canonical_link, parse_iso_date
 from mailer.items import Q, store_items, topic_ids_by_slug
 from mailer.sanitise import clean_line, sanitise_html, to_text
+
+FUTURE_LEEWAY = timedelta(days=1)  # clocks and time zones differ; feeds allow the same
 
 MAX_BATCH = 500
 
@@ -40,9 +43,14 @@ def _item(raw: Any, index: int, problems: dict[str, str]) -> tuple[ParsedItem, l
         if value is not None and not isinstance(value, str):
             problems[f"{where}.{key}"] = "must be a string"
     published = texts["published"]
-    if isinstance(published, str) and published.strip() and parse_iso_date(published) is None:
+    moment = parse_iso_date(published) if isinstance(published, str) else None
+    if isinstance(published, str) and published.strip() and moment is None:
         # Dropped silently, the item would be dated when it arrived, and nobody would know.
         problems[f"{where}.published"] = "an ISO 8601 date and time, e.g. 2026-11-20T10:00:00Z"
+    elif moment is not None and moment > datetime.now(UTC) + FUTURE_LEEWAY:
+        # It would top every list for years; an embargoed story must not be pushed before
+        # it is public (a digest could carry it).
+        problems[f"{where}.published"] = "is in the future: push an item once it is published"
     topics = raw.get("topics", [])
     categories = raw.get("categories", [])
     for key, value in (("topics", topics), ("categories", categories)):

@@ -1,5 +1,7 @@
 """What the CMS pushes is checked field by field before anything is stored."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from mailer.content_push import parse_push
@@ -21,3 +23,14 @@ def test_iso_dates_and_no_date_are_accepted() -> None:
         {"id": "3", "title": "V"},
     ]})  # fmt: skip
     assert [item.published_at is not None for item, _ in push.items] == [True, True, False]
+
+
+def test_a_date_far_in_the_future_is_refused() -> None:
+    far = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    soon = (datetime.now(UTC) + timedelta(hours=2)).isoformat()  # clocks differ
+    with pytest.raises(InvalidInput) as raised:
+        parse_push({"items": [{"id": "1", "title": "T", "published": far},
+                              {"id": "2", "title": "U", "published": soon}]})  # fmt: skip
+    assert raised.value.fields == {
+        "items[0].published": "is in the future: push an item once it is published"
+    }
