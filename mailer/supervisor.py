@@ -12,6 +12,15 @@ from collections.abc import Mapping
 log = logging.getLogger(__name__)
 
 
+def restart_delay(previous: float, ran_for: float) -> float:
+    """Seconds before restarting a child that exited: 1 s after a good run (a minute or
+    more), else twice the last wait, at most a minute, so a child that cannot start (a bad
+    setting, the database refusing it) does not spin and fill the log every second."""
+    if ran_for >= 60 or previous <= 0:
+        return 1.0
+    return min(previous * 2, 60.0)
+
+
 class WorkerProcesses:
     """Runs `mailer serve --role worker --no-listen` children; restarts one that dies."""
 
@@ -33,16 +42,22 @@ class WorkerProcesses:
         )
 
     async def _keep_running(self, index: int) -> None:
+        delay = 0.0
+        loop = asyncio.get_running_loop()
         while not self._stopping:
             process = await self._spawn()
             self.processes.append(process)
             log.info("worker process %d started (pid %d)", index + 1, process.pid)
+            started = loop.time()
             code = await process.wait()
             self.processes.remove(process)
             if self._stopping:
                 return
-            log.error("worker process %d exited with %s; restarting in 1s", index + 1, code)
-            await asyncio.sleep(1)
+            delay = restart_delay(delay, loop.time() - started)
+            log.error(
+                "worker process %d exited with %s; restarting in %.0fs", index + 1, code, delay
+            )
+            await asyncio.sleep(delay)
 
     async def stop(self) -> None:
         self._stopping = True

@@ -129,6 +129,43 @@ async def test_two_workers_share_the_queue_without_sending_twice(
     assert min(share["n"] for share in shares) > total // 10
 
 
+def children_of(pid: int) -> list[int]:
+    """Live processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:  # fields: state, ppid, ...
+                found.append(int(stat.parent.name))
+    return found
+
+
+async def test_mailer_workers_runs_child_processes_that_share_the_work_and_stop_with_it(
+    pool: asyncpg.Pool, db_url: str, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    total = 2000
+    await add_subscribers(pool, total)
+    mailing_id = await digest_mailing(pool)
+    await mailings.start_sending(pool, mailing_id)
+    smtp_sink.handler.delay = 0.02  # at most 400 mails/s a process: the child is in time
+    env = worker_env(tmp_path, db_url, smtp_sink, MAILER_WORKERS="2", MAILER_CLAIM_BATCH="20")
+    parent = start_worker(env)
+    try:
+        await wait_all_sent(pool, mailing_id, total, [parent])
+        children = children_of(parent.pid)
+        assert len(children) == 1, children  # MAILER_WORKERS=2: itself and one child
+    finally:
+        output = finish(parent)
+    assert parent.returncode == 0, output
+    assert "Traceback" not in output
+    workers = await pool.fetchval(
+        "SELECT count(DISTINCT claimed_by) FROM deliveries WHERE mailing_id = $1", mailing_id
+    )
+    assert workers == 2  # both processes sent a share
+    assert len(Counter(smtp_sink.recipients())) == total
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # stopped with it
+
+
 # ---------------------------------------------------------------- database restart
 
 
