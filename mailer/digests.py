@@ -38,6 +38,13 @@ _FIRST_WINDOW = timedelta(days=7)  # a series' first digest looks back this far
 # long before it: feeds lag, and a story published as the digest went out was not in it.
 _LATE_ARRIVAL = timedelta(days=2)
 _EDITABLE = ("draft", "scheduled")
+# One delivery per person of the digest's audience, and the number "Send now" shows.
+_FAN_OUT = (
+    "INSERT INTO deliveries (mailing_id, subscriber_id, kind, recipient, item_ids) "
+    f"SELECT $1, a.subscriber_id, 'digest', a.email, a.item_ids FROM ({Q['digest_audience']}) "
+    "AS a ON CONFLICT (mailing_id, subscriber_id) DO NOTHING"
+)
+_COUNT = f"SELECT count(*) FROM ({Q['digest_audience']}) AS audience"
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
 
 
@@ -217,7 +224,7 @@ async def start(pool: asyncpg.Pool, settings: Settings, mailing_id: int) -> int:
             raise Conflict(f"digest {mailing_id} is {digest['status']}: it cannot be sent")
         await _ready_content(conn, settings, mailing_id)
         await conn.execute(MQ["lock_fan_out"])
-        status = await conn.execute(Q["fan_out_digest"], mailing_id, digest["series_id"])
+        status = await conn.execute(_FAN_OUT, mailing_id, digest["series_id"])
         created = int(status.rsplit(" ", 1)[1])
         await record_event(conn, "digest.sending", "digest", mailing_id, {"recipients": created})
         await conn.execute(DQ["notify_deliveries"])
@@ -232,7 +239,7 @@ async def count_recipients(pool: asyncpg.Pool, mailing_id: int) -> int:
         raise NotFound(f"digest {mailing_id} does not exist")
     if digest["series_id"] is None:
         return 0
-    count: int = await pool.fetchval(Q["count_digest_recipients"], mailing_id, digest["series_id"])
+    count: int = await pool.fetchval(_COUNT, mailing_id, digest["series_id"])
     return count
 
 

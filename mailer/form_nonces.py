@@ -21,10 +21,13 @@ class AlreadyDone(Conflict):
         super().__init__(f"this form was sent already: {done}")
 
 
-async def spend(conn: Connection, nonce: str, *, editor_id: int, done: str) -> None:
+async def spend(conn: Connection, nonce: str | None, *, editor_id: int, done: str) -> None:
     """Spend the nonce in the caller's transaction, which then makes what `done` says; an
     already spent one raises AlreadyDone (roll back: nothing is made twice). Of two posts at
-    once, the second waits for the first to commit, then is refused. Old nonces are purged."""
+    once, the second waits for the first to commit, then is refused. Old nonces are purged.
+    A post without a nonce (a script's) is not protected: nothing to spend."""
+    if not nonce:
+        return
     nonce_hash = hashlib.sha256(nonce[:MAX_NONCE].encode()).digest()
     if await conn.fetchval(Q["spend_nonce"], nonce_hash, editor_id, done) is None:
         first = await conn.fetchval(Q["get_nonce"], nonce_hash)

@@ -9,6 +9,8 @@ from urllib.parse import urljoin, urlsplit
 
 import nh3
 
+from mailer.numbers import whole_number
+
 # Small on purpose: what a news summary needs and what mail clients render.
 # Block elements are kept (without attributes) rather than dropped: dropping <div>, <h2> or
 # a table cell glues its words to the next block's ("Vaccines workPhotos").
@@ -67,7 +69,7 @@ class _Images(HTMLParser):
 
 def _size(value: str | None) -> int | None:
     digits = (value or "").strip().removesuffix("px")
-    return int(digits) if digits.isdigit() and len(digits) < 7 else None
+    return whole_number(digits, max_digits=6)
 
 
 def _fit_images(clean: str) -> str:

@@ -84,12 +84,13 @@ RETURNING mailing_id;
 SELECT mailing_id FROM mailings
 WHERE status = 'scheduled' AND scheduled_at <= $1 ORDER BY scheduled_at;
 
--- name: fan_out_digest
--- One row per active, unpaused subscriber of the series, carrying exactly the digest's
--- items of their topics that they never received (in any series, alert or digest); a
--- subscriber left with no item gets no row, so no mail.
-INSERT INTO deliveries (mailing_id, subscriber_id, kind, recipient, item_ids)
-SELECT $1, s.subscriber_id, 'digest', s.email, picked.item_ids
+-- name: digest_audience
+-- Who digest $1 of series $2 goes to, and what each gets: every active, unpaused subscriber
+-- of the series, with exactly the digest's items of their topics that they never received
+-- (in any series, alert or digest); a subscriber left with no item is not in it, so gets no
+-- mail. The fan-out inserts it and "Send now" counts it (mailer/digests.py wraps it), so
+-- the count an editor is shown is the fan-out's.
+SELECT s.subscriber_id, s.email, picked.item_ids
 FROM subscriber_series ss
 JOIN subscribers s ON s.subscriber_id = ss.subscriber_id
 CROSS JOIN LATERAL (
@@ -108,28 +109,6 @@ CROSS JOIN LATERAL (
 WHERE ss.series_id = $2
   AND s.status = 'active' AND (s.paused_until IS NULL OR s.paused_until <= now())
   AND picked.item_ids IS NOT NULL
-ON CONFLICT (mailing_id, subscriber_id) DO NOTHING;
-
--- name: count_digest_recipients
--- How many mails fan_out_digest would make now (keep the two in step): the count the
--- editor confirms before "Send now". $1 the digest, $2 its series.
-SELECT count(*)
-FROM subscriber_series ss
-JOIN subscribers s ON s.subscriber_id = ss.subscriber_id
-WHERE ss.series_id = $2
-  AND s.status = 'active' AND (s.paused_until IS NULL OR s.paused_until <= now())
-  AND EXISTS (
-      SELECT 1
-      FROM mailing_items mi
-      JOIN items i ON i.item_id = mi.item_id
-      WHERE mi.mailing_id = $1 AND NOT i.hidden
-        AND i.topic_ids && ARRAY(SELECT st.topic_id FROM subscriber_topics st
-                                 WHERE st.subscriber_id = s.subscriber_id)
-        AND NOT EXISTS (
-            SELECT 1 FROM deliveries d
-            WHERE d.subscriber_id = s.subscriber_id
-              AND d.status IN ('queued', 'sending', 'deferred', 'sent')
-              AND mi.item_id = ANY(d.item_ids)));
 
 -- name: archive
 -- Sent digests and alerts (both have a public web version).
@@ -151,7 +130,7 @@ SELECT s.subscriber_id, s.email, s.name, s.key_version, s.plain_text_only,
 FROM subscribers s WHERE s.subscriber_id = $1 OR s.email_key = $2;
 
 -- name: items_for_subscriber
--- What fan_out_digest would give one subscriber (for previews).
+-- What digest_audience gives one subscriber (for previews; any subscriber, in the series or not).
 SELECT coalesce(array_agg(mi.item_id ORDER BY mi.position), '{}') AS item_ids
 FROM mailing_items mi
 JOIN items i ON i.item_id = mi.item_id

@@ -12,6 +12,7 @@ from aiohttp import web
 from mailer import keys
 from mailer.consent import Context
 from mailer.errors import InvalidInput, NotFound
+from mailer.numbers import whole_number
 from mailer.signup import (
     ConfirmState,
     ConfirmView,
@@ -198,7 +199,7 @@ async def subscribe_thanks(request: web.Request) -> web.Response:
     embed = request.query.get("embed") == "1"
     recent = request.query.get("recent", "")
     # ?recent=N: the signup was throttled; a mail went out less than 10 minutes ago.
-    minutes = int(recent) if recent.isascii() and recent.isdigit() and len(recent) < 3 else 0
+    minutes = whole_number(recent, max_digits=2) or 0
     minutes = min(minutes, 10)
     title = "We wrote to you a few minutes ago" if minutes else "Check your inbox"
     response = render(

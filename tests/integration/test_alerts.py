@@ -181,15 +181,32 @@ async def test_an_alert_overtakes_a_digest_that_is_sending(
     assert max(alert_positions) < 1000
 
 
-async def test_the_next_digest_does_not_repeat_an_alerted_item(
-    pool: asyncpg.Pool, settings: Settings, topics: dict[str, int]
-) -> None:
+async def _warned_reader_and_other(
+    pool: asyncpg.Pool, topics: dict[str, int]
+) -> tuple[int, int, int, int, int]:
+    """A weekly series with a reader who takes alerts and one who does not, and two
+    overdose stories: (series, warned, other, the warning, a later story)."""
     overdose = topics["overdose-prevention"]
     weekly = await make_series(pool)
     warned = await add_reader(pool, "warned@example.org", [overdose], alerts=True, series_id=weekly)
     other = await add_reader(pool, "other@example.org", [overdose], series_id=weekly)
     warning = await add_item(pool, "Contaminated supply", [overdose])
     later = await add_item(pool, "Follow-up story", [overdose])
+    return weekly, warned, other, warning, later
+
+
+async def _ledger(pool: asyncpg.Pool, digest_id: int) -> dict[int, list[int]]:
+    """The items each subscriber's delivery of the digest carries."""
+    rows = await pool.fetch(
+        "SELECT subscriber_id, item_ids FROM deliveries WHERE mailing_id = $1", digest_id
+    )
+    return {r["subscriber_id"]: sorted(r["item_ids"]) for r in rows}
+
+
+async def test_the_next_digest_does_not_repeat_an_alerted_item(
+    pool: asyncpg.Pool, settings: Settings, topics: dict[str, int]
+) -> None:
+    weekly, warned, other, warning, later = await _warned_reader_and_other(pool, topics)
     draft = await alerts.create(pool, settings, warning, requested_by=EDITOR)
     await alerts.confirm(pool, settings, draft.notice_id, confirmed=1, confirmed_by=EDITOR)
     # The digest is assembled from the feed: the alerted item is news for the others.
@@ -203,22 +220,13 @@ async def test_the_next_digest_does_not_repeat_an_alerted_item(
     preview = await digests.preview(pool, settings, digest_id, subscriber="warned@example.org")
     assert "Contaminated supply" not in preview["text"] and "Follow-up story" in preview["text"]
     assert await digests.start(pool, settings, digest_id) == 2
-    rows = await pool.fetch(
-        "SELECT subscriber_id, item_ids FROM deliveries WHERE mailing_id = $1", digest_id
-    )
-    ledger = {r["subscriber_id"]: sorted(r["item_ids"]) for r in rows}
-    assert ledger == {warned: [later], other: sorted([warning, later])}
+    assert await _ledger(pool, digest_id) == {warned: [later], other: sorted([warning, later])}
 
 
 async def test_a_digest_starting_while_an_alert_fans_out_waits_and_skips_its_item(
     pool: asyncpg.Pool, settings: Settings, topics: dict[str, int]
 ) -> None:
-    overdose = topics["overdose-prevention"]
-    weekly = await make_series(pool)
-    warned = await add_reader(pool, "warned@example.org", [overdose], alerts=True, series_id=weekly)
-    other = await add_reader(pool, "other@example.org", [overdose], series_id=weekly)
-    warning = await add_item(pool, "Contaminated supply", [overdose])
-    later = await add_item(pool, "Follow-up story", [overdose])
+    weekly, warned, other, warning, later = await _warned_reader_and_other(pool, topics)
     draft = await alerts.create(pool, settings, warning, requested_by=EDITOR)
     digest_id = await digests.create_digest(pool, settings, weekly, now=datetime.now(UTC))
     assert digest_id is not None
@@ -230,11 +238,7 @@ async def test_a_digest_starting_while_an_alert_fans_out_waits_and_skips_its_ite
         await asyncio.sleep(0.5)
         assert not digest_start.done()
     assert await digest_start == 2
-    rows = await pool.fetch(
-        "SELECT subscriber_id, item_ids FROM deliveries WHERE mailing_id = $1", digest_id
-    )
-    ledger = {r["subscriber_id"]: sorted(r["item_ids"]) for r in rows}
-    assert ledger == {warned: [later], other: sorted([warning, later])}
+    assert await _ledger(pool, digest_id) == {warned: [later], other: sorted([warning, later])}
 
 
 async def test_bad_alerts_are_refused_and_nothing_is_written(

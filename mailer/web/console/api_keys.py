@@ -49,11 +49,10 @@ async def create_api_key(request: web.Request) -> web.StreamResponse:
     if form.ok:
         try:
             async with request.app[keys.pool_key].acquire() as conn, conn.transaction():
-                if nonce:
-                    await form_nonces.spend(
-                        conn, nonce, editor_id=current(request).editor.editor_id,
-                        done=f"API key “{name}” was made",
-                    )  # fmt: skip
+                await form_nonces.spend(
+                    conn, nonce, editor_id=current(request).editor.editor_id,
+                    done=f"API key “{name}” was made",
+                )  # fmt: skip
                 key_id, key = await api_keys.create_api_key(conn, name)
         except form_nonces.AlreadyDone as exc:
             return already_done(

@@ -89,11 +89,10 @@ async def invite_editor(request: web.Request) -> web.StreamResponse:
     if form.ok:
         try:
             async with request.app[keys.pool_key].acquire() as conn, conn.transaction():
-                if nonce:
-                    await form_nonces.spend(
-                        conn, nonce, editor_id=current(request).editor.editor_id,
-                        done=f"account for {email} and its set-password link were made",
-                    )  # fmt: skip
+                await form_nonces.spend(
+                    conn, nonce, editor_id=current(request).editor.editor_id,
+                    done=f"account for {email} and its set-password link were made",
+                )  # fmt: skip
                 _, token = await editors.create_editor(conn, email=email, name=name, role=role)
         except form_nonces.AlreadyDone as exc:
             return already_done(
@@ -155,11 +154,10 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
     nonce = (await FormInput.read(request)).nonce()
     try:
         async with pool.acquire() as conn, conn.transaction():
-            if nonce:
-                await form_nonces.spend(
-                    conn, nonce, editor_id=current(request).editor.editor_id,
-                    done=f"new set-password link for {row['email']} was made",
-                )  # fmt: skip
+            await form_nonces.spend(
+                conn, nonce, editor_id=current(request).editor.editor_id,
+                done=f"new set-password link for {row['email']} was made",
+            )  # fmt: skip
             token = await editors.password_link_token(conn, row["email"])
     except form_nonces.AlreadyDone as exc:
         return already_done(
