@@ -38,11 +38,11 @@ import psutil
 import uvloop
 from common import log, mib, print_table
 
-from mailer import mailings
-from mailer.compose import Composer
 from mailer.config import Settings, load_settings
 from mailer.db import open_pool
-from mailer.demo import sample_digest_content
+from mailer.delivery import mailings
+from mailer.delivery.compose import Composer
+from mailer.demo.content import sample_digest_content
 from mailer.models import ClaimedDelivery
 
 FROM = "Health News <news@health.example.org>"
@@ -363,7 +363,7 @@ def sample_delivery(mailing_id: int, i: int) -> ClaimedDelivery:
 
 async def sample_message(pool: asyncpg.Pool, settings: Settings) -> tuple[bytes, float]:
     """One recipient's message as the engine builds it (a draft mailing of the same content,
-    composed by mailer.compose), and the in-process cost of composing one message."""
+    composed by mailer.delivery.compose), and the in-process cost of composing one message."""
     async with pool.acquire() as conn:
         mailing_id = await mailings.create_mailing(
             conn,
@@ -783,7 +783,7 @@ async def run(args: argparse.Namespace) -> int:
                         ("message", f"{len(data):,} bytes (digest, {ITEMS_PER_TOPIC} items per "
                          "topic, multipart text + HTML, quoted-printable)"),
                         ("compose in process", f"{1e6 * compose_seconds:.0f} µs CPU per message "
-                         "(mailer.compose.Composer.compose, warm cache)"),
+                         "(mailer.delivery.compose.Composer.compose, warm cache)"),
                     ],
                 )  # fmt: skip
 

@@ -45,12 +45,12 @@ import psutil
 import uvloop
 from common import log, mib, print_table
 
+from mailer.audience.search import Search, search_subscribers
+from mailer.audience.signup_input import normalise_email
+from mailer.audience.topics import create_topic
 from mailer.db import open_pool
-from mailer.series import create_series
-from mailer.signup_input import normalise_email
-from mailer.subscriber_search import Search, search_subscribers
+from mailer.editorial.series import create_series
 from mailer.tokens import Signer
-from mailer.topics import create_topic
 
 ROOT = Path(__file__).resolve().parent.parent
 MAILER = [str(ROOT / ".venv" / "bin" / "mailer")]

@@ -7,13 +7,13 @@ summaries full of relative links, images, scripts, styles, iframes, event handle
 tracking pixels for the sanitiser to deal with) and serves it with aiohttp on 127.0.0.1,
 without ETag or Last-Modified, so the second poll is a full 200 whose items are all
 unchanged. This process runs the real code path on uvloop, as `mailer serve` does:
-mailer.feeds.create_source + mailer.feeds.poll_now(pool, session, source_id,
+mailer.content.feeds.create_source + mailer.content.feeds.poll_now(pool, session, source_id,
 allow_private=True) with mailer.fetch.make_session(allow_private=True), against a
 throwaway, migrated database on the local PostgreSQL with topics and category rules.
 
-The split of a poll's time comes from thin timing wrappers around the names mailer.feeds
+The split of a poll's time comes from thin timing wrappers around the names mailer.content.feeds
 calls (fetch, parse_feed, store_items) and an asyncpg query logger; beside it, in the same
-run and on the same bytes: mailer.fetch.fetch alone, mailer.feed_parse.parse_feed alone,
+run and on the same bytes: mailer.fetch.fetch alone, mailer.content.parse.parse_feed alone,
 feedparser.parse alone (json.loads for JSON Feed) and a bare COPY of the same rows.
 
 Run it as `bench/ingest` (or `make bench-ingest`); see --help. Progress goes to stderr,
@@ -56,12 +56,12 @@ import uvloop
 from aiohttp import web
 from common import log, print_table
 
-from mailer import feeds
 from mailer import fetch as fetching
-from mailer import items as item_store
+from mailer.audience.topics import create_topic
+from mailer.content import feeds
+from mailer.content import items as item_store
+from mailer.content.parse import MAX_ITEMS, ParsedFeed, ParsedItem, parse_feed
 from mailer.db import Connection, open_pool
-from mailer.feed_parse import MAX_ITEMS, ParsedFeed, ParsedItem, parse_feed
-from mailer.topics import create_topic
 
 PYTHON = sys.executable
 SCRIPT = Path(__file__).resolve()
@@ -468,7 +468,7 @@ STORE_QUERIES = ("items.find_existing", "items.insert_items", "items.update_item
 
 @contextlib.contextmanager
 def probes(probe: Probe, max_body: int) -> Iterator[None]:
-    """Wrap the names mailer.feeds looks up at call time; restore them on exit. The fetch
+    """Wrap the names mailer.content.feeds looks up at call time; restore them on exit. The fetch
     wrapper also passes `max_body` (mailer's own limit unless the feed is larger)."""
     real_fetch, real_parse, real_store = feeds.fetch, feeds.parse_feed, feeds.store_items
 
@@ -781,7 +781,7 @@ class Profile:
 
 
 def frame_key(frame: str) -> str:
-    """'parse_feed (mailer/feed_parse.py:98)' -> 'parse_feed (mailer/feed_parse.py)'."""
+    """'parse_feed (mailer/content/parse.py:98)' -> 'parse_feed (mailer/content/parse.py)'."""
     name, _, where = frame.strip().partition(" (")
     path = where.rstrip(")").rsplit(":", 1)[0]
     for marker in ("site-packages/", "/main/", "python3.11/"):
@@ -941,7 +941,7 @@ def report(rounds: list[Round], args: argparse.Namespace, expected: int) -> list
     )
     rows = [
         ("mailer.fetch.fetch alone", spread([r.fetch_alone for r in rounds])),
-        ("mailer.feed_parse.parse_feed alone", spread(parse_alone)
+        ("mailer.content.parse.parse_feed alone", spread(parse_alone)
          + f"  = {n / median(parse_alone):,.0f} items/s; CPU "
          f"{median([r.parse_alone_cpu for r in rounds]):.3f} s"),
         (ceiling_name, spread([r.ceiling_parse for r in rounds])
@@ -989,13 +989,14 @@ def report(rounds: list[Round], args: argparse.Namespace, expected: int) -> list
 
 def print_profile(profile: Profile, path: Path) -> None:
     watch = [
-        "poll_source (mailer/feeds.py)", "parse_feed (mailer/feed_parse.py)",
-        "parse (feedparser/api.py)", "_xml_item (mailer/feed_parse.py)",
-        "_json_item (mailer/feed_parse.py)", "sanitise_html (mailer/sanitise.py)",
-        "absolute (mailer/sanitise.py)", "to_text (mailer/sanitise.py)",
-        "clean_line (mailer/sanitise.py)", "canonical_link (mailer/feed_parse.py)",
-        "_xml_image (mailer/feed_parse.py)", "store_items (mailer/items.py)",
-        "_hash (mailer/items.py)", "asdict (dataclasses.py)", "_columns (mailer/items.py)",
+        "poll_source (mailer/content/feeds.py)", "parse_feed (mailer/content/parse.py)",
+        "parse (feedparser/api.py)", "_xml_item (mailer/content/parse.py)",
+        "_json_item (mailer/content/parse.py)", "sanitise_html (mailer/content/sanitise.py)",
+        "absolute (mailer/content/sanitise.py)", "to_text (mailer/content/sanitise.py)",
+        "clean_line (mailer/content/sanitise.py)", "canonical_link (mailer/content/parse.py)",
+        "_xml_image (mailer/content/parse.py)", "store_items (mailer/content/items.py)",
+        "_hash (mailer/content/items.py)", "asdict (dataclasses.py)",
+        "_columns (mailer/content/items.py)",
         "fetch (mailer/fetch.py)", "_read (mailer/fetch.py)",
     ]  # fmt: skip
     total = max(profile.samples, 1)

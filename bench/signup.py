@@ -41,8 +41,8 @@ import common
 import uvloop
 from common import log, print_table
 
+from mailer.audience.topics import create_topic
 from mailer.signatures import HEADER, sign
-from mailer.topics import create_topic
 
 BENCH_DIR = Path(__file__).resolve().parent
 PYTHON = sys.executable

@@ -1,5 +1,5 @@
 """`python -m mailer` is the `mailer` command."""
 
-from mailer.cli import main
+from mailer.commands.cli import main
 
 raise SystemExit(main())

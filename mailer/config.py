@@ -134,7 +134,7 @@ class Settings:
     bounces: BounceSettings = field(default_factory=BounceSettings)
     hooks: HookSettings = field(default_factory=HookSettings)
     # Seed demo data (topics, the demo feed, a series, an admin) on the first start with an
-    # empty database; development only (mailer/demo_seed.py).
+    # empty database; development only (mailer/demo/seed.py).
     demo: bool = True
     # MAILER_* variables that are set but mean nothing to mailer (a typo, a removed
     # setting): one sentence each, logged as a warning at start and shown by `mailer config`.

@@ -44,7 +44,7 @@ DB_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, cancelled
 )
 
-SQL_DIR = Path(__file__).parent / "sql"
+PACKAGE_DIR = Path(__file__).parent
 _NAME_LINE = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 
@@ -61,8 +61,9 @@ async def transaction(db: asyncpg.Pool | Connection) -> AsyncIterator[Connection
 
 
 def load_queries(concern: str) -> Mapping[str, str]:
-    """The named queries of mailer/sql/<concern>.sql, read once at import time."""
-    text = (SQL_DIR / f"{concern}.sql").read_text()
+    """The named queries of mailer/<concern>.sql (e.g. "audience/signup": the SQL file beside
+    the module that owns it), read once at import time."""
+    text = (PACKAGE_DIR / f"{concern}.sql").read_text()
     pieces = _NAME_LINE.split(text)
     queries: dict[str, str] = {}
     for name, body in zip(pieces[1::2], pieces[2::2], strict=True):

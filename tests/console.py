@@ -10,8 +10,8 @@ import asyncpg
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from mailer import editors
-from mailer.app import create_app
+from mailer.accounts import editors
+from mailer.web.app import create_app
 from tests.factories import engine_settings
 
 PASSWORD = "correct horse battery staple"
@@ -72,9 +72,10 @@ async def newsroom(pool: asyncpg.Pool, *, readers: int = 3) -> dict[str, Any]:
     active readers of both topics in the series. Returns the ids."""
     from datetime import UTC, datetime, timedelta
 
-    from mailer import series, topics
-    from mailer.feed_parse import ParsedItem
-    from mailer.items import store_items
+    from mailer.audience import topics
+    from mailer.content.items import store_items
+    from mailer.content.parse import ParsedItem
+    from mailer.editorial import series
     from tests.factories import add_subscribers
 
     overdose = await topics.create_topic(pool, name="Overdose Prevention", position=1)

@@ -12,13 +12,13 @@ from typing import Any
 import asyncpg
 
 from mailer.addresses import address_key
-from mailer.compose import Composer
 from mailer.config import Settings, SmtpSettings, load_settings
-from mailer.demo import sample_digest_content
-from mailer.mail_kinds import standard_slot_providers
-from mailer.mailings import create_mailing
+from mailer.delivery.compose import Composer
+from mailer.delivery.mailings import create_mailing
+from mailer.delivery.sender import DeliveryWorker
+from mailer.demo.content import sample_digest_content
 from mailer.metrics import Metrics
-from mailer.sender import DeliveryWorker
+from mailer.runtime.mail_kinds import standard_slot_providers
 from tests.smtp_sink import SmtpSink
 
 FIXTURE_TEMPLATES = Path(__file__).parent / "fixtures" / "templates"

@@ -10,9 +10,9 @@ from typing import Any
 import aiosmtplib
 import asyncpg
 
-from mailer import mailings
-from mailer.bounce_smtp import BounceReceiver
 from mailer.config import Settings
+from mailer.delivery import mailings
+from mailer.feedback.receiver import BounceReceiver
 from tests.factories import (
     add_subscribers,
     digest_mailing,

@@ -10,10 +10,10 @@ from typing import Any
 import asyncpg
 
 from mailer.addresses import address_hash
-from mailer.import_jobs import FileRejects
-from mailer.import_read import ReadOptions, open_import
-from mailer.import_types import ImportOptions, ImportSummary, Mode
-from mailer.subscriber_import import import_subscribers
+from mailer.imports.importer import import_subscribers
+from mailer.imports.jobs import FileRejects
+from mailer.imports.read import ReadOptions, open_import
+from mailer.imports.types import ImportOptions, ImportSummary, Mode
 from mailer.tokens import Signer
 from tests.factories import SECRET, engine_settings
 

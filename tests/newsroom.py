@@ -13,12 +13,12 @@ import asyncpg
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from mailer import series
-from mailer.api_keys import create_api_key
-from mailer.feed_parse import ParsedItem
-from mailer.items import store_items
+from mailer.accounts.api_keys import create_api_key
+from mailer.audience.topics import create_topic
+from mailer.content.items import store_items
+from mailer.content.parse import ParsedItem
+from mailer.editorial import series
 from mailer.signatures import sign
-from mailer.topics import create_topic
 
 Client = TestClient[web.Request, web.Application]
 WEBHOOK_SECRET = "cms-webhook-secret-0123456789"

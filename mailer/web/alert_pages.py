@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mailer import keys
-from mailer.alert_choice import stop_alerts
-from mailer.corrections import Q as CQ
+from mailer.audience.alert_choice import stop_alerts
+from mailer.audience.preferences import Subscriber, subscriber_from_link
+from mailer.editorial.corrections import Q as CQ
 from mailer.errors import NotFound
 from mailer.numbers import whole_number
-from mailer.preferences import Subscriber, subscriber_from_link
 from mailer.tokens import Purpose
+from mailer.web import keys
 from mailer.web.forms import read_form
 from mailer.web.preferences import _context, _links
 from mailer.web.public import render

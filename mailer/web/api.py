@@ -10,12 +10,15 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from mailer import feeds, items, keys, mailings, preferences, topics
-from mailer.api_keys import authenticate
+from mailer.accounts.api_keys import authenticate
+from mailer.audience import preferences, topics
+from mailer.content import feeds, items
+from mailer.content.parse import parse_iso_date
+from mailer.delivery import mailings
 from mailer.errors import InvalidInput
-from mailer.feed_parse import parse_iso_date
 from mailer.fetch import make_session
 from mailer.numbers import whole_number
+from mailer.web import keys
 from mailer.web.forms import BodyProblem, parse_body, read_limited
 from mailer.web.middleware import error_response
 

@@ -8,12 +8,14 @@ from typing import Any, Protocol
 import asyncpg
 from aiohttp import web
 
-from mailer import alerts, corrections, keys, mailings
 from mailer.config import Settings
+from mailer.delivery import mailings
+from mailer.editorial import alerts, corrections
+from mailer.editorial.item_audit import audit
+from mailer.editorial.notices import Draft, preview
 from mailer.errors import Conflict, InvalidInput
-from mailer.item_audit import audit
-from mailer.notices import Draft, preview
 from mailer.numbers import whole_number
+from mailer.web import keys
 from mailer.web.api import api_key_name, dumps_json, json_object, path_id, read_fields
 from mailer.web.api_digests import preview_response
 

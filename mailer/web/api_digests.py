@@ -7,10 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
-from mailer import digests, keys, mailings, series
 from mailer.db import record_json
-from mailer.deliverability import mailing_rates
+from mailer.delivery import mailings
+from mailer.editorial import digests, series
 from mailer.errors import InvalidInput
+from mailer.feedback.deliverability import mailing_rates
+from mailer.web import keys
 from mailer.web.api import ListOf, Spec, dumps_json, json_object, path_id, read_fields
 from mailer.web.middleware import MAIL_PREVIEW_CSP
 

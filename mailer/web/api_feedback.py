@@ -7,11 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
-from mailer import hooks, keys, suppressions
 from mailer.db import load_queries, record_json
-from mailer.deliverability import overview
 from mailer.errors import InvalidInput, NotFound
+from mailer.feedback import hooks, suppressions
+from mailer.feedback.deliverability import overview
 from mailer.numbers import whole_number
+from mailer.web import keys
 from mailer.web.api import (
     ListOf,
     Spec,
@@ -22,7 +23,7 @@ from mailer.web.api import (
     read_fields,
 )
 
-Q = load_queries("feedback")
+Q = load_queries("feedback/feedback")
 REPORT_STATUSES = ("processed", "ignored", "unmatched", "unparseable", "refused")
 
 

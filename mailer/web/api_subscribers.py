@@ -13,9 +13,11 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from multidict import MultiDict, MultiMapping
 
-from mailer import keys
+from mailer.audience.search import Search, search_subscribers
 from mailer.errors import InvalidInput
-from mailer.import_jobs import (
+from mailer.imports.export import export_subscribers, parse_format
+from mailer.imports.importer import describe, import_subscribers, preflight
+from mailer.imports.jobs import (
     ImportRunner,
     RejectsLayout,
     TableRejects,
@@ -23,12 +25,10 @@ from mailer.import_jobs import (
     get_import,
     iter_rejects,
 )
-from mailer.import_read import ReadOptions, SourceFormat, open_import
-from mailer.import_types import ImportOptions, Mode, UnknownTopics, check_options
+from mailer.imports.read import ReadOptions, SourceFormat, open_import
+from mailer.imports.types import ImportOptions, Mode, UnknownTopics, check_options
 from mailer.numbers import whole_number
-from mailer.subscriber_export import export_subscribers, parse_format
-from mailer.subscriber_import import describe, import_subscribers, preflight
-from mailer.subscriber_search import Search, search_subscribers
+from mailer.web import keys
 from mailer.web.api import ApiProblem, _date_param, api_key_name, dumps_json, path_id
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import asyncpg
 from aiohttp import web
 
-from mailer import keys
-from mailer.corrections import Q as CQ
-from mailer.digests import Q, render_parts
+from mailer.editorial.corrections import Q as CQ
+from mailer.editorial.digests import Q, render_parts
 from mailer.errors import NotFound
+from mailer.web import keys
 from mailer.web.middleware import MAIL_PREVIEW_CSP
 from mailer.web.public import render
 

@@ -9,19 +9,19 @@ from typing import Any
 
 from aiohttp import web
 
-from mailer import keys
-from mailer.bounce_intake import Envelope, Intake
-from mailer.bounce_providers import (
+from mailer.errors import InvalidInput
+from mailer.feedback.intake import Envelope, Intake
+from mailer.feedback.providers import (
     Item,
     parse_generic,
     parse_mailgun,
     parse_postmark,
     verify_postmark,
 )
-from mailer.errors import InvalidInput
+from mailer.limits import client_ip
 from mailer.signatures import HEADER, BadSignature, verify
+from mailer.web import keys
 from mailer.web.forms import BodyProblem, read_limited
-from mailer.web.limits import client_ip
 from mailer.web.middleware import error_response
 
 # What a replay (every event already taken) is answered: Mailgun does not retry a 406;

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mailer import keys
 from mailer.db import DB_ERRORS
 from mailer.errors import MigrationError
 from mailer.migrate import pending_migrations
+from mailer.web import keys
 
 
 async def healthz(request: web.Request) -> web.Response:

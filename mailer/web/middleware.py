@@ -8,7 +8,6 @@ import math
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from mailer import keys
 from mailer.db import DB_UNAVAILABLE
 from mailer.errors import (
     Conflict,
@@ -19,6 +18,7 @@ from mailer.errors import (
     NotFound,
     RateLimited,
 )
+from mailer.web import keys
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from mailer import __version__, keys
-from mailer.web import api_feedback
+from mailer import __version__
+from mailer.web import api_feedback, keys
 
 _ERROR = {
     "type": "object",

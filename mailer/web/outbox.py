@@ -14,9 +14,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from mailer import keys
 from mailer.embedded import outbox_dir
 from mailer.errors import NotFound
+from mailer.web import keys
 from mailer.web.middleware import MAIL_PREVIEW_CSP
 
 _KEY = re.compile(r"^[A-Za-z0-9._,=-]{1,200}$")

@@ -8,11 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from mailer import keys
-from mailer.consent import Context
-from mailer.errors import Conflict, InvalidInput
-from mailer.numbers import whole_number
-from mailer.preferences import (
+from mailer.audience.consent import Context
+from mailer.audience.preferences import (
     PAUSE_CHOICES,
     PreferenceChoice,
     Q,
@@ -23,12 +20,15 @@ from mailer.preferences import (
     subscriber_from_link,
     unsubscribe,
 )
-from mailer.resubscribe import Resubscribed
-from mailer.resubscribe import resubscribe as resubscribe_subscriber
+from mailer.audience.resubscribe import Resubscribed
+from mailer.audience.resubscribe import resubscribe as resubscribe_subscriber
+from mailer.audience.topics import list_topics
+from mailer.errors import Conflict, InvalidInput
+from mailer.limits import client_ip
+from mailer.numbers import whole_number
 from mailer.tokens import Purpose
-from mailer.topics import list_topics
+from mailer.web import keys
 from mailer.web.forms import read_form
-from mailer.web.limits import client_ip
 from mailer.web.public import consent_wording, render
 
 MAX_FIELD = 200
@@ -171,7 +171,7 @@ async def _unsubscribe(
 
 async def resubscribe(request: web.Request) -> web.Response:
     """An unsubscribed person subscribes again from their personal link: at once, no
-    confirmation mail (the signed link proves the mailbox; see mailer.resubscribe)."""
+    confirmation mail (the signed link proves the mailbox; see mailer.audience.resubscribe)."""
     subscriber = await _subscriber(request, Purpose.PREFERENCES)
     settings = request.app[keys.settings_key]
     outcome = await resubscribe_subscriber(

@@ -9,11 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from mailer import keys
-from mailer.consent import Context
-from mailer.errors import InvalidInput, NotFound
-from mailer.numbers import whole_number
-from mailer.signup import (
+from mailer.audience.consent import Context
+from mailer.audience.signup import (
     ConfirmState,
     ConfirmView,
     SignupOutcome,
@@ -23,11 +20,14 @@ from mailer.signup import (
     resend_confirmation,
     sign_up,
 )
-from mailer.signup_input import parse_signup
+from mailer.audience.signup_input import parse_signup
+from mailer.audience.topics import list_topics
+from mailer.errors import InvalidInput, NotFound
+from mailer.limits import client_ip
+from mailer.numbers import whole_number
 from mailer.tokens import InvalidToken, Purpose
-from mailer.topics import list_topics
+from mailer.web import keys
 from mailer.web.forms import BodyProblem, parse_body, read_limited
-from mailer.web.limits import client_ip
 from mailer.web.middleware import error_response
 from mailer.web.webhooks import too_many
 

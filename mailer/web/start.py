@@ -8,10 +8,10 @@ from functools import cache
 
 from aiohttp import web
 
-from mailer import keys
-from mailer.demo import demo_feed
-from mailer.demo_seed import demo_anchor, demo_state
+from mailer.demo.content import demo_feed
+from mailer.demo.seed import demo_anchor, demo_state
 from mailer.resources import static_dir
+from mailer.web import keys
 from mailer.web.public import render
 
 

@@ -6,14 +6,14 @@ import math
 
 from aiohttp import web
 
-from mailer import keys
-from mailer.cms_notices import push_content
+from mailer.audience.signup import sign_up
+from mailer.audience.signup_input import parse_signup
+from mailer.editorial.cms_notices import push_content
 from mailer.errors import InvalidInput
+from mailer.limits import client_ip
 from mailer.signatures import HEADER, BadSignature, verify
-from mailer.signup import sign_up
-from mailer.signup_input import parse_signup
+from mailer.web import keys
 from mailer.web.forms import BodyProblem, parse_body, read_limited
-from mailer.web.limits import client_ip
 from mailer.web.middleware import error_response
 
 MAX_CONTENT_BODY = 2 * 1024 * 1024  # a batch of items with their summaries

@@ -14,9 +14,9 @@ import asyncpg
 import pytest
 from playwright.async_api import Page, expect
 
-from mailer import alerts, corrections
+from mailer.audience.topics import create_topic
 from mailer.config import load_settings
-from mailer.topics import create_topic
+from mailer.editorial import alerts, corrections
 from tests.browser.support import RunningService, Screenshot
 from tests.newsroom import add_item, add_reader, mark_sent
 

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from playwright.async_api import Page, expect
 
-from mailer.consent import Context, record_consent
+from mailer.audience.consent import Context, record_consent
 from tests.browser.support import RunningService, save_screenshots
 from tests.browser.test_console import sign_in, watch_dialogs
 from tests.console import add_editor
@@ -194,7 +194,7 @@ async def test_an_admin_removes_a_series(
 ) -> None:
     from datetime import UTC, datetime
 
-    from mailer import series
+    from mailer.editorial import series
 
     await add_editor(db, "root@example.org", role="admin", name="Root Admin")
     made = await series.create_series(

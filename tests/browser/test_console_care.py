@@ -108,7 +108,7 @@ async def test_reloading_a_new_key_or_link_makes_no_second_one(
 async def test_a_given_out_password_is_replaced_before_anything_else(
     service: RunningService, page: Page, db: asyncpg.Pool
 ) -> None:
-    from mailer import editors
+    from mailer.accounts import editors
 
     await add_editor(db, "root@example.org", role="admin")
     async with db.acquire() as conn:

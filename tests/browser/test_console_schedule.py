@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
-from mailer import digests
+from mailer.editorial import digests
 from tests.browser.support import DESKTOP, RunningService
 from tests.browser.test_console import sign_in
 from tests.console import add_editor, newsroom

@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Dialog, Page, Route, expect
 
-from mailer.demo import DEMO_ADMIN_EMAIL, DEMO_SERIES_NAME
+from mailer.demo.content import DEMO_ADMIN_EMAIL, DEMO_SERIES_NAME
 from mailer.web.public import MIN_FORM_SECONDS
 from tests.browser import walk
 from tests.browser.support import NOT_LOOPBACK

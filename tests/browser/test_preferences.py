@@ -16,9 +16,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Page, expect
 
-from mailer import mailings
 from mailer.addresses import address_key
-from mailer.topics import Topic, create_topic
+from mailer.audience.topics import Topic, create_topic
+from mailer.delivery import mailings
 from tests.browser.support import RunningService, Screenshot
 from tests.factories import digest_mailing
 

@@ -16,7 +16,7 @@ import pytest_asyncio
 from aiohttp import web
 from playwright.async_api import Browser, Page, Route, expect
 
-from mailer.topics import Topic, create_topic
+from mailer.audience.topics import Topic, create_topic
 from mailer.web.public import MIN_FORM_SECONDS
 from tests.browser.support import DESKTOP, NOT_LOOPBACK, RunningService, Screenshot
 from tests.browser.support import save_screenshots as save_screenshots_of

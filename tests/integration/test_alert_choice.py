@@ -13,9 +13,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from mailer.app import create_app
 from mailer.signatures import sign
 from mailer.tokens import Purpose, Signer
+from mailer.web.app import create_app
 from tests.factories import SECRET, engine_settings
 from tests.helpers import ClientFactory
 from tests.newsroom import WEBHOOK_SECRET, Client, add_item, add_reader, make_topics

@@ -12,12 +12,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from mailer import alerts, digests
 from mailer.addresses import address_key
-from mailer.app import create_app
 from mailer.config import Settings
+from mailer.editorial import alerts, digests
+from mailer.editorial.notices import AudienceChanged
 from mailer.errors import Conflict, NotFound
-from mailer.notices import AudienceChanged
+from mailer.web.app import create_app
 from tests.factories import add_subscribers, engine_settings, running_worker, wait_until
 from tests.helpers import ClientFactory
 from tests.newsroom import (

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import asyncpg
 
-from mailer import mailings
-from mailer.api_keys import create_api_key, revoke_api_key
-from mailer.app import create_app
+from mailer.accounts.api_keys import create_api_key, revoke_api_key
 from mailer.config import load_settings
+from mailer.delivery import mailings
+from mailer.web.app import create_app
 from tests.factories import add_subscribers, digest_mailing
 from tests.helpers import ClientFactory
 from tests.process import mailer_env, run_mailer

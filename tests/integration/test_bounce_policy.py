@@ -11,15 +11,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from mailer import mailings
-from mailer.api_keys import create_api_key
-from mailer.app import create_app
-from mailer.bounce_smtp import start_receiver
+from mailer.accounts.api_keys import create_api_key
+from mailer.audience.preferences import erase
 from mailer.config import Settings
-from mailer.deliverability import Rates, ThresholdWatch
-from mailer.preferences import erase
+from mailer.delivery import mailings
+from mailer.feedback.deliverability import Rates, ThresholdWatch
+from mailer.feedback.receiver import start_receiver
 from mailer.signatures import sign
 from mailer.tokens import Signer
+from mailer.web.app import create_app
 from tests.factories import add_subscribers, digest_mailing, running_worker, statuses, wait_until
 from tests.feedback_messages import dsn
 from tests.feedback_support import (
@@ -125,7 +125,7 @@ async def test_complaints_over_the_threshold_pause_the_mailing(
                  "Mailer-Signature": sign("website-webhook-secret-1", body)},
     )  # fmt: skip
     assert response.status == 200
-    with caplog.at_level(logging.WARNING, logger="mailer.deliverability"):
+    with caplog.at_level(logging.WARNING, logger="mailer.feedback.deliverability"):
         assert await watch.check() == [mailing_id]
     assert "paused automatically: complaint rate 5.00% (1 of 20)" in caplog.text
     progress = await mailings.progress(pool, mailing_id)

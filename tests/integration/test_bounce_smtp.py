@@ -11,8 +11,8 @@ import aiosmtplib
 import asyncpg
 import pytest
 
-from mailer.bounce_smtp import BounceReceiver, start_receiver
 from mailer.config import Settings
+from mailer.feedback.receiver import BounceReceiver, start_receiver
 from mailer.tokens import Signer
 from tests.feedback_messages import arf, dsn, original_message
 from tests.feedback_support import (

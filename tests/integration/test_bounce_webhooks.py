@@ -17,9 +17,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from mailer.app import create_app
 from mailer.config import Settings
 from mailer.signatures import sign
+from mailer.web.app import create_app
 from tests.feedback_support import (
     Sent,
     event_types,

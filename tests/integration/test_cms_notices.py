@@ -11,9 +11,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from mailer import digests
-from mailer.app import create_app
 from mailer.config import NoticeMode, Settings
+from mailer.editorial import digests
+from mailer.web.app import create_app
 from tests.factories import engine_settings
 from tests.helpers import ClientFactory
 from tests.newsroom import (

@@ -10,7 +10,10 @@ from pathlib import Path
 import asyncpg
 from aiohttp.web_urldispatcher import PrefixedSubAppResource
 
-from mailer import api_keys, editors, feeds, series, topics
+from mailer.accounts import api_keys, editors
+from mailer.audience import topics
+from mailer.content import feeds
+from mailer.editorial import series
 from mailer.web.console.session import Access
 from tests.console import add_editor, console_app
 from tests.console_admin import admin_client, editor_client, post
@@ -97,7 +100,7 @@ async def _state(pool: asyncpg.Pool) -> list[object]:
 
 
 def test_the_table_names_every_admin_route(tmp_path: Path) -> None:
-    from mailer.app import create_app
+    from mailer.web.app import create_app
     from tests.factories import engine_settings
 
     app = create_app(engine_settings(tmp_path), None)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 from yarl import URL
 
-from mailer import editors
+from mailer.accounts import editors
 from mailer.errors import Conflict, InvalidInput
 from tests.console import PASSWORD, add_editor, console_app, csrf_of, sign_in, signed_in
 from tests.helpers import ClientFactory

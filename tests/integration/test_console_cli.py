@@ -8,7 +8,7 @@ from pathlib import Path
 
 import asyncpg
 
-from mailer import editors
+from mailer.accounts import editors
 from tests.console import PASSWORD
 from tests.process import mailer_env, run_mailer
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import asyncpg
 
-from mailer import feeds, topics
+from mailer.audience import topics
+from mailer.content import feeds
 from mailer.web.console.feeds import format_rules, parse_rules
 from tests.console_admin import admin_client, feed_server, field_error, field_value, post
 from tests.helpers import ClientFactory

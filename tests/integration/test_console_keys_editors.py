@@ -9,7 +9,8 @@ from pathlib import Path
 
 import asyncpg
 
-from mailer import console_admin, editors
+from mailer.accounts import editors
+from mailer.editorial import counts as console_admin
 from mailer.errors import Conflict
 from tests.console import PASSWORD, XSS, Client, add_editor, csrf_of, sign_in
 from tests.console_admin import admin_client, field_error, field_value, post

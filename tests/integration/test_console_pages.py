@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from multidict import MultiDict
 
-from mailer import digests, mailings
+from mailer.delivery import mailings
+from mailer.editorial import digests
 from tests.console import XSS, Client, add_editor, console_app, newsroom, signed_in
 from tests.helpers import ClientFactory
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import asyncpg
 
-from mailer import preferences, series, topics
 from mailer.addresses import address_hash
-from mailer.consent import Context, record_consent
-from mailer.subscriber_views import like_pattern
+from mailer.audience import preferences, topics
+from mailer.audience.consent import Context, record_consent
+from mailer.audience.lookup import like_pattern
+from mailer.editorial import series
 from tests.console import XSS
 from tests.console_admin import admin_client, editor_client, field_error, field_value, post
 from tests.factories import add_subscribers, digest_mailing

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import asyncpg
 
-from mailer import series, topics
+from mailer.audience import topics
+from mailer.editorial import series
 from mailer.web.console.series import upcoming_runs
 from mailer.web.console.when import day_and_time, relative
 from tests.console import XSS
@@ -188,7 +189,7 @@ async def test_add_and_edit_a_series_with_its_next_runs(
 async def test_remove_a_series_once_its_digests_are_done(
     pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
 ) -> None:
-    from mailer import digests
+    from mailer.editorial import digests
     from tests.factories import engine_settings
 
     client, csrf = await admin_client(pool, aiohttp_client, tmp_path)

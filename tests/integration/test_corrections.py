@@ -10,12 +10,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from mailer import alerts, corrections, digests, mailings
-from mailer.app import create_app
+from mailer.audience.consent import Context
+from mailer.audience.preferences import unsubscribe
 from mailer.config import Settings
-from mailer.consent import Context
+from mailer.delivery import mailings
+from mailer.editorial import alerts, corrections, digests
 from mailer.errors import Conflict
-from mailer.preferences import unsubscribe
+from mailer.web.app import create_app
 from tests.factories import engine_settings, running_worker, wait_until
 from tests.helpers import ClientFactory
 from tests.newsroom import (

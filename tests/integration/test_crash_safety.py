@@ -17,8 +17,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from mailer import mailings
 from mailer.db import open_pool
+from mailer.delivery import mailings
 from mailer.migrate import apply_migrations
 from mailer.resources import migrations_dir
 from tests.factories import SECRET, add_subscribers, digest_mailing, statuses, wait_until

@@ -8,10 +8,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from mailer import deliveries, mailings
 from mailer.addresses import address_hash
+from mailer.delivery import mailings
+from mailer.delivery import queue as deliveries
+from mailer.delivery.sender import Ledger
 from mailer.models import DeliveryStatus
-from mailer.sender import Ledger
 from mailer.tokens import Signer
 from tests.factories import (
     SECRET,

@@ -13,9 +13,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from mailer import editors
+from mailer.accounts import editors
 from mailer.db import open_pool
-from mailer.demo import DEMO_ADMIN_EMAIL
+from mailer.demo.content import DEMO_ADMIN_EMAIL
 from mailer.embedded import outbox_dir
 from tests.process import Service, free_port, mailer_env, run_mailer
 

@@ -14,15 +14,16 @@ import asyncpg
 import feedparser
 from aiohttp.test_utils import TestServer
 
-from mailer import editors, keys
-from mailer.app import create_app
+from mailer.accounts import editors
+from mailer.audience.topics import create_topic, delete_topic, list_topics
 from mailer.config import Env
+from mailer.content.feeds import poll_due
 from mailer.db import open_pool
-from mailer.demo import DEMO_ADMIN_EMAIL, DEMO_SERIES_NAME, DEMO_TOPICS
-from mailer.demo_seed import demo_state, follow_listen_address, seed_once
-from mailer.feeds import poll_due
+from mailer.demo.content import DEMO_ADMIN_EMAIL, DEMO_SERIES_NAME, DEMO_TOPICS
+from mailer.demo.seed import demo_state, follow_listen_address, seed_once
 from mailer.fetch import make_session
-from mailer.topics import create_topic, delete_topic, list_topics
+from mailer.web import keys
+from mailer.web.app import create_app
 from tests.console import add_editor, console_app, signed_in
 from tests.console_admin import ADMIN, post
 from tests.factories import engine_settings

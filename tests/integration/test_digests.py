@@ -13,13 +13,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from mailer import digests, series
-from mailer.api_keys import create_api_key
-from mailer.app import create_app
+from mailer.accounts.api_keys import create_api_key
+from mailer.audience.topics import create_topic
+from mailer.content.items import edit_item, store_items
+from mailer.content.parse import ParsedItem
+from mailer.editorial import digests, series
 from mailer.errors import Conflict, InvalidInput
-from mailer.feed_parse import ParsedItem
-from mailer.items import edit_item, store_items
-from mailer.topics import create_topic
+from mailer.web.app import create_app
 from tests.factories import engine_settings, running_worker, statuses, wait_until
 from tests.helpers import ClientFactory
 from tests.smtp_sink import SmtpSink

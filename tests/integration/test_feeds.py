@@ -16,13 +16,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from mailer import feeds
-from mailer.api_keys import create_api_key
-from mailer.app import create_app
+from mailer.accounts.api_keys import create_api_key
+from mailer.audience.topics import create_topic
+from mailer.content import feeds
 from mailer.errors import Conflict, InvalidInput
 from mailer.fetch import make_session
 from mailer.signatures import sign
-from mailer.topics import create_topic
+from mailer.web.app import create_app
 from tests.factories import engine_settings
 from tests.helpers import ClientFactory
 
@@ -565,7 +565,7 @@ async def test_a_feed_s_password_is_not_written_to_the_log(
 ) -> None:
     """A CMS feed behind basic auth: its failures are logged with the password masked."""
     url = feed_server.url("/nothing-here").replace("http://", "http://cms:feedpassw0rd@", 1)
-    with caplog.at_level(logging.WARNING, logger="mailer.feeds"):
+    with caplog.at_level(logging.WARNING, logger="mailer.content.feeds"):
         result = await poll(pool, session, url)
     assert result.error is not None and "HTTP 404" in result.error
     logged = "\n".join(record.getMessage() for record in caplog.records)

@@ -15,14 +15,14 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from mailer import suppressions
-from mailer.api_keys import create_api_key
-from mailer.app import create_app
+from mailer.accounts.api_keys import create_api_key
+from mailer.audience.consent import Context
+from mailer.audience.preferences import unsubscribe
 from mailer.config import Settings
-from mailer.consent import Context
-from mailer.hook_dispatch import HookDispatcher
-from mailer.preferences import unsubscribe
+from mailer.feedback import suppressions
+from mailer.feedback.hook_dispatch import HookDispatcher
 from mailer.signatures import verify
+from mailer.web.app import create_app
 from tests.factories import add_subscribers, engine_settings, wait_until
 from tests.feedback_support import fetch_one
 from tests.helpers import ClientFactory
@@ -236,7 +236,7 @@ async def _count(receiver: Receiver, event_id: int, times: int) -> bool:
 async def test_a_hanging_endpoint_holds_up_no_other(
     pool: asyncpg.Pool, settings: Settings, receiver: Receiver, dispatchers: Dispatchers
 ) -> None:
-    from mailer.hooks import create_endpoint
+    from mailer.feedback.hooks import create_endpoint
 
     slow = Receiver(free_port(), mode="hang")
     await slow.start()
@@ -276,7 +276,7 @@ async def test_an_event_committed_late_is_not_overtaken(
 ) -> None:
     """An event whose transaction is still open when later ones commit is neither lost
     nor skipped: the cursor waits for it."""
-    from mailer.hooks import create_endpoint
+    from mailer.feedback.hooks import create_endpoint
 
     await create_endpoint(pool, settings, url=receiver.url, event_types=["*"], secret=SECRET)
     dispatchers.start()
@@ -300,7 +300,7 @@ async def test_an_event_committed_late_is_not_overtaken(
 async def test_two_replicas_never_send_an_event_twice(
     pool: asyncpg.Pool, settings: Settings, receiver: Receiver, dispatchers: Dispatchers
 ) -> None:
-    from mailer.hooks import create_endpoint
+    from mailer.feedback.hooks import create_endpoint
 
     await create_endpoint(pool, settings, url=receiver.url, event_types=["subscriber.suppressed"],
                           secret=SECRET)  # fmt: skip
@@ -392,8 +392,8 @@ async def test_an_endpoint_task_that_fails_is_logged_and_taken_up_again(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from mailer.hook_dispatch import EndpointQueue
-    from mailer.hooks import create_endpoint
+    from mailer.feedback.hook_dispatch import EndpointQueue
+    from mailer.feedback.hooks import create_endpoint
 
     rounds = 0
     real_round = EndpointQueue._round

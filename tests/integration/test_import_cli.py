@@ -12,8 +12,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from mailer.audience.topics import create_topic
 from mailer.db import open_pool
-from mailer.topics import create_topic
 from tests.factories import SECRET
 from tests.process import mailer_env, run_mailer
 

@@ -8,9 +8,9 @@ import asyncpg
 import pytest
 
 from mailer.addresses import address_hash
-from mailer.import_types import Mode, UnknownTopics
-from mailer.series import create_series
-from mailer.topics import create_topic
+from mailer.audience.topics import create_topic
+from mailer.editorial.series import create_series
+from mailer.imports.types import Mode, UnknownTopics
 from tests.import_support import (
     add_subscriber,
     counts,

@@ -7,7 +7,7 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from mailer.app import create_app
+from mailer.web.app import create_app
 from mailer.web.openapi import PATHS
 from tests.factories import engine_settings
 

@@ -6,10 +6,10 @@ import aiosmtplib
 import asyncpg
 import pytest
 
-from mailer.app import create_app
 from mailer.config import SmtpSettings, load_settings
+from mailer.delivery.smtp import SmtpConnection
 from mailer.embedded import DevSmtpSink, start_dev_smtp_sink
-from mailer.smtp import SmtpConnection
+from mailer.web.app import create_app
 from tests.helpers import ClientFactory
 
 

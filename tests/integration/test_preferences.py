@@ -12,12 +12,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from mailer import mailings
+from mailer.accounts.api_keys import create_api_key
 from mailer.addresses import address_hash
-from mailer.api_keys import create_api_key
-from mailer.app import create_app
+from mailer.audience.topics import create_topic
+from mailer.delivery import mailings
 from mailer.tokens import Purpose, Signer
-from mailer.topics import create_topic
+from mailer.web.app import create_app
 from tests.factories import SECRET, add_subscribers, digest_mailing, engine_settings
 from tests.helpers import ClientFactory
 
@@ -362,7 +362,7 @@ async def test_keeping_a_topic_keeps_it(client: Client, pool: asyncpg.Pool, read
 async def test_choosing_digest_series(client: Client, pool: asyncpg.Pool, reader: int) -> None:
     from datetime import UTC, datetime
 
-    from mailer.series import create_series
+    from mailer.editorial.series import create_series
 
     weekly = await create_series(
         pool, name="Weekly", cron="0 9 * * tue", timezone="UTC", now=datetime.now(UTC)

@@ -17,12 +17,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from mailer.addresses import address_hash
-from mailer.app import create_app
+from mailer.audience.signup import purge_pending
+from mailer.audience.topics import create_topic
 from mailer.config import Settings
 from mailer.signatures import sign
-from mailer.signup import purge_pending
 from mailer.tokens import Purpose, Signer
-from mailer.topics import create_topic
+from mailer.web.app import create_app
 from tests.factories import SECRET as SECRET_KEY
 from tests.factories import engine_settings, running_worker
 from tests.helpers import ClientFactory
@@ -337,7 +337,7 @@ async def test_bad_tampered_and_expired_confirmation_links(
             assert 'href="/subscribe"' in await posted.text()
     assert (await client.get("/confirm/../../etc/passwd")).status == 404
     # A real token, made as the worker would.
-    from mailer.signup import confirm_slots
+    from mailer.audience.signup import confirm_slots
     from mailer.tokens import Signer
 
     await post_signup(client, signup("late@example.org"))
@@ -435,8 +435,8 @@ async def test_a_hosted_form_placed_with_a_line_break_in_its_source_still_signs_
 async def confirm_links(pool: asyncpg.Pool, tmp_path: Path) -> list[str]:
     """The links of every confirmation mail queued so far, oldest first, made as the
     worker makes them."""
+    from mailer.audience.signup import confirm_slots
     from mailer.models import ClaimedDelivery
-    from mailer.signup import confirm_slots
 
     settings = signup_settings(tmp_path)
     provide = confirm_slots(Signer(SECRET_KEY), settings)
@@ -584,9 +584,9 @@ async def test_the_confirmation_mail_says_how_long_its_link_works_in_both_parts(
     # forgotten (after a hard-coded "30 days") if nobody confirms.
     from datetime import UTC, datetime
 
-    from mailer.compose import Composer
-    from mailer.mail_kinds import standard_slot_providers
+    from mailer.delivery.compose import Composer
     from mailer.models import ClaimedDelivery
+    from mailer.runtime.mail_kinds import standard_slot_providers
 
     settings = signup_settings(
         tmp_path, confirm_ttl_seconds=ttl_hours * 3600.0, pending_purge_days=purge_days

@@ -7,16 +7,16 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from mailer import sender
 from mailer.addresses import address_key
+from mailer.audience.signup import SignupOutcome, sign_up, signup_row
+from mailer.audience.signup_batch import SignupWriter
+from mailer.audience.signup_input import SignupRequest
+from mailer.audience.topics import create_topic
 from mailer.db import load_queries
+from mailer.delivery import sender
+from mailer.delivery.wakeup import DeliveryWaker
 from mailer.id_blocks import IdBlock
-from mailer.signup import SignupOutcome, sign_up, signup_row
-from mailer.signup_batch import SignupWriter
-from mailer.signup_input import SignupRequest
 from mailer.tokens import Signer
-from mailer.topics import create_topic
-from mailer.wakeup import DeliveryWaker
 from tests.factories import SECRET, engine_settings, running_worker, wait_until
 from tests.smtp_sink import SmtpSink
 
@@ -197,7 +197,7 @@ async def _is_set(event: asyncio.Event) -> bool:
 async def test_id_blocks_hand_out_distinct_ids_with_one_round_trip_per_block(
     pool: asyncpg.Pool,
 ) -> None:
-    block = IdBlock(load_queries("signup")["next_confirmation_ids"], size=100)
+    block = IdBlock(load_queries("audience/signup")["next_confirmation_ids"], size=100)
     ids = await asyncio.gather(*(block.take(pool) for _ in range(250)))
     assert len(set(ids)) == 250
     drawn = await pool.fetchval("SELECT last_value FROM confirmations_confirmation_id_seq")

@@ -1,7 +1,7 @@
 """The SMTP connection against a real server: dot-stuffing, reuse, refusals."""
 
 from mailer.config import SmtpSettings
-from mailer.smtp import SmtpConnection, SmtpFailure, check_relay
+from mailer.delivery.smtp import SmtpConnection, SmtpFailure, check_relay
 from tests.process import free_port
 from tests.smtp_sink import SmtpSink, start_sink
 

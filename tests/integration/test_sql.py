@@ -7,13 +7,15 @@ import re
 
 import asyncpg
 
-from mailer import alerts, corrections
-from mailer.db import SQL_DIR, load_queries
+from mailer.db import PACKAGE_DIR, load_queries
+from mailer.editorial import alerts, corrections
 
 QUERIES = [
-    (path.stem, name, text)
-    for path in sorted(SQL_DIR.glob("*.sql"))
-    for name, text in load_queries(path.stem).items()
+    (concern, name, text)
+    for concern in sorted(
+        str(path.relative_to(PACKAGE_DIR).with_suffix("")) for path in PACKAGE_DIR.rglob("*.sql")
+    )
+    for name, text in load_queries(concern).items()
 ]
 COMPOSED = [
     ("alerts", "count", alerts._COUNT),

@@ -17,12 +17,12 @@ import pytest
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient
 
-from mailer.api_keys import create_api_key
-from mailer.app import create_app
+from mailer.accounts.api_keys import create_api_key
+from mailer.audience.topics import create_topic
 from mailer.db import open_pool
-from mailer.series import create_series
-from mailer.topics import create_topic
+from mailer.editorial.series import create_series
 from mailer.web import api_subscribers
+from mailer.web.app import create_app
 from tests.factories import engine_settings, running_worker, wait_until
 from tests.helpers import ClientFactory
 from tests.import_support import counts, subscriber

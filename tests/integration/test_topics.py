@@ -4,9 +4,9 @@ from pathlib import Path
 
 import asyncpg
 
-from mailer.api_keys import create_api_key
-from mailer.app import create_app
+from mailer.accounts.api_keys import create_api_key
 from mailer.config import load_settings
+from mailer.web.app import create_app
 from tests.helpers import ClientFactory
 from tests.process import mailer_env, run_mailer
 

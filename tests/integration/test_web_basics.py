@@ -6,9 +6,9 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from mailer.app import create_app
 from mailer.config import Env, load_settings
 from mailer.resources import migrations_dir
+from mailer.web.app import create_app
 from tests.helpers import ClientFactory
 
 

@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from mailer.bounce_parse import UnreadableReport, classify_status, parse_report
-from mailer.bounce_providers import verify_mailgun, verify_postmark
+from mailer.feedback.parse import UnreadableReport, classify_status, parse_report
+from mailer.feedback.providers import verify_mailgun, verify_postmark
 from mailer.signatures import BadSignature
 from tests.feedback_messages import arf, dsn, original_message
 

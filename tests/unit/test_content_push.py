@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mailer.content_push import parse_push
+from mailer.content.push import parse_push
 from mailer.errors import InvalidInput
 
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from mailer.editorial.series import cron_weekdays, next_occurrence
 from mailer.errors import InvalidInput
-from mailer.series import cron_weekdays, next_occurrence
 
 
 @pytest.mark.parametrize(

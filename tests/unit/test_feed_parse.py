@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailer.feed_parse import NotAFeed, parse_feed
+from mailer.content.parse import NotAFeed, parse_feed
 
 JSON_FEED = (
     b'{"version": "https://jsonfeed.org/version/1.1", "items": '

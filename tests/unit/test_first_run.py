@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mailer.config import load_settings
-from mailer.demo import demo_feed
+from mailer.demo.content import demo_feed
 from mailer.errors import ConfigError
 from mailer.fetch import FetchError, check_url
 from mailer.web.outbox import mail_links

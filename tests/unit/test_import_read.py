@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from mailer.errors import InvalidInput
-from mailer.import_read import FIELD, ReadOptions, SourceFormat, open_import
-from mailer.import_rows import Intent, Rules, normalise_rows, parse_time, split_topics
+from mailer.imports.read import FIELD, ReadOptions, SourceFormat, open_import
+from mailer.imports.rows import Intent, Rules, normalise_rows, parse_time, split_topics
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

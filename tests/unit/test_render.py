@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailer.compose import dkim_signer
-from mailer.demo import sample_digest_content
-from mailer.render import (
+from mailer.delivery.compose import dkim_signer
+from mailer.delivery.render import (
     CompiledMessage,
     MessageCompiler,
     Recipient,
@@ -19,6 +18,7 @@ from mailer.render import (
     compile_part,
     slot,
 )
+from mailer.demo.content import sample_digest_content
 
 TEMPLATES = [Path(__file__).parents[1] / "fixtures" / "templates", Path("templates")]
 ORG = {"name": "Health News", "postal_address": "1 Main St, Springfield", "base_url": "https://x"}

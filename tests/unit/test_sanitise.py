@@ -2,8 +2,8 @@
 
 import pytest
 
-from mailer.feed_parse import canonical_link
-from mailer.sanitise import sanitise_html, to_text
+from mailer.content.parse import canonical_link
+from mailer.content.sanitise import sanitise_html, to_text
 
 VECTORS = [
     "<script>alert(1)</script>",

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mailer.audience.signup_input import MAX_TOPICS, parse_signup
 from mailer.errors import InvalidInput
-from mailer.signup_input import MAX_TOPICS, parse_signup
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),

@@ -1,6 +1,6 @@
 import pytest
 
-from mailer.smtp import SmtpFailure
+from mailer.delivery.smtp import SmtpFailure
 
 
 @pytest.mark.parametrize(

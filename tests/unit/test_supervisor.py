@@ -1,6 +1,6 @@
 """Restarting extra worker processes: quickly after a good run, backing off in a crash loop."""
 
-from mailer.supervisor import restart_delay
+from mailer.runtime.supervisor import restart_delay
 
 
 def test_a_crash_loop_backs_off_to_a_minute() -> None:

@@ -1,6 +1,6 @@
-from mailer.mailings import Progress
+from mailer.commands.watch import format_progress
+from mailer.delivery.mailings import Progress
 from mailer.models import DeliveryStatus, MailingStatus
-from mailer.watch import format_progress
 
 
 def test_progress_line_shows_bar_counts_rate_and_eta() -> None:

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from mailer import keys
+from mailer.web import keys
 from mailer.web.console import (
     api_keys,
     auth,

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mailer import api_keys, form_nonces, keys
+from mailer.accounts import api_keys, form_nonces
 from mailer.errors import InvalidInput
 from mailer.numbers import whole_number
+from mailer.web import keys
 from mailer.web.api import path_id
 from mailer.web.console.form_input import FormInput, status_of
 from mailer.web.console.page import already_done, render

@@ -8,8 +8,10 @@ import secrets
 from aiohttp import web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from mailer import editors, keys
+from mailer.accounts import editors
 from mailer.errors import InvalidInput, NotFound
+from mailer.limits import client_ip
+from mailer.web import keys
 from mailer.web.console import schedule_form
 from mailer.web.console.page import render
 from mailer.web.console.session import (
@@ -23,7 +25,6 @@ from mailer.web.console.session import (
     set_cookie,
     set_session_cookie,
 )
-from mailer.web.limits import client_ip
 
 PRE_SECONDS = 3600  # a sign-in form left open longer than this must be reloaded
 _SAFE_NEXT = re.compile(r"^/console/[A-Za-z0-9/_\-.?=&%]*$")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mailer import keys
-from mailer.console_views import dashboard as dashboard_data
+from mailer.editorial.overview import dashboard as dashboard_data
+from mailer.web import keys
 from mailer.web.console import charts
 from mailer.web.console.page import render
 from mailer.web.console.schedule_form import editor_zone

@@ -9,8 +9,11 @@ from typing import Any
 
 from aiohttp import web
 
-from mailer import digests, editors, keys, mailings
+from mailer.accounts import editors
+from mailer.delivery import mailings
+from mailer.editorial import digests
 from mailer.errors import Conflict, InvalidInput, NotFound
+from mailer.web import keys
 from mailer.web.api import path_id
 from mailer.web.console import schedule_form
 from mailer.web.console.digests import composer_page

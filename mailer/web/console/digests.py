@@ -7,11 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
-from mailer import digests, keys, series
-from mailer.console_views import candidate_items, digest_item_ids, items_in_order, list_digests
+from mailer.editorial import digests, series
+from mailer.editorial.overview import candidate_items, digest_item_ids, items_in_order, list_digests
 from mailer.errors import Conflict, InvalidInput
 from mailer.models import MailingStatus
 from mailer.numbers import whole_number
+from mailer.web import keys
 from mailer.web.api import path_id
 from mailer.web.console import schedule_form
 from mailer.web.console.page import render

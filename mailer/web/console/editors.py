@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from mailer import console_admin, editors, form_nonces, keys
+from mailer.accounts import editors, form_nonces
+from mailer.editorial import counts as console_admin
 from mailer.errors import Conflict, InvalidInput
+from mailer.web import keys
 from mailer.web.api import path_id
 from mailer.web.console.form_input import FormInput, status_of
 from mailer.web.console.page import already_done, render

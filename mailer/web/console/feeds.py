@@ -1,6 +1,6 @@
 """Feed sources (admin): list with the last poll's outcome, add, edit (the address too, for a
 feed that moved), pause, resume, poll now, remove after a confirmation. Every change is a
-call of mailer/feeds.py, as in the API."""
+call of mailer/content/feeds.py, as in the API."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from mailer import console_admin, feeds, keys, topics
+from mailer.audience import topics
+from mailer.content import feeds
+from mailer.editorial import counts as console_admin
 from mailer.errors import Conflict, InvalidInput
 from mailer.fetch import make_session
 from mailer.numbers import whole_number
+from mailer.web import keys
 from mailer.web.api import path_id
 from mailer.web.console.form_input import FormInput, status_of
 from mailer.web.console.page import render

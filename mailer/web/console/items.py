@@ -6,10 +6,12 @@ from typing import Any
 
 from aiohttp import web
 
-from mailer import feeds, items, keys, topics
-from mailer.console_views import item_detail
+from mailer.audience import topics
+from mailer.content import feeds, items
+from mailer.editorial.overview import item_detail
 from mailer.errors import InvalidInput
 from mailer.numbers import whole_number
+from mailer.web import keys
 from mailer.web.api import path_id
 from mailer.web.console.form_input import FormInput
 from mailer.web.console.page import render

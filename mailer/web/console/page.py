@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from mailer import keys
-from mailer.form_nonces import AlreadyDone
+from mailer.accounts.form_nonces import AlreadyDone
+from mailer.web import keys
 from mailer.web.console.session import CSRF_FIELD, session_key
 from mailer.web.middleware import error_response, wants_json
 

@@ -11,9 +11,10 @@ from typing import Any
 
 from aiohttp import web
 
-from mailer import keys, mailings
-from mailer.mailings import Progress
+from mailer.delivery import mailings
+from mailer.delivery.mailings import Progress
 from mailer.models import MailingStatus
+from mailer.web import keys
 from mailer.web.api import path_id
 from mailer.web.console.page import render
 

@@ -10,9 +10,11 @@ from urllib.parse import quote
 import asyncpg
 from aiohttp import web
 
-from mailer import console_admin, keys, series
+from mailer.audience.topics import slug_for
+from mailer.editorial import counts as console_admin
+from mailer.editorial import series
 from mailer.errors import Conflict, InvalidInput
-from mailer.topics import slug_for
+from mailer.web import keys
 from mailer.web.api import path_id
 from mailer.web.console import schedule_form
 from mailer.web.console.form_input import FormInput, status_of

@@ -18,9 +18,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from mailer import keys
+from mailer.accounts.editors import SESSION_SECONDS, Session, find_session
 from mailer.config import Settings
-from mailer.editors import SESSION_SECONDS, Session, find_session
+from mailer.web import keys
 from mailer.web.middleware import translate_error
 
 COOKIE = "mailer_console"

@@ -8,11 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
-from mailer import keys, preferences, subscriber_views, topics
-from mailer.consent import Context
+from mailer.audience import lookup as subscriber_views
+from mailer.audience import preferences, topics
+from mailer.audience.consent import Context
 from mailer.errors import InvalidInput
 from mailer.models import SubscriberStatus
 from mailer.numbers import whole_number
+from mailer.web import keys
 from mailer.web.api import path_id
 from mailer.web.console.form_input import FormInput, status_of
 from mailer.web.console.page import render

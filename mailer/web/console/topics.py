@@ -6,8 +6,10 @@ from typing import TypedDict
 
 from aiohttp import web
 
-from mailer import console_admin, keys, topics
+from mailer.audience import topics
+from mailer.editorial import counts as console_admin
 from mailer.errors import Conflict, InvalidInput, NotFound
+from mailer.web import keys
 from mailer.web.console.form_input import FormInput, status_of
 from mailer.web.console.page import render
 from mailer.web.console.session import admin_only

@@ -1,0 +1,1 @@
+"""Who may edit: editor accounts and sessions, API keys, one-time form nonces."""

@@ -1,0 +1,1 @@
+"""Who is on the list: signup with double opt-in, consent, topics, preferences, search."""

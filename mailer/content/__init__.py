@@ -1,0 +1,1 @@
+"""The content feed: sources polled, parsed and sanitised; the item store; items the CMS pushes."""

@@ -1,0 +1,1 @@
+"""Getting mail out: the per-recipient queue, fan-out, compose and render, SMTP, the sender."""

@@ -1,0 +1,253 @@
+"""From a claimed delivery to the bytes on the wire: compiled message + recipient values."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from mailer.config import Settings
+from mailer.db import load_queries
+from mailer.delivery.render import CompiledMessage, MessageCompiler, Recipient, TemplateProblem
+from mailer.models import ClaimedDelivery
+from mailer.resources import templates_dir
+from mailer.tokens import Purpose, Signer
+
+MQ = load_queries("delivery/mailings")
+
+# Computes extra slot values for one kind of transactional mail (e.g. a confirmation link
+# derived from the payload with the secret key, so that no usable token sits in the queue).
+SlotProvider = Callable[[ClaimedDelivery], Mapping[str, str]]
+
+_CACHE_SIZE = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    envelope_from: str
+    recipient: str
+    data: bytes
+    message_id: str
+    smtputf8: bool
+
+
+def duration_words(seconds: float) -> str:
+    """'7 days', '36 hours', '1 day', '45 minutes': the largest whole unit that fits."""
+    for unit, size in (("day", 86400), ("hour", 3600)):
+        if seconds >= size and round(seconds) % size == 0:
+            count = round(seconds) // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
+def _ascii_address(address: str) -> tuple[str, bool]:
+    """The address as SMTP wants it: an IDNA domain, or (non-ASCII local part) SMTPUTF8."""
+    if address.isascii():
+        return address, False
+    local, _, domain = address.rpartition("@")
+    if local.isascii():
+        try:
+            return f"{local}@{domain.encode('idna').decode('ascii')}", False
+        except UnicodeError:
+            pass
+    return address, True
+
+
+class Composer:
+    """Builds each delivery's message; compiles once per mailing (or transactional kind)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        *,
+        template_dirs: list[Path] | None = None,
+        slot_providers: Mapping[str, SlotProvider] | None = None,
+        dkim: Callable[[bytes], bytes] | None = None,
+    ) -> None:
+        self.pool = pool
+        self.settings = settings
+        dirs = template_dirs or [settings.data_dir / "templates", templates_dir()]
+        self.compiler = MessageCompiler(dirs)
+        self.signer = Signer(settings.secret_key)
+        self.slot_providers = dict(slot_providers or {})
+        self.dkim = dkim
+        self.from_domain = settings.from_address.rpartition("@")[2].rstrip(">").strip()
+        self._cache: OrderedDict[tuple[str, int | str], CompiledMessage | TemplateProblem] = (
+            OrderedDict()
+        )
+        self._date_second = -1
+        self._date = ""
+
+    def org(self) -> dict[str, Any]:
+        s = self.settings
+        return {"name": s.organisation, "postal_address": s.postal_address, "base_url": s.base_url}
+
+    def signup_terms(self) -> dict[str, str]:
+        """What a confirmation mail promises, in words, from the settings in force."""
+        s = self.settings
+        return {
+            "link_lasts": duration_words(s.confirm_ttl_seconds),
+            "forgotten_after": duration_words(s.pending_purge_days * 86400.0),
+        }
+
+    async def compiled_for(self, delivery: ClaimedDelivery) -> CompiledMessage:
+        preview_of = (delivery.payload or {}).get("preview_of")
+        if delivery.mailing_id is None and preview_of is not None:
+            # A test send of a draft: compiled afresh, as the draft stands now.
+            compiled = await self._compile(delivery, int(preview_of))
+            if isinstance(compiled, TemplateProblem):
+                raise compiled
+            return compiled
+        key: tuple[str, int | str] = (
+            ("mailing", delivery.mailing_id)
+            if delivery.mailing_id is not None
+            else ("kind", delivery.kind)
+        )
+        found = self._cache.get(key)
+        if found is None:
+            found = await self._compile(delivery)
+            self._cache[key] = found
+            if len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        if isinstance(found, TemplateProblem):
+            raise found
+        return found
+
+    async def _compile(
+        self, delivery: ClaimedDelivery, preview_of: int | None = None
+    ) -> CompiledMessage | TemplateProblem:
+        context: dict[str, Any] = {
+            "org": self.org(),
+            "base_url": self.settings.base_url,
+            "signup": self.signup_terms(),
+        }
+        list_id = None
+        mailing_id = delivery.mailing_id or preview_of
+        bulk = mailing_id is not None
+        if mailing_id is not None:
+            mailing = await self.pool.fetchrow(MQ["get_mailing"], mailing_id)
+            if mailing is None:
+                return TemplateProblem(f"mailing {mailing_id} no longer exists")
+            context |= mailing["content"]
+            context["subject"] = mailing["subject"]
+            if preview_of is not None:
+                context["subject"] = f"[Test] {mailing['subject']}"
+            list_id = mailing["list_id"]
+        try:
+            return self.compiler.compile(
+                delivery.kind,
+                context,
+                sender=self.settings.from_address,
+                list_id=list_id,
+                bulk=bulk,
+            )
+        except TemplateProblem as problem:
+            return problem  # remembered, so a broken template is not recompiled per row
+
+    def forget(self, mailing_id: int) -> None:
+        self._cache.pop(("mailing", mailing_id), None)
+
+    def _now(self) -> str:
+        second = int(time.time())
+        if second != self._date_second:
+            self._date_second, self._date = second, formatdate(second, usegmt=True)
+        return self._date
+
+    def values_for(self, delivery: ClaimedDelivery) -> dict[str, str]:
+        """Slot values: greeting, personal links, why they get it, and the payload's."""
+        base = self.settings.base_url
+        values = {
+            "greeting": f"Hello {delivery.name}," if delivery.name else "Hello,",
+            "email": delivery.recipient,
+            "reason": (
+                f"You receive this because you subscribed to {self.settings.organisation} "
+                f"news at {base}."
+            ),
+            "preferences_url": f"{base}/",
+            "unsubscribe_url": f"{base}/",
+        }
+        if delivery.subscriber_id is not None and delivery.key_version is not None:
+            sign = self.signer.subscriber_token
+            values["preferences_url"] = (
+                f"{base}/preferences/"
+                f"{sign(Purpose.PREFERENCES, delivery.subscriber_id, delivery.key_version)}"
+            )
+            values["unsubscribe_url"] = (
+                f"{base}/unsubscribe/"
+                f"{sign(Purpose.UNSUBSCRIBE, delivery.subscriber_id, delivery.key_version)}"
+            )
+        if delivery.payload:
+            values.update({k: str(v) for k, v in delivery.payload.items()})
+        provider = self.slot_providers.get(delivery.kind)
+        if provider is not None:
+            values.update(provider(delivery))
+        return values
+
+    async def compose(self, delivery: ClaimedDelivery) -> Outgoing:
+        """The message for one delivery; TemplateProblem if it cannot be built."""
+        compiled = await self.compiled_for(delivery)
+        values = self.values_for(delivery)
+        missing = compiled.slots - values.keys()
+        if missing:
+            raise TemplateProblem(f"template {delivery.kind} needs values for {sorted(missing)}")
+        address, smtputf8 = _ascii_address(delivery.recipient)
+        message_id = f"{delivery.delivery_id}.{delivery.kind}@{self.from_domain}"
+        has_list = compiled.bulk and delivery.subscriber_id is not None
+        data = compiled.build(
+            Recipient(
+                address=address,
+                name=delivery.name,
+                message_id=message_id,
+                date=self._now(),
+                values=values,
+                item_ids=frozenset(delivery.item_ids) if delivery.item_ids is not None else None,
+                unsubscribe_url=values["unsubscribe_url"] if has_list else None,
+                text_only=delivery.plain_text_only,
+            )
+        )
+        if self.dkim is not None:
+            data = self.dkim(data) + data
+        envelope_from = self.signer.bounce_address(
+            "bounces", self.settings.bounce_domain, delivery.delivery_id
+        )
+        return Outgoing(envelope_from, address, data, f"<{message_id}>", smtputf8)
+
+
+def dkim_signer(key_file: Path, selector: str, domain: str) -> Callable[[bytes], bytes]:
+    """A function returning the DKIM-Signature header for a message (dkimpy, rsa-sha256)."""
+    import dkim
+
+    private_key = key_file.read_bytes()
+    headers = [
+        b"from",
+        b"to",
+        b"subject",
+        b"date",
+        b"message-id",
+        b"mime-version",
+        b"content-type",
+        b"list-id",
+        b"list-unsubscribe",
+        b"list-unsubscribe-post",
+    ]
+
+    def sign(message: bytes) -> bytes:
+        signature: bytes = dkim.sign(
+            message,
+            selector.encode(),
+            domain.encode(),
+            private_key,
+            include_headers=headers,
+            linesep=b"\r\n",
+        )
+        return signature
+
+    return sign

@@ -1,0 +1,1 @@
+"""Development only: the fictional demo content and the first run's seeding."""

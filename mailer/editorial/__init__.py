@@ -1,0 +1,1 @@
+"""What editors send: series and their schedules, digests, alerts, corrections."""

@@ -1,0 +1,2 @@
+"""What comes back: bounces and complaints read and applied, suppressions, deliverability,
+outbound webhooks."""

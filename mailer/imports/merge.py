@@ -1,0 +1,187 @@
+"""Merging one chunk of checked import rows into the subscribers, set-based.
+
+The caller holds one connection for the whole import (the staging tables are temporary,
+per connection) and a transaction per chunk; everything a chunk causes is written by the
+statements here inside it, so a chunk is applied whole or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from mailer.addresses import address_hash
+from mailer.db import Connection, load_queries
+from mailer.imports.rows import Row
+from mailer.tokens import Signer, token_hash
+
+Q = load_queries("imports/importer")
+DQ = load_queries("delivery/queue")
+SIGNUP_Q = load_queries("audience/signup")
+
+STAGE_COLUMNS = [
+    "line",
+    "email",
+    "email_key",
+    "email_hash",
+    "name",
+    "locale",
+    "intent",
+    "consent_at",
+    "created_at",
+    "unsubscribed_at",
+    "ip",
+    "suppress_reason",
+    "source",
+    "topics_given",
+    "topic_ids",
+]
+
+StageRecord = tuple[Any, ...]  # in STAGE_COLUMNS order
+
+
+def stage_record(row: Row, topic_ids: list[int], topics_given: bool) -> StageRecord:
+    return (
+        row.line,
+        row.email,
+        row.email_key,
+        address_hash(row.email),
+        row.name,
+        row.locale,
+        row.intent,
+        row.consent_at,
+        row.created_at,
+        row.unsubscribed_at,
+        row.ip,
+        row.suppress_reason,
+        row.source,
+        topics_given,
+        topic_ids,
+    )
+
+
+@dataclass
+class Pacing:
+    """When the next import confirmation is due: `rate` per second from `next_due`."""
+
+    rate: float
+    next_due: datetime | None = None
+
+    def due_times(self, count: int) -> list[datetime]:
+        assert self.next_due is not None
+        step = timedelta(seconds=1 / self.rate)
+        times = [self.next_due + step * i for i in range(count)]
+        self.next_due += step * count
+        return times
+
+
+@dataclass(frozen=True)
+class MergeContext:
+    mode: str  # 'consented' or 'opt_in'
+    import_id: int | None
+    source: str | None  # the consent source note
+    consent_text_hash: bytes | None
+    default_topic_ids: list[int]  # for new subscribers whose row says nothing of topics
+    signer: Signer
+    confirm_ttl_seconds: float
+    pacing: Pacing
+    send_confirmations: bool = True  # off in a dry run: counted, not queued
+
+
+@dataclass
+class ChunkOutcome:
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (action, detail)
+    duplicates: list[tuple[int, int]] = field(default_factory=list)  # (line, first line)
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, reason key)
+    confirmations: int = 0
+
+
+async def prepare(conn: Connection) -> None:
+    """The connection's staging tables, empty."""
+    for name in ("session_settings", "create_stage", "create_plan", "create_seen"):
+        await conn.execute(Q[name])
+    await conn.execute(Q["reset_seen"])
+
+
+async def leave_clean(conn: Connection) -> None:
+    """Pooled connections are released without asyncpg's reset: drop the staging tables
+    and the session setting before this one goes back (best effort if it broke)."""
+    with contextlib.suppress(Exception):
+        await conn.execute(Q["discard_staging"])
+        await conn.execute(Q["reset_settings"])
+
+
+async def stage(conn: Connection, records: Sequence[StageRecord]) -> list[tuple[int, int]]:
+    """COPY a chunk into the staging table; drops (and returns) the rows whose address an
+    earlier chunk of this import had, as (line, first line)."""
+    await conn.execute(Q["reset_chunk"])
+    await conn.copy_records_to_table("import_stage", records=records, columns=STAGE_COLUMNS)
+    await conn.execute(Q["analyze_stage"])
+    return [(r["line"], r["first_line"]) for r in await conn.fetch(Q["drop_seen"])]
+
+
+async def mark_seen(conn: Connection, keys: Sequence[str], lines: Sequence[int]) -> None:
+    await conn.execute(Q["mark_seen"], list(keys), list(lines))
+
+
+async def merge(conn: Connection, ctx: MergeContext) -> ChunkOutcome:
+    """Apply the staged chunk: every effect of the import on its subscribers, set-based."""
+    outcome = ChunkOutcome()
+    await conn.execute(Q["find_existing"])
+    await conn.execute(Q["create_new"], ctx.mode)
+    await conn.execute(Q["decide"], ctx.mode)
+    await conn.execute(Q["apply_changes"])
+    await conn.execute(Q["add_topics"], ctx.default_topic_ids)
+    await conn.execute(Q["note_topics"])
+    await conn.execute(Q["add_default_series"])
+    await conn.execute(Q["add_suppressions"], f"import {ctx.import_id or '(dry run)'}")
+    await conn.execute(
+        Q["add_consent_events"], ctx.source, ctx.consent_text_hash, ctx.import_id, ctx.mode
+    )
+    await conn.execute(Q["add_events"], ctx.import_id)
+    for row in await conn.fetch(Q["chunk_outcomes"]):
+        outcome.counts[(row["action"], row["detail"])] += row["n"]
+    outcome.skipped = [(r["line"], r["reason"]) for r in await conn.fetch(Q["skipped_lines"])]
+    pending = await conn.fetch(Q["new_pending"])
+    outcome.confirmations = len(pending)
+    if pending and ctx.send_confirmations:
+        await _queue_confirmations(conn, ctx, pending)
+    return outcome
+
+
+async def _queue_confirmations(conn: Connection, ctx: MergeContext, pending: Sequence[Any]) -> None:
+    """A confirmation request per new pending subscriber, as signup.py makes them (a random
+    nonce, only the token's hash stored, the link derived at send time), queued in bulk."""
+    if ctx.pacing.next_due is None:
+        ctx.pacing.next_due = await conn.fetchval(Q["confirmation_pace_start"])
+    ids = [r[0] for r in await conn.fetch(SIGNUP_Q["next_confirmation_ids"], len(pending))]
+    nonces = [secrets.token_bytes(16) for _ in pending]
+    hashes = [
+        token_hash(ctx.signer.confirmation_token(cid, nonce))
+        for cid, nonce in zip(ids, nonces, strict=True)
+    ]
+    subscriber_ids = [r["subscriber_id"] for r in pending]
+    due = ctx.pacing.due_times(len(pending))
+    await conn.execute(
+        Q["insert_confirmations"],
+        ids,
+        subscriber_ids,
+        nonces,
+        hashes,
+        due,
+        ctx.confirm_ttl_seconds,
+    )
+    payloads = [
+        {"confirmation_id": cid, "nonce": nonce.hex()}
+        for cid, nonce in zip(ids, nonces, strict=True)
+    ]
+    await conn.execute(
+        Q["enqueue_confirmations"], subscriber_ids, [r["email"] for r in pending], payloads, due
+    )
+    await conn.execute(Q["mark_noticed"], subscriber_ids)
+    await conn.execute(DQ["notify_deliveries"])

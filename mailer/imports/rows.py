@@ -1,0 +1,246 @@
+"""Checking and normalising the rows of an import, a chunk at a time, touching nothing else.
+
+A pure function of the rows (it may run in another thread or process): every row comes
+out either as a `Row` ready for the staging table or as a reject with a reason key (for
+the summary) and a sentence (for the rejects file).
+"""
+
+from __future__ import annotations
+
+import csv
+import ipaddress
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from email_validator import EmailNotValidError
+
+from mailer.addresses import address_key
+from mailer.audience.signup_input import normalise_email
+from mailer.imports.read import FIELD
+
+MAX_NAME = 100
+MAX_SOURCE = 500
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$")
+# Go's time.String(), as in listmonk's export: 2024-01-15 10:30:00.123456789 +0000 UTC
+_GO_TIME = re.compile(
+    r"^(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)(\.\d+)? ([+-]\d\d)(\d\d)(?: [A-Za-z]{1,6})?$"
+)
+# Spreadsheet formula guard: mailer's CSV export prefixes such cells with a quote.
+_GUARDED = re.compile(r"^'[=+\-@\t\r]")
+
+
+class Intent(StrEnum):
+    """What a row asks for, from its status (or Mailchimp's UNSUB_TIME / CLEAN_TIME)."""
+
+    SUBSCRIBE = "subscribe"
+    PENDING = "pending"  # never confirmed where it comes from
+    UNSUBSCRIBE = "unsubscribe"
+    SUPPRESS = "suppress"
+
+
+_STATUS: dict[str, tuple[Intent, str | None] | None] = {
+    **dict.fromkeys(
+        ("subscribed", "subscribe", "active", "enabled", "confirmed", "opted in", "optin"),
+        (Intent.SUBSCRIBE, None),
+    ),
+    **dict.fromkeys(("pending", "unconfirmed", "not confirmed"), (Intent.PENDING, None)),
+    **dict.fromkeys(
+        ("unsubscribed", "unsubscribe", "disabled", "opted out", "optout", "inactive"),
+        (Intent.UNSUBSCRIBE, None),
+    ),
+    **dict.fromkeys(
+        ("cleaned", "bounced", "hard bounce", "hard_bounce"), (Intent.SUPPRESS, "hard_bounce")
+    ),
+    **dict.fromkeys(("complained", "complaint", "spam", "abuse"), (Intent.SUPPRESS, "complaint")),
+    **dict.fromkeys(
+        ("blocklisted", "blacklisted", "blocked", "suppressed", "banned"),
+        (Intent.SUPPRESS, "manual"),
+    ),
+    "erased": None,
+}
+
+
+@dataclass(frozen=True)
+class Rules:
+    consented: bool  # --consented: a pending row is not proof of consent
+    now: datetime  # times later than a day after this are refused
+
+
+class Row(NamedTuple):
+    line: int
+    email: str
+    email_key: str
+    name: str | None
+    locale: str | None
+    intent: str
+    consent_at: datetime | None
+    created_at: datetime | None
+    unsubscribed_at: datetime | None
+    ip: str | None
+    suppress_reason: str | None
+    source: str | None
+    topics: tuple[str, ...] | None  # as written; None: the row says nothing about topics
+
+
+class Reject(NamedTuple):
+    line: int
+    key: str  # e.g. invalid_address: the summary counts by it
+    message: str
+
+
+class _Refused(Exception):
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        self.message = message
+
+
+def unguard(text: str) -> str:
+    return text[1:] if _GUARDED.match(text) else text
+
+
+def _text(value: Any) -> str:
+    return unguard(value.strip()) if isinstance(value, str) else ""
+
+
+def parse_time(text: str) -> datetime | None:
+    """ISO 8601 (naive times are UTC) or Go's time.String(); ValueError for anything else."""
+    text = text.strip()
+    if not text:
+        return None
+    go = _GO_TIME.match(text)
+    if go:
+        whole, fraction, hours, minutes = go.groups()
+        text = f"{whole}{(fraction or '')[:7]}{hours}:{minutes}"
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _time(values: Sequence[Any], field: str, rules: Rules) -> datetime | None:
+    raw = _text(values[FIELD[field]])
+    try:
+        moment = parse_time(raw)
+    except ValueError as exc:
+        raise _Refused(
+            "invalid_date", f"{field}: {raw[:40]!r} is not a date (use ISO 8601)"
+        ) from exc
+    if moment is not None and moment > rules.now + timedelta(days=1):
+        raise _Refused("invalid_date", f"{field}: {raw[:40]!r} is in the future")
+    return moment
+
+
+def split_topics(value: Any) -> tuple[str, ...] | None:
+    """Topic names or slugs from a cell ('a, b', '"A","B"' as Mailchimp writes tags, 'a;b',
+    'a|b') or a JSON list; None when the row has no topics column at all."""
+    if value is None:
+        return None
+    parts: list[str] = []
+    if isinstance(value, list):
+        parts = [str(v) for v in value]
+    elif value.strip():
+        for piece in next(csv.reader([value], skipinitialspace=True), []):
+            parts.extend(re.split(r"[;|]", piece))
+    cleaned = (" ".join(p.split()) for p in parts)
+    return tuple(dict.fromkeys(p for p in cleaned if p))
+
+
+def _name(values: Sequence[Any]) -> str | None:
+    name = _text(values[FIELD["name"]])
+    if not name:
+        first, last = _text(values[FIELD["first_name"]]), _text(values[FIELD["last_name"]])
+        name = f"{first} {last}".strip()
+    name = " ".join(name.split())
+    if not name:
+        return None
+    if _CONTROL.search(name) or "<" in name or ">" in name:
+        raise _Refused("invalid_name", f"the name {name[:40]!r} contains < > or control characters")
+    if len(name) > MAX_NAME:
+        raise _Refused("invalid_name", f"the name is longer than {MAX_NAME} characters")
+    return name
+
+
+def _intent(values: Sequence[Any], rules: Rules) -> tuple[Intent, str | None]:
+    status = " ".join(_text(values[FIELD["status"]]).casefold().replace("_", " ").split())
+    if status:
+        if status not in _STATUS:
+            raise _Refused("invalid_status", f"unknown status {status[:30]!r}")
+        found = _STATUS[status]
+        if found is None:
+            raise _Refused("erased", "an erased address is never imported")
+        intent, reason = found
+    elif _text(values[FIELD["cleaned_at"]]):
+        intent, reason = Intent.SUPPRESS, "hard_bounce"
+    elif _text(values[FIELD["unsubscribed_at"]]):
+        intent, reason = Intent.UNSUBSCRIBE, None
+    else:
+        intent, reason = Intent.SUBSCRIBE, None
+    if intent is Intent.PENDING and rules.consented:
+        raise _Refused(
+            "not_confirmed",
+            "never confirmed in the source list, so it is no proof of consent: "
+            "import such rows with --opt-in",
+        )
+    return intent, reason
+
+
+def _ip(values: Sequence[Any]) -> str | None:
+    for field in ("ip", "optin_ip"):
+        text = _text(values[FIELD[field]])
+        if text:
+            try:
+                return str(ipaddress.ip_address(text))
+            except ValueError:
+                continue  # an IP is a detail of the consent record, not a reason to refuse
+    return None
+
+
+def _row(line: int, values: Sequence[Any], rules: Rules) -> Row:
+    raw = _text(values[FIELD["email"]])
+    if not raw:
+        raise _Refused("missing_address", "no address")
+    if len(raw) > 320:
+        raise _Refused("invalid_address", "too long to be an address")
+    try:
+        email = normalise_email(raw)
+    except EmailNotValidError as exc:
+        raise _Refused("invalid_address", f"{raw[:80]!r}: {exc}") from exc
+    intent, reason = _intent(values, rules)
+    optin_at = _time(values, "optin_at", rules)
+    consent_at = _time(values, "consent_at", rules) or optin_at
+    created_at = _time(values, "created_at", rules) or optin_at
+    unsubscribed_at = _time(values, "unsubscribed_at", rules)
+    locale = _text(values[FIELD["locale"]])
+    source = _CONTROL.sub(" ", _text(values[FIELD["source"]]))[:MAX_SOURCE].strip()
+    return Row(
+        line=line,
+        email=email,
+        email_key=address_key(email),
+        name=_name(values),
+        locale=locale if _LOCALE.match(locale) else None,
+        intent=intent.value,
+        consent_at=consent_at,
+        created_at=created_at or consent_at,
+        unsubscribed_at=unsubscribed_at,
+        ip=_ip(values),
+        suppress_reason=reason,
+        source=source or None,
+        topics=split_topics(values[FIELD["topics"]]),
+    )
+
+
+def normalise_rows(
+    rules: Rules, records: Sequence[tuple[int, Sequence[Any]]]
+) -> tuple[list[Row], list[Reject]]:
+    """Rows ready to stage and the rejects, in file order."""
+    rows: list[Row] = []
+    rejects: list[Reject] = []
+    for line, values in records:
+        try:
+            rows.append(_row(line, values, rules))
+        except _Refused as refused:
+            rejects.append(Reject(line, refused.key, refused.message))
+    return rows, rejects

@@ -1,0 +1,1 @@
+"""The long-running process: `mailer serve`, its worker processes and its scheduler ticks."""

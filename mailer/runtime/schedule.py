@@ -1,0 +1,97 @@
+"""Periodic ticks. APScheduler only ticks: every job is idempotent and asks the database
+what is due, so several instances may run the same job at once without harm."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import aiohttp
+import asyncpg
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from mailer.audience.signup import purge_pending
+from mailer.config import Settings
+from mailer.content.feeds import poll_due
+from mailer.db import DB_ERRORS
+from mailer.editorial.digests import send_due, tick_series
+from mailer.feedback.deliverability import ThresholdWatch, purge_old_reports
+
+log = logging.getLogger(__name__)
+
+
+class Ticks:
+    """The scheduler plus the jobs it is running, so that a shutdown stops new ticks and
+    then waits for the running ones before the pool and the HTTP session close."""
+
+    def __init__(self) -> None:
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self._running: set[asyncio.Future[None]] = set()
+        self._stopping = False
+
+    def every(self, seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
+        async def guarded() -> None:
+            try:
+                await job()
+            except DB_ERRORS as exc:
+                log.warning("%s failed (%s); it runs again shortly", name, exc)
+
+        async def tracked() -> None:
+            # The work runs in a task of its own: APScheduler's shutdown cancels the coroutine
+            # it awaits (and logs that with a traceback), while stop() lets a tick in flight,
+            # such as a feed poll, finish before the pool closes.
+            work = asyncio.ensure_future(guarded())
+            self._running.add(work)
+            work.add_done_callback(self._running.discard)
+            try:
+                await asyncio.shield(work)
+            except asyncio.CancelledError:
+                if not self._stopping:
+                    raise
+
+        self.scheduler.add_job(
+            tracked,
+            "interval",
+            seconds=seconds,
+            next_run_time=datetime.now(UTC),
+            id=name,
+            coalesce=True,
+            max_instances=1,
+        )
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    async def stop(self, grace: float = 20.0) -> None:
+        self._stopping = True
+        self.scheduler.shutdown(wait=False)
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=grace)
+
+
+def schedule_jobs(
+    ticks: Ticks, settings: Settings, pool: asyncpg.Pool, session: aiohttp.ClientSession
+) -> None:
+    async def digests_tick() -> None:
+        now = datetime.now(UTC)
+        await tick_series(pool, settings, now=now)
+        await send_due(pool, settings, now=now)
+
+    async def poll_feeds() -> None:
+        await poll_due(
+            pool,
+            session,
+            allow_private=settings.feed_allow_private,
+            trusted=settings.feed_trusted_urls,
+        )
+
+    async def purge() -> None:
+        await purge_pending(pool, settings.pending_purge_days)
+
+    ticks.every(10, "bounce_thresholds", ThresholdWatch(pool, settings.bounces).check)
+    ticks.every(3600, "purge_bounce_reports", lambda: purge_old_reports(pool, settings.bounces))
+    ticks.every(5, "digests_tick", digests_tick)
+    ticks.every(5, "poll_feeds", poll_feeds)
+    ticks.every(3600, "purge_pending", purge)

@@ -1,0 +1,25 @@
+"""Typed keys for what the web application holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+import jinja2
+from aiohttp import web
+
+from mailer.audience.signup_batch import SignupWriter
+from mailer.config import Settings
+from mailer.limits import SignupLimits, SlidingWindow
+from mailer.metrics import Metrics
+from mailer.tokens import Signer
+
+settings_key = web.AppKey("settings", Settings)
+pool_key = web.AppKey("pool", asyncpg.Pool)
+pages_key = web.AppKey("pages", jinja2.Environment)
+migrations_dir_key = web.AppKey("migrations_dir", Path)
+metrics_key = web.AppKey("metrics", Metrics)
+signer_key = web.AppKey("signer", Signer)
+limits_key = web.AppKey("limits", SignupLimits)
+bounce_limits_key = web.AppKey("bounce_limits", SlidingWindow)
+signups_key = web.AppKey("signups", SignupWriter)
