@@ -16,11 +16,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/mailer serve
 
-## lint: ruff (lint + format) and mypy
+## lint: ruff (lint + format), mypy, and the import contract (.importlinter: arrows point down)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## browser-deps: Debian's chromium for tests/browser (Playwright drives it; never downloads a browser)
 browser-deps:

@@ -45,8 +45,8 @@ import psutil
 import uvloop
 from common import log, mib, print_table
 
+from mailer.addresses import normalise_email
 from mailer.audience.search import Search, search_subscribers
-from mailer.audience.signup_input import normalise_email
 from mailer.audience.topics import create_topic
 from mailer.db import open_pool
 from mailer.editorial.series import create_series

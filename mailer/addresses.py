@@ -1,8 +1,16 @@
-"""E-mail addresses: one normal form for uniqueness, and the hash suppressions keep."""
+"""E-mail addresses: checked and normalised, one form for uniqueness, and the hash
+suppressions keep."""
 
 from __future__ import annotations
 
 import hashlib
+
+from email_validator import validate_email
+
+
+def normalise_email(value: str) -> str:
+    """The address as we keep it; EmailNotValidError says what is wrong with it."""
+    return validate_email(value.strip(), check_deliverability=False).normalized
 
 
 def address_key(address: str) -> str:

@@ -51,3 +51,16 @@ class ClaimedDelivery:
     name: str | None
     key_version: int | None
     plain_text_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Bounce:
+    """A bounce or complaint as recorded: from the SMTP reply, a DSN, an ARF report or a
+    provider's webhook."""
+
+    delivery_id: int | None  # None: a report matched to a subscriber but not to one mail
+    subscriber_id: int | None
+    recipient: str
+    kind: str  # hard, soft, block, complaint
+    source: str  # smtp, dsn, arf, webhook:<provider>
+    detail: str

@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from mailer.db import open_pool
-from tests.pg import PgServer
-from tests.smtp_sink import SmtpSink, start_sink
+from tests.support.pg import PgServer
+from tests.support.smtp_sink import SmtpSink, start_sink
 
 
 @pytest.fixture(scope="session")

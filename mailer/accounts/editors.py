@@ -14,8 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError
 
-from mailer.addresses import address_key
-from mailer.audience.signup_input import normalise_email
+from mailer.addresses import address_key, normalise_email
 from mailer.db import Connection, load_queries, transaction
 from mailer.errors import Conflict, InvalidInput, MailerError, NotFound
 
@@ -322,3 +321,45 @@ async def remember_first_zone(pool: asyncpg.Pool, editor_id: int, timezone: str)
 
 async def list_editors(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     return await pool.fetch(Q["list_editors"])
+
+
+async def get_editor(pool: asyncpg.Pool, editor_id: int) -> asyncpg.Record:
+    row = await pool.fetchrow(Q["get_editor_account"], editor_id)
+    if row is None:
+        raise NotFound(f"editor account {editor_id} does not exist")
+    return row
+
+
+async def change_editor(
+    pool: asyncpg.Pool,
+    editor_id: int,
+    *,
+    actor_id: int,
+    role: str | None = None,
+    disabled: bool | None = None,
+) -> asyncpg.Record:
+    """Change an account's role or access, refusing what would leave no enabled admin or
+    would lock the acting admin out of this page. One transaction, serialised with every
+    other such change (an advisory lock), so two admins demoting each other at once cannot
+    both succeed. Disabling ends the account's sessions, as `disable_editor` does."""
+    if role is not None and role not in {r.value for r in Role}:
+        raise InvalidInput("invalid role", {"role": "editor or admin"})
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(Q["lock_editor_roles"])
+        row = await conn.fetchrow(Q["get_editor_account"], editor_id)
+        if row is None:
+            raise NotFound(f"editor account {editor_id} does not exist")
+        takes_admin_away = row["role"] == "admin" and (role == "editor" or disabled is True)
+        if takes_admin_away and editor_id == actor_id:
+            raise Conflict("You cannot remove your own admin access; ask another admin.")
+        if takes_admin_away and not await conn.fetchval(Q["other_enabled_admins"], editor_id):
+            raise Conflict(f"{row['email']} is the last enabled admin.")
+        # The foundation's statements, on this transaction's connection.
+        if role is not None:
+            await conn.execute(Q["set_role"], editor_id, role)
+        if disabled is True:
+            await conn.execute(Q["disable_editor"], editor_id)
+            await conn.execute(Q["delete_editor_sessions"], editor_id)
+        elif disabled is False:
+            await conn.execute(Q["enable_editor"], editor_id)
+    return row

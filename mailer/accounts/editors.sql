@@ -116,3 +116,15 @@ SELECT
 
 -- name: record_attempt
 INSERT INTO editor_sign_in_attempts (ip, email_key, succeeded) VALUES ($1, $2, $3);
+
+-- name: lock_editor_roles
+-- Serialises role and access changes, so two admins cannot remove each other at once.
+SELECT pg_advisory_xact_lock(hashtext('mailer.editor_roles'));
+
+-- name: other_enabled_admins
+SELECT count(*) FROM editors
+WHERE role = 'admin' AND disabled_at IS NULL AND editor_id <> $1;
+
+-- name: get_editor_account
+-- What the console's account page shows and changes (no password hash).
+SELECT editor_id, email, name, role, disabled_at FROM editors WHERE editor_id = $1;

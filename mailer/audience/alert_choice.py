@@ -9,7 +9,7 @@ from mailer.audience.consent import Context, record_consent
 from mailer.db import Connection, load_queries
 from mailer.events import record_event
 
-Q = load_queries("editorial/alerts")
+Q = load_queries("audience/alert_choice")
 
 
 def alerts_change(accepts: bool) -> str:

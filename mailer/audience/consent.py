@@ -88,3 +88,10 @@ async def consent_history(pool: asyncpg.Pool, subscriber_id: int) -> list[dict[s
         }
         for row in rows
     ]
+
+
+async def save_consent_text(conn: Connection, consent_text: str) -> bytes:
+    """Store a consent wording once (by its hash) and return the key entries refer to it by."""
+    wording = hashlib.sha256(consent_text.encode()).digest()
+    await conn.execute(Q["save_consent_text"], wording, consent_text)
+    return wording

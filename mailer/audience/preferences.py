@@ -303,3 +303,8 @@ async def find_by_address(pool: asyncpg.Pool, email: str) -> int:
     if found is None:
         raise NotFound("no subscriber has that address")
     return found
+
+
+async def active_series(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    """The series a subscriber may choose on the preference page."""
+    return await pool.fetch(Q["active_series"])

@@ -13,9 +13,12 @@ from typing import Any
 import asyncpg
 
 from mailer.addresses import address_key
+from mailer.db import load_queries
 from mailer.errors import InvalidInput
-from mailer.imports.export import Q, resolve_filters, subscriber_json
+from mailer.models import SubscriberStatus
 from mailer.tokens import InvalidToken, Purpose, Signer
+
+Q = load_queries("audience/search")
 
 MAX_LIMIT = 500
 MIN_FRAGMENT = 3  # a trigram
@@ -120,3 +123,27 @@ async def search_subscribers(
         last = page[-1]
         following = make_cursor(signer, search, last["created_at"], last["subscriber_id"])
     return [subscriber_json(r) for r in page], following
+
+
+async def resolve_filters(
+    pool: asyncpg.Pool, status: str | None, topic: str | None
+) -> tuple[str | None, int | None]:
+    """A checked status and the topic slug's id; InvalidInput naming what is wrong."""
+    problems = {}
+    if status and status not in set(SubscriberStatus) - {SubscriberStatus.ERASED}:
+        problems["status"] = "one of pending, active, unsubscribed, suppressed"
+    topic_id = None
+    if topic:
+        topic_id = await pool.fetchval(Q["topic_id"], topic)
+        if topic_id is None:
+            problems["topic"] = f"no topic {topic[:60]!r}"
+    if problems:
+        raise InvalidInput("invalid filter", problems)
+    return status or None, topic_id
+
+
+def subscriber_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in dict(row).items()
+    }

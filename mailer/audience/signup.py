@@ -31,7 +31,6 @@ from mailer.models import ClaimedDelivery
 from mailer.tokens import Signer, looks_like_confirmation_token, token_hash
 
 Q = load_queries("audience/signup")
-SQ = load_queries("editorial/series")
 log = logging.getLogger(__name__)
 
 
@@ -199,7 +198,7 @@ async def confirm(
         subscriber_id = row["subscriber_id"]
         await conn.execute(Q["use_confirmation"], row["confirmation_id"])
         await conn.execute(Q["activate_subscriber"], subscriber_id)
-        await conn.execute(SQ["subscribe_to_default_series"], subscriber_id)
+        await conn.execute(Q["subscribe_to_default_series"], subscriber_id)
         await conn.execute(Q["lift_erasure"], address_hash(row["email"]))
         slugs = [r["slug"] for r in await conn.fetch(Q["subscriber_topic_slugs"], subscriber_id)]
         await record_consent(
@@ -239,3 +238,8 @@ async def purge_pending(pool: asyncpg.Pool, days: int) -> int:
     if rows:
         log.info("purged %d signups never confirmed within %d days", len(rows), days)
     return len(rows)
+
+
+async def next_confirmation_ids(conn: Connection, count: int) -> list[int]:
+    """A block of confirmation ids in one round trip (an import's confirmations, in bulk)."""
+    return [row[0] for row in await conn.fetch(Q["next_confirmation_ids"], count)]

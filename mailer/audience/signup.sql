@@ -83,3 +83,8 @@ DELETE FROM suppressions WHERE email_hash = $1 AND reason = 'erased';
 -- signup was throttled, so they know when trying again sends something.
 SELECT greatest(0, extract(epoch FROM last_notice_at + interval '10 minutes' - now()))::float8
 FROM subscribers WHERE email_key = $1;
+
+-- name: subscribe_to_default_series
+INSERT INTO subscriber_series (subscriber_id, series_id)
+SELECT $1, series_id FROM series WHERE is_default AND active
+ON CONFLICT DO NOTHING;

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 
+from mailer.addresses import normalise_email
 from mailer.audience.topics import SLUG
 from mailer.errors import InvalidInput
 
@@ -28,11 +29,6 @@ class SignupRequest:
     ip: str | None = None
     user_agent: str | None = None
     alerts: bool = False  # urgent alerts: only when the form or the website says so
-
-
-def normalise_email(value: str) -> str:
-    """The address as we keep it; EmailNotValidError says what is wrong with it."""
-    return validate_email(value.strip(), check_deliverability=False).normalized
 
 
 def _text(

@@ -12,7 +12,12 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from mailer.config import Settings
+from mailer.delivery import mailings
+from mailer.editorial import alerts, corrections
+from mailer.editorial.item_audit import audit, format_audit
 from mailer.editorial.notices import AudienceChanged
+from mailer.errors import Conflict
+from mailer.runtime.database import open_database
 
 
 def add_parsers(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,7 +39,7 @@ def add_parsers(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]
     sub.add_parser("cancel", help="cancel a draft or sending alert").add_argument(
         "alert_id", type=int
     )
-    alerts_cmd.set_defaults(handler=alerts)
+    alerts_cmd.set_defaults(handler=alerts_command)
 
     items_cmd = subcommands.add_parser(
         "items", help="correct, retract or audit an item", description="Items already sent."
@@ -52,7 +57,7 @@ def add_parsers(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]
     audit = sub.add_parser("audit", help="who received an item, when, through what")
     audit.add_argument("item_id", type=int)
     audit.add_argument("--json", action="store_true", help="print the report as JSON")
-    items_cmd.set_defaults(handler=items)
+    items_cmd.set_defaults(handler=items_command)
 
     corrections_cmd = subcommands.add_parser(
         "corrections", help="list, send or cancel correction notices", description="Corrections."
@@ -67,7 +72,7 @@ def add_parsers(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]
     sub.add_parser("cancel", help="cancel a notice (the correction stays)").add_argument(
         "correction_id", type=int
     )
-    corrections_cmd.set_defaults(handler=corrections)
+    corrections_cmd.set_defaults(handler=corrections_command)
 
 
 def _who() -> str:
@@ -102,37 +107,33 @@ async def _confirmed_send(
                 yes = False  # a changed audience always needs a human's yes
 
 
-async def alerts(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer.delivery import mailings
-    from mailer.editorial import alerts as domain
-    from mailer.runtime.serve import open_database
-
+async def alerts_command(settings: Settings, args: argparse.Namespace) -> int:
     async with open_database(settings) as (pool, _):
         if args.action == "list":
-            for a in await domain.list_alerts(pool, status=args.status):
+            for a in await alerts.list_alerts(pool, status=args.status):
                 print(
                     f"{a['alert_id']:>6}  {a['status']:<9} item {a['item_id']:<6} "
                     f"{a['sent']:>7,} of {a['recipients']:>7,}  {a['subject']}"
                 )
             return 0
         if args.action == "cancel":
-            await domain.get_alert(pool, args.alert_id)
+            await alerts.get_alert(pool, args.alert_id)
             cancelled = await mailings.cancel(pool, args.alert_id)
             print(f"alert {args.alert_id} cancelled ({cancelled:,} mails not sent)")
             return 0
         if args.action == "send":
-            draft = await domain.create(pool, settings, args.item_id, requested_by=_who())
+            draft = await alerts.create(pool, settings, args.item_id, requested_by=_who())
             alert_id, count, created = draft.notice_id, draft.recipients, draft.created
             print(f"Alert {alert_id}: {draft.subject}")
         else:
-            found = await domain.get_alert(pool, args.alert_id)
+            found = await alerts.get_alert(pool, args.alert_id)
             alert_id, count, created = args.alert_id, found["recipients"], False
             print(f"Alert {alert_id}: {found['subject']}")
         made = await _confirmed_send(
             count,
             lambda n: f"Send to {n:,} subscriber{'s' if n != 1 else ''}?",
             args.yes,
-            lambda n: domain.confirm(pool, settings, alert_id, confirmed=n, confirmed_by=_who()),
+            lambda n: alerts.confirm(pool, settings, alert_id, confirmed=n, confirmed_by=_who()),
         )
         if made is None:
             if created:
@@ -144,18 +145,14 @@ async def alerts(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def items(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer.editorial import corrections as domain
-    from mailer.editorial.item_audit import audit, format_audit
-    from mailer.runtime.serve import open_database
-
+async def items_command(settings: Settings, args: argparse.Namespace) -> int:
     async with open_database(settings) as (pool, _):
         if args.action == "audit":
             report = await audit(pool, args.item_id, settings.base_url)
             print(json.dumps(report, indent=2, default=str) if args.json else format_audit(report))
             return 0
-        change = domain.Change(args.note, args.retract, args.title, args.summary_html)
-        draft = await domain.correct(pool, settings, args.item_id, change, requested_by=_who())
+        change = corrections.Change(args.note, args.retract, args.title, args.summary_html)
+        draft = await corrections.correct(pool, settings, args.item_id, change, requested_by=_who())
         what = "Retraction" if args.retract else "Correction"
         print(f"{what} {draft.notice_id} of item {args.item_id} is recorded: the archive shows it.")
         if draft.mailing_id is None:
@@ -167,13 +164,13 @@ async def items(settings: Settings, args: argparse.Namespace) -> int:
 async def _send_notice(
     pool: asyncpg.Pool, settings: Settings, correction_id: int, count: int, yes: bool
 ) -> int:
-    from mailer.editorial import corrections as domain
-
     made = await _confirmed_send(
         count,
         lambda n: f"Send the notice to the {n:,} people who received the item?",
         yes,
-        lambda n: domain.confirm(pool, settings, correction_id, confirmed=n, confirmed_by=_who()),
+        lambda n: corrections.confirm(
+            pool, settings, correction_id, confirmed=n, confirmed_by=_who()
+        ),
     )
     if made is None:
         print(
@@ -185,22 +182,19 @@ async def _send_notice(
     return 0
 
 
-async def corrections(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer.delivery import mailings
-    from mailer.editorial import corrections as domain
-    from mailer.errors import Conflict
-    from mailer.runtime.serve import open_database
-
+async def corrections_command(settings: Settings, args: argparse.Namespace) -> int:
     async with open_database(settings) as (pool, _):
         if args.action == "list":
-            for c in await domain.list_corrections(pool, item_id=args.item, status=args.status):
+            for c in await corrections.list_corrections(
+                pool, item_id=args.item, status=args.status
+            ):
                 notice = f"{c['notice_status'] or 'no notice':<9} {c['sent']:>7,} of " + (
                     f"{c['recipients']:>7,}"
                 )
                 print(f"{c['correction_id']:>6}  item {c['item_id']:<6} {c['kind']:<10} "
                       f"{notice}  {c['note'][:60]}")  # fmt: skip
             return 0
-        found = await domain.get_correction(pool, args.correction_id)
+        found = await corrections.get_correction(pool, args.correction_id)
         if found["mailing_id"] is None:
             raise Conflict(f"correction {args.correction_id} has no notice")
         if args.action == "cancel":

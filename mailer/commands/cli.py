@@ -17,14 +17,16 @@ import uvloop
 from mailer import __version__
 from mailer.commands import alerts as alert_commands
 from mailer.commands import delivery as delivery_commands
+from mailer.commands import demo as demo_commands
 from mailer.commands import editorial as commands
 from mailer.commands import editors as editor_commands
 from mailer.commands import feedback as commands_feedback
 from mailer.commands import subscribers as subscriber_commands
 from mailer.config import Settings, ensure_dev_secret_key, load_settings
-from mailer.demo import first_run as demo_commands
 from mailer.errors import ConfigError, InvalidInput, MailerError, StartupError
 from mailer.logs import configure_logging
+from mailer.runtime.database import open_database
+from mailer.runtime.serve import Role, run_service
 
 log = logging.getLogger("mailer")
 
@@ -78,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys_sub.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id", type=int)
-    keys_cmd.set_defaults(handler=commands.api_keys)
+    keys_cmd.set_defaults(handler=commands.api_keys_command)
 
     topics_cmd = subcommands.add_parser(
         "topics", help="add, list, change or remove topics", description="Topics people choose."
@@ -100,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("--position", type=int)
     remove = topic_sub.add_parser("remove", help="remove a topic (subscribers lose it)")
     remove.add_argument("slug")
-    topics_cmd.set_defaults(handler=commands.topics)
+    topics_cmd.set_defaults(handler=commands.topics_command)
 
     feeds_cmd = subcommands.add_parser(
         "feeds", help="add, list, update, pause, poll or remove feed sources", description="Feeds."
@@ -150,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         feed_sub.add_parser(action, help=text).add_argument("source_id", type=int)
     feed_poll = feed_sub.add_parser("poll", help="poll one source, or all, now")
     feed_poll.add_argument("source_id", type=int, nargs="?")
-    feeds_cmd.set_defaults(handler=commands.feeds)
+    feeds_cmd.set_defaults(handler=commands.feeds_command)
 
     series_cmd = subcommands.add_parser(
         "series",
@@ -172,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         "remove", help="remove a series (refused while it has unfinished digests)"
     )
     series_remove.add_argument("series_id", type=int, help="the series id")
-    series_cmd.set_defaults(handler=commands.series)
+    series_cmd.set_defaults(handler=commands.series_command)
 
     digests_cmd = subcommands.add_parser(
         "digests",
@@ -199,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     digest_preview = digest_sub.add_parser("preview", help="print the text version")
     digest_preview.add_argument("mailing_id", type=int)
     digest_preview.add_argument("--subscriber", help="id or address: their items only")
-    digests_cmd.set_defaults(handler=commands.digests)
+    digests_cmd.set_defaults(handler=commands.digests_command)
 
     mailings_cmd = subcommands.add_parser(
         "mailings",
@@ -216,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = mailing_sub.add_parser(action, help=text)
         sub.add_argument("mailing_id", type=int)
-    mailings_cmd.set_defaults(handler=commands.mailings)
+    mailings_cmd.set_defaults(handler=commands.mailings_command)
 
     editor_commands.add_parser(subcommands)
     alert_commands.add_parsers(subcommands)
@@ -267,8 +269,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer.runtime.serve import Role, run_service
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -280,8 +280,6 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer.runtime.serve import open_database
-
     async with open_database(settings):
         pass  # opening applies what is pending, under the advisory lock
     print("migrations are up to date")

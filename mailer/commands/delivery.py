@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mailer.config import Settings
+from mailer.delivery.retry import RETRYABLE_KINDS, retry_failed
 from mailer.errors import InvalidInput
+from mailer.runtime.database import open_database
 
 
 def add_parser(subcommands: Any) -> None:
     """The subcommands of this module, added to the `mailer` parser."""
-    from mailer.delivery.retry import RETRYABLE_KINDS
 
     cmd = subcommands.add_parser(
         "deliveries",
@@ -39,7 +40,7 @@ def add_parser(subcommands: Any) -> None:
     retry.add_argument(
         "--dry-run", action="store_true", help="count what would be queued; change nothing"
     )
-    cmd.set_defaults(handler=deliveries)
+    cmd.set_defaults(handler=deliveries_command)
 
 
 def _since(text: str | None) -> datetime | None:
@@ -54,10 +55,7 @@ def _since(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def deliveries(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer.delivery.retry import retry_failed
-    from mailer.runtime.serve import open_database
-
+async def deliveries_command(settings: Settings, args: argparse.Namespace) -> int:
     since = _since(args.since)
     async with open_database(settings) as (pool, _):
         report = await retry_failed(

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import json
+from datetime import UTC, datetime
 from typing import Any
 
+from mailer.accounts import api_keys
+from mailer.audience import topics
+from mailer.commands.watch import format_progress, watch
 from mailer.config import Settings
+from mailer.content import feeds
+from mailer.delivery import mailings
+from mailer.editorial import digests, series
 from mailer.errors import InvalidInput
+from mailer.fetch import make_session
+from mailer.runtime.database import open_database
 
 
-async def api_keys(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer.accounts import api_keys
-    from mailer.runtime.serve import open_database
-
+async def api_keys_command(settings: Settings, args: argparse.Namespace) -> int:
     async with open_database(settings) as (pool, _):
         if args.action == "create":
             async with pool.acquire() as conn:
@@ -30,13 +37,7 @@ async def api_keys(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def mailings(settings: Settings, args: argparse.Namespace) -> int:
-    import json
-
-    from mailer.commands.watch import format_progress, watch
-    from mailer.delivery import mailings
-    from mailer.runtime.serve import open_database
-
+async def mailings_command(settings: Settings, args: argparse.Namespace) -> int:
     async with open_database(settings) as (pool, _):
         if args.action == "watch":
             await watch(pool, args.mailing_id)
@@ -55,10 +56,7 @@ async def mailings(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def topics(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer.audience import topics
-    from mailer.runtime.serve import open_database
-
+async def topics_command(settings: Settings, args: argparse.Namespace) -> int:
     async with open_database(settings) as (pool, _):
         if args.action == "add":
             topic = await topics.create_topic(
@@ -120,11 +118,7 @@ def _feed_changes(args: argparse.Namespace) -> dict[str, Any]:
     return changes
 
 
-async def feeds(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer.content import feeds
-    from mailer.fetch import make_session
-    from mailer.runtime.serve import open_database
-
+async def feeds_command(settings: Settings, args: argparse.Namespace) -> int:
     async with open_database(settings) as (pool, _):
         if args.action == "add":
             source = await feeds.create_source(
@@ -176,12 +170,7 @@ async def feeds(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def series(settings: Settings, args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from mailer.editorial import series
-    from mailer.runtime.serve import open_database
-
+async def series_command(settings: Settings, args: argparse.Namespace) -> int:
     async with open_database(settings) as (pool, _):
         if args.action == "add":
             created = await series.create_series(
@@ -209,14 +198,7 @@ async def series(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def digests(settings: Settings, args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from mailer.commands.watch import watch
-    from mailer.delivery import mailings
-    from mailer.editorial import digests
-    from mailer.runtime.serve import open_database
-
+async def digests_command(settings: Settings, args: argparse.Namespace) -> int:
     async with open_database(settings) as (pool, _):
         if args.action == "create":
             mailing_id = await digests.create_digest(
@@ -224,7 +206,7 @@ async def digests(settings: Settings, args: argparse.Namespace) -> int:
             )
             print(f"created digest {mailing_id}")
         elif args.action == "list":
-            for row in await pool.fetch(digests.Q["list_digests"], args.status):
+            for row in await digests.list_digests(pool, args.status):
                 when = row["scheduled_at"] or row["started_at"] or row["created_at"]
                 state = f"{row['status']:<10} {row['items']:>3} items"
                 print(f"{row['mailing_id']:>5}  {state}  {when:%Y-%m-%d %H:%M}  {row['subject']}")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mailer.accounts import editors
 from mailer.config import Settings
+from mailer.runtime.database import open_database
 
 
 def add_parser(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,17 +38,14 @@ def add_parser(subcommands: argparse._SubParsersAction[argparse.ArgumentParser])
     role = sub.add_parser("set-role", help="make an account an editor or an admin")
     role.add_argument("email")
     role.add_argument("role", choices=["editor", "admin"])
-    editors_cmd.set_defaults(handler=editors)
+    editors_cmd.set_defaults(handler=editors_command)
 
 
 def _link(settings: Settings, token: str) -> str:
     return f"{settings.base_url}/console/set-password/{token}"
 
 
-async def editors(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer.accounts import editors
-    from mailer.runtime.serve import open_database
-
+async def editors_command(settings: Settings, args: argparse.Namespace) -> int:
     async with open_database(settings) as (pool, _):
         if args.action == "add":
             password = None

@@ -8,6 +8,10 @@ import json
 from typing import Any
 
 from mailer.config import Settings
+from mailer.errors import InvalidInput
+from mailer.feedback import hooks, reports, suppressions
+from mailer.feedback.deliverability import overview
+from mailer.runtime.database import open_database
 
 
 def add_parsers(subcommands: Any) -> None:
@@ -26,7 +30,7 @@ def add_parsers(subcommands: Any) -> None:
     sup_add.add_argument("--detail", default="", help="why, for the next editor")
     sup_lift = sup_sub.add_parser("lift", help="lift an address's suppression")
     sup_lift.add_argument("email")
-    sup.set_defaults(handler=suppressions)
+    sup.set_defaults(handler=suppressions_command)
 
     bounces_cmd = subcommands.add_parser(
         "bounces",
@@ -41,7 +45,7 @@ def add_parsers(subcommands: Any) -> None:
     show.add_argument("report_id", type=int)
     rates = b_sub.add_parser("rates", help="bounce and complaint rates (JSON)")
     rates.add_argument("--days", type=int, default=30)
-    bounces_cmd.set_defaults(handler=bounces)
+    bounces_cmd.set_defaults(handler=bounces_command)
 
     hooks_cmd = subcommands.add_parser(
         "hooks",
@@ -73,13 +77,10 @@ def add_parsers(subcommands: Any) -> None:
     h_resend.add_argument("endpoint_id", type=int)
     h_resend.add_argument("delivery_id", type=int, nargs="?", help="a delivery of the log")
     h_resend.add_argument("--failed", action="store_true", help="every given-up delivery")
-    hooks_cmd.set_defaults(handler=hooks)
+    hooks_cmd.set_defaults(handler=hooks_command)
 
 
-async def suppressions(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer.feedback import suppressions
-    from mailer.runtime.serve import open_database
-
+async def suppressions_command(settings: Settings, args: argparse.Namespace) -> int:
     async with open_database(settings) as (pool, _):
         if args.action == "list":
             found, _ = await suppressions.list_suppressions(
@@ -99,27 +100,18 @@ async def suppressions(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def bounces(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer.db import load_queries, record_json
-    from mailer.errors import NotFound
-    from mailer.feedback.deliverability import overview
-    from mailer.runtime.serve import open_database
-
-    q = load_queries("feedback/feedback")
+async def bounces_command(settings: Settings, args: argparse.Namespace) -> int:
     async with open_database(settings) as (pool, _):
         if args.action == "reports":
-            for r in await pool.fetch(q["list_reports"], args.status, None, args.limit):
+            for r in await reports.list_reports(pool, status=args.status, limit=args.limit):
                 about = f"delivery {r['delivery_id']}" if r["delivery_id"] else r["envelope_to"]
                 print(
                     f"{r['report_id']:>6}  {r['received_at']:%Y-%m-%d %H:%M}  {r['source']:<17} "
                     f"{r['kind']:<7} {r['status']:<11} {about or '':<30} {r['problem'] or ''}"
                 )
         elif args.action == "show":
-            row = await pool.fetchrow(q["get_report"], args.report_id)
-            if row is None:
-                raise NotFound(f"report {args.report_id} does not exist")
-            data = record_json(row)
-            raw = (data.pop("raw") or b"").decode("utf-8", errors="replace")
+            data = await reports.get_report(pool, args.report_id)
+            raw = data.pop("raw")
             print(json.dumps(data, indent=2, default=str))
             print(raw)
         else:
@@ -127,11 +119,7 @@ async def bounces(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def hooks(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer.errors import InvalidInput
-    from mailer.feedback import hooks
-    from mailer.runtime.serve import open_database
-
+async def hooks_command(settings: Settings, args: argparse.Namespace) -> int:
     async with open_database(settings) as (pool, _):
         if args.action == "add":
             created = await hooks.create_endpoint(

@@ -13,9 +13,16 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
+from mailer.commands.watch import format_bar, format_duration
 from mailer.config import Settings
 from mailer.errors import InvalidInput
+from mailer.imports.export import ExportFormat, export_subscribers
+from mailer.imports.importer import import_subscribers
+from mailer.imports.jobs import FileRejects
 from mailer.imports.read import FIELDS, ReadOptions, SourceFormat, open_import
+from mailer.imports.types import ImportOptions, Mode, UnknownTopics
+from mailer.runtime.database import open_database
+from mailer.tokens import Signer
 
 if TYPE_CHECKING:
     from mailer.imports.types import ImportProgress, ImportSummary
@@ -135,12 +142,6 @@ def _executor(args: argparse.Namespace, size: int, stack: ExitStack) -> Executor
 
 
 async def _import(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer.imports.importer import import_subscribers
-    from mailer.imports.jobs import FileRejects
-    from mailer.imports.types import ImportOptions, Mode, UnknownTopics
-    from mailer.runtime.serve import open_database
-    from mailer.tokens import Signer
-
     options = ImportOptions(
         mode=Mode.CONSENTED if args.consented else Mode.OPT_IN,
         source=args.source,
@@ -197,7 +198,6 @@ def _shown_rejects(rejects: object) -> str | None:
 
 def describe_summary(summary: ImportSummary, rejects_file: str | None) -> str:
     """The end-of-import report, for people."""
-    from mailer.commands.watch import format_duration
 
     data = summary.as_json()
     head = "Dry run (nothing was changed)" if summary.dry_run else f"Import {summary.import_id}"
@@ -234,8 +234,6 @@ class ProgressLine:
         self.drawn = False
 
     def show(self, p: ImportProgress) -> None:
-        from mailer.commands.watch import format_bar, format_duration
-
         now = time.monotonic()
         if not self.live and now - self.last < 5.0:
             return
@@ -266,9 +264,6 @@ def _open_output(path: Path) -> BinaryIO:
 
 
 async def _export(settings: Settings, args: argparse.Namespace) -> int:
-    from mailer.imports.export import ExportFormat, export_subscribers
-    from mailer.runtime.serve import open_database
-
     async with open_database(settings) as (pool, _):
         pieces = await export_subscribers(
             pool, ExportFormat(args.format), status=args.status, topic=args.topic

@@ -259,3 +259,8 @@ async def _poll_all(
             )
 
     return list(await asyncio.gather(*(one(s) for s in sources)))
+
+
+async def list_source_rows(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    """Every source as stored (the console formats them itself)."""
+    return await pool.fetch(Q["list_sources"])

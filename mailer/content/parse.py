@@ -6,7 +6,6 @@ from __future__ import annotations
 import calendar
 import json
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -207,11 +206,6 @@ def _parse_json_feed(body: bytes, base_url: str) -> ParsedFeed:
     if len(items) > MAX_ITEMS:
         feed.warnings.append(f"only the first {MAX_ITEMS} items were read")
     return feed
-
-
-def _categories(values: Iterable[Any]) -> tuple[str, ...]:
-    cleaned = (clean_line(v, 100) for v in values if isinstance(v, str))
-    return tuple(dict.fromkeys(c for c in cleaned if c))
 
 
 def _str(raw: dict[str, Any], key: str) -> str | None:

@@ -32,6 +32,26 @@ async def create_mailing(
     return mailing_id
 
 
+async def get_mailing(db: asyncpg.Pool | Connection, mailing_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(Q["get_mailing"], mailing_id)
+
+
+async def begin_sending(conn: Connection, mailing_id: int) -> str | None:
+    """draft/scheduled -> sending, guarded: of several callers racing, one gets the mailing's
+    kind, the others None. In the caller's transaction, before its fan-out."""
+    kind: str | None = await conn.fetchval(Q["begin_sending"], mailing_id)
+    return kind
+
+
+async def fan_out(conn: Connection, insert_deliveries: str, *args: Any) -> int:
+    """Run a mailing's own `INSERT INTO deliveries ... SELECT` (its audience) after the
+    fan-out lock, so fan-outs that read the digest ledger run one at a time; returns how
+    many deliveries it made. In the caller's transaction, after `begin_sending`."""
+    await conn.execute(Q["lock_fan_out"])
+    status = await conn.execute(insert_deliveries, *args)
+    return int(status.rsplit(" ", 1)[1])
+
+
 async def start_sending(pool: asyncpg.Pool, mailing_id: int) -> int:
     """Flip draft/scheduled -> sending and fan out to every eligible subscriber, in one
     transaction; of several callers racing, one wins and the others get Conflict.

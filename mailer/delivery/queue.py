@@ -32,6 +32,12 @@ async def enqueue_transactional(
     return delivery_id
 
 
+async def wake_workers(conn: Connection) -> None:
+    """Wake the delivery workers when the caller's transaction commits (NOTIFY is delivered
+    at commit, once per transaction however often it is called)."""
+    await conn.execute(Q["notify_deliveries"])
+
+
 def _claimed(row: asyncpg.Record) -> ClaimedDelivery:
     payload = row["payload"]
     return ClaimedDelivery(

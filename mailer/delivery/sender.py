@@ -16,27 +16,28 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from mailer.config import Settings, SmtpSettings
-from mailer.config_bounces import BounceSettings
-from mailer.db import DB_ERRORS
+from mailer.db import DB_ERRORS, Connection
 from mailer.delivery import mailings
 from mailer.delivery import queue as deliveries
 from mailer.delivery.compose import Composer
 from mailer.delivery.ratelimit import SendBudget
 from mailer.delivery.render import TemplateProblem
 from mailer.delivery.smtp import SmtpConnection, SmtpFailure
-from mailer.feedback.bounces import Bounce
-from mailer.feedback.policy import apply_bounces
 from mailer.metrics import Metrics
-from mailer.models import ClaimedDelivery
+from mailer.models import Bounce, ClaimedDelivery
 
 log = logging.getLogger(__name__)
+
+# What the worker is given to record the bounces SMTP replies tell it, with their
+# consequences (feedback.policy.bounce_recorder): delivery knows no bounce policy.
+BounceRecorder = Callable[[Connection, Sequence[Bounce]], Awaitable[object]]
 
 _FLUSH_INTERVAL = 0.05  # seconds: outcomes reach the database within this, bounding duplicates
 _FLUSH_SIZE = 500
@@ -62,7 +63,7 @@ class Ledger:
     deferred: list[tuple[int, datetime, str]] = field(default_factory=list)
     failed: list[tuple[int, str]] = field(default_factory=list)
     bounces: list[Bounce] = field(default_factory=list)
-    policy: BounceSettings = field(default_factory=BounceSettings)
+    record_bounces: BounceRecorder | None = None
 
     def __len__(self) -> int:
         return len(self.sent) + len(self.deferred) + len(self.failed)
@@ -71,14 +72,15 @@ class Ledger:
         """Write everything recorded so far; on error nothing is dropped (retry later)."""
         if not len(self) and not self.bounces:
             return 0
-        batch = Ledger(self.sent, self.deferred, self.failed, self.bounces, self.policy)
+        batch = Ledger(self.sent, self.deferred, self.failed, self.bounces, self.record_bounces)
         self.sent, self.deferred, self.failed, self.bounces = [], [], [], []
         try:
             async with pool.acquire() as conn, conn.transaction():
                 await deliveries.mark_sent(conn, batch.sent)
                 await deliveries.mark_deferred(conn, batch.deferred)
                 await deliveries.mark_failed(conn, batch.failed)
-                await apply_bounces(conn, self.policy, batch.bounces)
+                if batch.bounces and self.record_bounces is not None:
+                    await self.record_bounces(conn, batch.bounces)
         except BaseException:
             self.sent[:0], self.deferred[:0] = batch.sent, batch.deferred
             self.failed[:0], self.bounces[:0] = batch.failed, batch.bounces
@@ -96,6 +98,7 @@ class DeliveryWorker:
         database_url: str,
         composer: Composer,
         metrics: Metrics,
+        record_bounces: BounceRecorder,
         name: str | None = None,
         grace_seconds: float = 20.0,
         connection_factory: Callable[[SmtpSettings], SmtpConnection] = SmtpConnection,
@@ -112,7 +115,7 @@ class DeliveryWorker:
         self.batch = settings.claim_batch
         self.capacity = max(2 * self.batch, 2 * settings.smtp_concurrency)
         self.queue: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
-        self.ledger = Ledger(policy=settings.bounces)
+        self.ledger = Ledger(record_bounces=record_bounces)
         self.budget = SendBudget(pool, settings.send_rate)
         self.wake = asyncio.Event()  # a notification: new rows may be due
         self.room = asyncio.Event()  # senders drained the local queue below half

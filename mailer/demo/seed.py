@@ -15,7 +15,6 @@ from mailer.accounts import editors
 from mailer.addresses import address_key
 from mailer.audience import topics
 from mailer.config import Settings
-from mailer.content import feeds
 from mailer.db import Connection, load_queries
 from mailer.demo.content import (
     DEMO_ADMIN_EMAIL,
@@ -84,16 +83,16 @@ async def seed_once(pool: asyncpg.Pool, settings: Settings, *, now: datetime) ->
 async def _seed(
     conn: Connection, settings: Settings, *, now: datetime, password: str, hashed: str
 ) -> Seeded:
-    # The domains' own INSERTs, on this one connection so that all of it is one transaction.
+    # The domains' rows, on this one connection so that all of it is one transaction.
     slugs = []
     for position, name in enumerate(DEMO_TOPICS, start=1):
         slug = topics.slug_for(name)
         await conn.execute(
-            topics.Q["create_topic"], slug, name, DEMO_TOPIC_DESCRIPTIONS[name], True, position
+            Q["demo_create_topic"], slug, name, DEMO_TOPIC_DESCRIPTIONS[name], True, position
         )
         slugs.append(slug)
     weekly = await conn.fetchrow(
-        series.Q["create_series"],
+        Q["demo_create_series"],
         topics.slug_for(DEMO_SERIES_NAME),
         DEMO_SERIES_NAME,
         "Every Monday: the week's stories on the topics each reader chose.",
@@ -104,7 +103,7 @@ async def _seed(
         series.next_occurrence(DEMO_SERIES_CRON, DEMO_SERIES_TIMEZONE, now),
     )
     source = await conn.fetchrow(
-        feeds.Q["create_source"],
+        Q["demo_create_source"],
         settings.demo_feed_url,
         DEMO_FEED_NAME,
         [],
@@ -112,7 +111,7 @@ async def _seed(
         DEMO_FEED_POLL_SECONDS,
     )
     await conn.execute(
-        editors.Q["create_editor"],
+        Q["demo_create_editor"],
         DEMO_ADMIN_EMAIL,
         address_key(DEMO_ADMIN_EMAIL),
         DEMO_ADMIN_NAME,

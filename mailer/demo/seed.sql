@@ -62,3 +62,28 @@ CREATE SCHEMA public;
 -- name: grant_public_schema
 -- As PostgreSQL creates it: everyone may use it (creating in it stays the owner's).
 GRANT USAGE ON SCHEMA public TO PUBLIC;
+
+-- name: demo_create_topic
+-- The same row create_topic in its own domain makes, written here in the seed's one transaction.
+INSERT INTO topics (slug, name, description, public, position)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING topic_id, slug, name, description, public, position;
+
+-- name: demo_create_series
+-- The same row create_series in its own domain makes, written here in the seed's one transaction.
+INSERT INTO series (slug, name, description, cron, timezone, mode, is_default, next_run_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING *;
+
+-- name: demo_create_source
+-- The same row create_source in its own domain makes, written here in the seed's one transaction.
+INSERT INTO feed_sources (url, name, default_topics, category_rules, poll_interval)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING *;
+
+-- name: demo_create_editor
+-- The same row create_editor in its own domain makes, written here in the seed's one transaction.
+INSERT INTO editors (email, email_key, name, role, password_hash)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (email_key) DO NOTHING
+RETURNING editor_id;

@@ -83,19 +83,6 @@ WHERE ($1::text IS NULL OR m.status = $1) AND ($2::bigint IS NULL OR a.mailing_i
 ORDER BY a.mailing_id DESC
 LIMIT 200;
 
--- name: cancel_alert_deliveries_of
--- A subscriber turned alerts off: alerts queued for them are not sent.
-UPDATE deliveries SET status = 'cancelled', finished_at = now(),
-       last_reply = 'not sent: the subscriber turned alerts off'
-WHERE subscriber_id = $1 AND kind = 'alert' AND status IN ('queued', 'deferred')
-  AND mailing_id IS NOT NULL;
-
--- name: set_accepts_alerts
--- Returns the row only when the choice changed.
-UPDATE subscribers SET accepts_alerts = $2, updated_at = now()
-WHERE subscriber_id = $1 AND accepts_alerts IS DISTINCT FROM $2
-RETURNING subscriber_id, email;
-
 -- name: alerted_already
 -- An alert of the item that went out (or is going out): a CMS re-push does not repeat it.
 SELECT a.mailing_id, m.status FROM alerts a JOIN mailings m USING (mailing_id)

@@ -17,7 +17,7 @@ import asyncpg
 from mailer.config import Settings
 from mailer.content.sanitise import clean_line, sanitise_html, to_text
 from mailer.db import Connection, load_queries, record_json
-from mailer.delivery.mailings import Q as MQ
+from mailer.delivery import mailings
 from mailer.editorial import notices
 from mailer.editorial.notices import Draft
 from mailer.errors import Conflict, InvalidInput, NotFound
@@ -232,7 +232,7 @@ async def notice_content(pool: asyncpg.Pool, correction_id: int) -> dict[str, An
     found = await get_correction(pool, correction_id)
     if found["mailing_id"] is None:
         raise Conflict(f"correction {correction_id} has no notice: nobody could be told")
-    mailing = await pool.fetchrow(MQ["get_mailing"], found["mailing_id"])
+    mailing = await mailings.get_mailing(pool, found["mailing_id"])
     assert mailing is not None
     body: dict[str, Any] = mailing["content"]
     return body

@@ -11,9 +11,8 @@ from typing import Any
 
 import asyncpg
 
-from mailer.accounts import editors
 from mailer.db import load_queries
-from mailer.errors import Conflict, InvalidInput, NotFound
+from mailer.errors import NotFound
 
 Q = load_queries("editorial/counts")
 
@@ -52,46 +51,4 @@ async def get_source(pool: asyncpg.Pool, source_id: int) -> asyncpg.Record:
     row = await pool.fetchrow(Q["get_source"], source_id)
     if row is None:
         raise NotFound(f"feed source {source_id} does not exist")
-    return row
-
-
-async def get_editor(pool: asyncpg.Pool, editor_id: int) -> asyncpg.Record:
-    row = await pool.fetchrow(Q["get_editor"], editor_id)
-    if row is None:
-        raise NotFound(f"editor account {editor_id} does not exist")
-    return row
-
-
-async def change_editor(
-    pool: asyncpg.Pool,
-    editor_id: int,
-    *,
-    actor_id: int,
-    role: str | None = None,
-    disabled: bool | None = None,
-) -> asyncpg.Record:
-    """Change an account's role or access, refusing what would leave no enabled admin or
-    would lock the acting admin out of this page. One transaction, serialised with every
-    other such change (an advisory lock), so two admins demoting each other at once cannot
-    both succeed. Disabling ends the account's sessions, as `editors.disable_editor` does."""
-    if role is not None and role not in {r.value for r in editors.Role}:
-        raise InvalidInput("invalid role", {"role": "editor or admin"})
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(Q["lock_editor_roles"])
-        row = await conn.fetchrow(Q["get_editor"], editor_id)
-        if row is None:
-            raise NotFound(f"editor account {editor_id} does not exist")
-        takes_admin_away = row["role"] == "admin" and (role == "editor" or disabled is True)
-        if takes_admin_away and editor_id == actor_id:
-            raise Conflict("You cannot remove your own admin access; ask another admin.")
-        if takes_admin_away and not await conn.fetchval(Q["other_enabled_admins"], editor_id):
-            raise Conflict(f"{row['email']} is the last enabled admin.")
-        # The foundation's statements, on this transaction's connection.
-        if role is not None:
-            await conn.execute(editors.Q["set_role"], editor_id, role)
-        if disabled is True:
-            await conn.execute(editors.Q["disable_editor"], editor_id)
-            await conn.execute(editors.Q["delete_editor_sessions"], editor_id)
-        elif disabled is False:
-            await conn.execute(editors.Q["enable_editor"], editor_id)
     return row

@@ -24,17 +24,6 @@ GROUP BY source_id;
 -- name: get_source
 SELECT * FROM feed_sources WHERE source_id = $1 AND kind = 'feed';
 
--- name: get_editor
-SELECT editor_id, email, name, role, disabled_at FROM editors WHERE editor_id = $1;
-
--- name: lock_editor_roles
--- Serialises role and access changes, so two admins cannot remove each other at once.
-SELECT pg_advisory_xact_lock(hashtext('mailer.editor_roles'));
-
--- name: other_enabled_admins
-SELECT count(*) FROM editors
-WHERE role = 'admin' AND disabled_at IS NULL AND editor_id <> $1;
-
 -- name: series_subscriber_counts
 SELECT ss.series_id, count(*) FILTER (WHERE s.status = 'active') AS active
 FROM subscriber_series ss JOIN subscribers s USING (subscriber_id)

@@ -14,12 +14,11 @@ import asyncpg
 from email_validator import EmailNotValidError
 from markdown_it import MarkdownIt
 
-from mailer.audience.signup_input import normalise_email
+from mailer.addresses import normalise_email
 from mailer.config import Settings
 from mailer.content.sanitise import sanitise_html
 from mailer.db import Connection, load_queries
-from mailer.delivery.mailings import Q as MQ
-from mailer.delivery.queue import enqueue_transactional
+from mailer.delivery import mailings, queue
 from mailer.delivery.render import MessageCompiler, TemplateProblem
 from mailer.editorial.series import next_occurrence
 from mailer.errors import Conflict, InvalidInput, NotFound
@@ -29,7 +28,6 @@ from mailer.resources import templates_dir
 
 Q = load_queries("editorial/digests")
 SQ = load_queries("editorial/series")
-DQ = load_queries("delivery/queue")
 log = logging.getLogger(__name__)
 
 MAX_ITEMS = 60
@@ -220,14 +218,12 @@ async def start(pool: asyncpg.Pool, settings: Settings, mailing_id: int) -> int:
             raise NotFound(f"digest {mailing_id} does not exist")
         if digest["series_id"] is None:
             raise Conflict("a digest needs a series to know its recipients")
-        if await conn.fetchval(MQ["begin_sending"], mailing_id) is None:
+        if await mailings.begin_sending(conn, mailing_id) is None:
             raise Conflict(f"digest {mailing_id} is {digest['status']}: it cannot be sent")
         await _ready_content(conn, settings, mailing_id)
-        await conn.execute(MQ["lock_fan_out"])
-        status = await conn.execute(_FAN_OUT, mailing_id, digest["series_id"])
-        created = int(status.rsplit(" ", 1)[1])
+        created = await mailings.fan_out(conn, _FAN_OUT, mailing_id, digest["series_id"])
         await record_event(conn, "digest.sending", "digest", mailing_id, {"recipients": created})
-        await conn.execute(DQ["notify_deliveries"])
+        await queue.wake_workers(conn)
     log.info("digest %d is sending to %d recipients", mailing_id, created)
     return created
 
@@ -316,7 +312,7 @@ async def test_send(
         content = await refresh_content(conn, settings, mailing_id)
         check_template(settings, content)
         return [
-            await enqueue_transactional(
+            await queue.enqueue_transactional(
                 conn,
                 kind="digest",
                 recipient=address,
@@ -392,3 +388,12 @@ def render_parts(
     html = compiled.html.encode(values, item_ids) if compiled.html else b""
     text = compiled.text.encode(values, item_ids)
     return binascii.a2b_qp(html).decode(), binascii.a2b_qp(text).decode()
+
+
+async def get_digest(pool: asyncpg.Pool, mailing_id: int) -> asyncpg.Record | None:
+    return await pool.fetchrow(Q["get_digest"], mailing_id)
+
+
+async def list_digests(pool: asyncpg.Pool, status: str | None) -> list[asyncpg.Record]:
+    """Digests newest first, of one status or all."""
+    return await pool.fetch(Q["list_digests"], status)

@@ -13,13 +13,12 @@ import asyncpg
 
 from mailer.config import Settings
 from mailer.db import Connection, load_queries
-from mailer.delivery.mailings import Q as MQ
+from mailer.delivery import mailings, queue
 from mailer.editorial.digests import render_parts
 from mailer.errors import Conflict, InvalidInput
 from mailer.events import record_event
 
 Q = load_queries("editorial/alerts")
-DQ = load_queries("delivery/queue")
 
 # Lower is claimed first. Transactional mail (confirmations) is claimed before any mailing.
 ALERT_PRIORITY = 10
@@ -136,15 +135,13 @@ async def start(
 ) -> int:  # fmt: skip
     """draft -> sending and the fan-out, in the caller's transaction; returns how many
     deliveries were made. Workers claim them by the mailing's priority."""
-    if await conn.fetchval(MQ["begin_sending"], mailing_id) is None:
+    if await mailings.begin_sending(conn, mailing_id) is None:
         raise Conflict(f"{kind} {mailing_id} is no longer a draft")
-    await conn.execute(MQ["lock_fan_out"])
-    status = await conn.execute(fan_out, *args, mailing_id)
-    created = int(status.rsplit(" ", 1)[1])
+    created = await mailings.fan_out(conn, fan_out, *args, mailing_id)
     await record_event(
         conn, f"{kind}.sending", kind, mailing_id, {**payload, "recipients": created}
     )
-    await conn.execute(DQ["notify_deliveries"])
+    await queue.wake_workers(conn)
     return created
 
 

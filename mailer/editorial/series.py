@@ -216,3 +216,8 @@ async def delete_series(pool: asyncpg.Pool, series_id: int) -> None:
                 "send or cancel them first"
             )
         await conn.execute(Q["delete_series"], series_id)
+
+
+async def list_series_rows(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    """Every series as stored (the console formats them itself)."""
+    return await pool.fetch(Q["list_series"])

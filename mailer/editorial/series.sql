@@ -32,11 +32,6 @@ RETURNING series_id;
 -- name: default_series
 SELECT series_id FROM series WHERE is_default AND active;
 
--- name: subscribe_to_default_series
-INSERT INTO subscriber_series (subscriber_id, series_id)
-SELECT $1, series_id FROM series WHERE is_default AND active
-ON CONFLICT DO NOTHING;
-
 -- name: lock_series
 SELECT * FROM series WHERE series_id = $1 FOR UPDATE;
 

@@ -4,23 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from mailer.addresses import address_hash
 from mailer.db import Connection, load_queries
 from mailer.events import Event, record_events
+from mailer.models import Bounce
 
 Q = load_queries("feedback/bounces")
-
-
-@dataclass(frozen=True, slots=True)
-class Bounce:
-    delivery_id: int | None  # None: a report matched to a subscriber but not to one mail
-    subscriber_id: int | None
-    recipient: str
-    kind: str  # hard, soft, block, complaint
-    source: str  # smtp, dsn, arf, webhook:<provider>
-    detail: str
 
 
 async def record_bounces(conn: Connection, bounces: Sequence[Bounce]) -> None:

@@ -14,9 +14,9 @@ import asyncpg
 from mailer.addresses import address_key
 from mailer.config import Settings
 from mailer.db import Connection, load_queries
-from mailer.feedback.bounces import Bounce
 from mailer.feedback.parse import Original
 from mailer.feedback.policy import apply_bounces
+from mailer.models import Bounce
 from mailer.tokens import InvalidToken, Purpose, Signer
 
 Q = load_queries("feedback/feedback")

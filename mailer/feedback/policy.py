@@ -3,14 +3,15 @@ bounces after a count within a window, a complaint unsubscribes and suppresses a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from mailer.addresses import address_hash
 from mailer.audience.consent import Context, record_consent
 from mailer.config_bounces import BounceSettings
 from mailer.db import Connection, load_queries
 from mailer.events import record_events
-from mailer.feedback.bounces import Bounce, record_bounces, suppress
+from mailer.feedback.bounces import record_bounces, suppress
+from mailer.models import Bounce
 
 Q = load_queries("feedback/feedback")
 
@@ -86,3 +87,15 @@ async def _complaints(conn: Connection, complaints: Sequence[Bounce]) -> list[in
         complaints[0].detail,
     )
     return sorted(set(unsubscribed) | set(suppressed))
+
+
+def bounce_recorder(
+    policy: BounceSettings,
+) -> Callable[[Connection, Sequence[Bounce]], Awaitable[list[int]]]:
+    """`apply_bounces` under this policy: what the delivery worker is given to record the
+    bounces an SMTP reply tells it (delivery knows nothing of the policy itself)."""
+
+    async def record(conn: Connection, bounces: Sequence[Bounce]) -> list[int]:
+        return await apply_bounces(conn, policy, bounces)
+
+    return record

@@ -11,7 +11,8 @@ from mailer.addresses import address_hash, address_key
 from mailer.db import load_queries
 from mailer.errors import Conflict, InvalidInput, NotFound
 from mailer.events import record_event
-from mailer.feedback.bounces import Bounce, suppress
+from mailer.feedback.bounces import suppress
+from mailer.models import Bounce
 
 Q = load_queries("feedback/feedback")
 

@@ -11,15 +11,14 @@ import io
 import json
 import re
 from collections.abc import AsyncIterator
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import asyncpg
 
+from mailer.audience.search import resolve_filters, subscriber_json
 from mailer.db import load_queries
 from mailer.errors import InvalidInput
-from mailer.models import SubscriberStatus
 
 Q = load_queries("imports/export")
 
@@ -54,30 +53,6 @@ def parse_format(text: str | None) -> ExportFormat:
         return ExportFormat((text or "csv").lower())
     except ValueError as exc:
         raise InvalidInput("invalid format", {"format": "csv or jsonl"}) from exc
-
-
-async def resolve_filters(
-    pool: asyncpg.Pool, status: str | None, topic: str | None
-) -> tuple[str | None, int | None]:
-    """A checked status and the topic slug's id; InvalidInput naming what is wrong."""
-    problems = {}
-    if status and status not in set(SubscriberStatus) - {SubscriberStatus.ERASED}:
-        problems["status"] = "one of pending, active, unsubscribed, suppressed"
-    topic_id = None
-    if topic:
-        topic_id = await pool.fetchval(Q["topic_id"], topic)
-        if topic_id is None:
-            problems["topic"] = f"no topic {topic[:60]!r}"
-    if problems:
-        raise InvalidInput("invalid filter", problems)
-    return status or None, topic_id
-
-
-def subscriber_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        key: value.isoformat() if isinstance(value, datetime) else value
-        for key, value in dict(row).items()
-    }
 
 
 def _guard(value: Any) -> str:

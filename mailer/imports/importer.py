@@ -10,7 +10,6 @@ unchanged). A dry run merges each chunk and rolls it back: the same report, noth
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from mailer.audience.consent import save_consent_text
 from mailer.config import Settings
 from mailer.db import Connection, load_queries
 from mailer.errors import InvalidInput
@@ -49,7 +49,6 @@ from mailer.imports.types import (
 from mailer.tokens import Signer
 
 Q = load_queries("imports/importer")
-CQ = load_queries("audience/consent")
 SLICE = 2_500  # rows an executor job normalises
 
 
@@ -277,9 +276,7 @@ def _pace(asked: float, send_rate: float) -> float:
 async def _consent_text(conn: Connection, options: ImportOptions) -> bytes | None:
     if not options.consent_text or options.dry_run:
         return None
-    text_hash = hashlib.sha256(options.consent_text.encode()).digest()
-    await conn.execute(CQ["save_consent_text"], text_hash, options.consent_text)
-    return text_hash
+    return await save_consent_text(conn, options.consent_text)
 
 
 def describe(options: ImportOptions, source: ImportFile) -> dict[str, Any]:

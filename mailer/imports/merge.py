@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mailer.addresses import address_hash
+from mailer.audience.signup import next_confirmation_ids
 from mailer.db import Connection, load_queries
+from mailer.delivery import queue
 from mailer.imports.rows import Row
 from mailer.tokens import Signer, token_hash
 
 Q = load_queries("imports/importer")
-DQ = load_queries("delivery/queue")
-SIGNUP_Q = load_queries("audience/signup")
 
 STAGE_COLUMNS = [
     "line",
@@ -159,7 +159,7 @@ async def _queue_confirmations(conn: Connection, ctx: MergeContext, pending: Seq
     nonce, only the token's hash stored, the link derived at send time), queued in bulk."""
     if ctx.pacing.next_due is None:
         ctx.pacing.next_due = await conn.fetchval(Q["confirmation_pace_start"])
-    ids = [r[0] for r in await conn.fetch(SIGNUP_Q["next_confirmation_ids"], len(pending))]
+    ids = await next_confirmation_ids(conn, len(pending))
     nonces = [secrets.token_bytes(16) for _ in pending]
     hashes = [
         token_hash(ctx.signer.confirmation_token(cid, nonce))
@@ -184,4 +184,4 @@ async def _queue_confirmations(conn: Connection, ctx: MergeContext, pending: Seq
         Q["enqueue_confirmations"], subscriber_ids, [r["email"] for r in pending], payloads, due
     )
     await conn.execute(Q["mark_noticed"], subscriber_ids)
-    await conn.execute(DQ["notify_deliveries"])
+    await queue.wake_workers(conn)

@@ -18,8 +18,7 @@ from typing import Any, NamedTuple
 
 from email_validator import EmailNotValidError
 
-from mailer.addresses import address_key
-from mailer.audience.signup_input import normalise_email
+from mailer.addresses import address_key, normalise_email
 from mailer.imports.read import FIELD
 
 MAX_NAME = 100

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
@@ -15,19 +14,18 @@ import asyncpg
 from aiohttp import web
 
 from mailer.config import Settings, SmtpSecurity, SmtpSettings
-from mailer.db import open_pool
 from mailer.delivery.compose import Composer, dkim_signer
 from mailer.delivery.sender import DeliveryWorker
 from mailer.delivery.smtp import check_relay
 from mailer.demo.first_run import announce, first_run
-from mailer.embedded import start_dev_smtp_sink, start_embedded_postgres
+from mailer.embedded import start_dev_smtp_sink
 from mailer.errors import StartupError, bind_problem
 from mailer.feedback.hook_dispatch import HookDispatcher
+from mailer.feedback.policy import bounce_recorder
 from mailer.feedback.receiver import start_receiver
 from mailer.fetch import make_session
 from mailer.metrics import Metrics
-from mailer.migrate import apply_migrations
-from mailer.resources import migrations_dir
+from mailer.runtime.database import open_database
 from mailer.runtime.mail_kinds import standard_slot_providers
 from mailer.runtime.schedule import Ticks, schedule_jobs
 from mailer.runtime.supervisor import WorkerProcesses
@@ -57,24 +55,6 @@ class Role(StrEnum):
     @property
     def runs_bounces(self) -> bool:
         return self in (Role.ALL, Role.BOUNCES)
-
-
-@asynccontextmanager
-async def open_database(settings: Settings) -> AsyncIterator[tuple[asyncpg.Pool, str]]:
-    """The configured database, or the embedded one in development; migrated."""
-    async with AsyncExitStack() as stack:
-        url = settings.database_url
-        if url is None:
-            if settings.is_production:
-                raise StartupError("MAILER_DATABASE_URL is required in production")
-            embedded = await start_embedded_postgres(settings.data_dir)
-            stack.callback(embedded.stop)
-            url = embedded.url
-        pool = await open_pool(url)
-        stack.push_async_callback(pool.close)
-        async with pool.acquire() as conn:
-            await apply_migrations(conn, migrations_dir())
-        yield pool, url
 
 
 async def run_service(
@@ -174,6 +154,7 @@ async def _start_worker(
             pool, settings, dkim=dkim, slot_providers=standard_slot_providers(settings)
         ),
         metrics=metrics,
+        record_bounces=bounce_recorder(settings.bounces),
         grace_seconds=SHUTDOWN_GRACE_SECONDS,
     )
     worker_stop = asyncio.Event()

@@ -1,0 +1,1 @@
+"""HTTP only: the app factory, routes, middleware and handlers that parse, call a domain, render."""

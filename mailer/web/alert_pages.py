@@ -7,7 +7,7 @@ from aiohttp import web
 
 from mailer.audience.alert_choice import stop_alerts
 from mailer.audience.preferences import Subscriber, subscriber_from_link
-from mailer.editorial.corrections import Q as CQ
+from mailer.editorial import archive
 from mailer.errors import NotFound
 from mailer.numbers import whole_number
 from mailer.tokens import Purpose
@@ -67,10 +67,10 @@ async def archived_item(request: web.Request) -> web.Response:
     text = request.match_info["item_id"]
     pool = request.app[keys.pool_key]
     item_id = whole_number(text)
-    item = await pool.fetchrow(CQ["archived_item"], item_id) if item_id is not None else None
+    item = await archive.archived_item(pool, item_id) if item_id is not None else None
     if item is None or not item["mailings"]:
         raise NotFound("No item we sent has this address.")
-    corrections = await pool.fetch(CQ["corrections_of_item"], item["item_id"])
+    corrections = await archive.corrections_of_item(pool, item["item_id"])
     return render(
         request,
         "web/archived_item.html",

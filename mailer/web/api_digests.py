@@ -73,7 +73,7 @@ async def delete_series(request: web.Request) -> web.Response:
 
 async def list_digests(request: web.Request) -> web.Response:
     status = request.query.get("status") or None
-    rows = await request.app[keys.pool_key].fetch(digests.Q["list_digests"], status)
+    rows = await digests.list_digests(request.app[keys.pool_key], status)
     return web.json_response({"digests": [record_json(r) for r in rows]}, dumps=dumps_json)
 
 
@@ -93,7 +93,7 @@ async def create_digest(request: web.Request) -> web.Response:
 
 
 async def _digest(request: web.Request, mailing_id: int, status: int = 200) -> web.Response:
-    row = await request.app[keys.pool_key].fetchrow(digests.Q["get_digest"], mailing_id)
+    row = await digests.get_digest(request.app[keys.pool_key], mailing_id)
     if row is None:
         raise web.HTTPNotFound(text=f"digest {mailing_id} does not exist")
     return web.json_response(record_json(row), status=status, dumps=dumps_json)

@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from mailer.db import load_queries, record_json
-from mailer.errors import InvalidInput, NotFound
-from mailer.feedback import hooks, suppressions
+from mailer.db import record_json
+from mailer.errors import InvalidInput
+from mailer.feedback import hooks, reports, suppressions
 from mailer.feedback.deliverability import overview
 from mailer.numbers import whole_number
 from mailer.web import keys
@@ -22,8 +22,8 @@ from mailer.web.api import (
     path_id,
     read_fields,
 )
+from mailer.web.openapi_schema import LS, B, S, op
 
-Q = load_queries("feedback/feedback")
 REPORT_STATUSES = ("processed", "ignored", "unmatched", "unparseable", "refused")
 
 
@@ -89,36 +89,32 @@ async def lift_suppression(request: web.Request) -> web.Response:
 
 
 async def list_bounces(request: web.Request) -> web.Response:
-    rows = await request.app[keys.pool_key].fetch(
-        Q["list_bounces"],
-        _query_int(request, "subscriber", None, 2**62),
-        _query_int(request, "mailing", None, 2**62),
-        _choice(request, "kind", ("hard", "soft", "block", "complaint")),
-        _query_int(request, "before", None, 2**62),
-        _query_int(request, "limit", 50, 500),
+    found = await reports.list_bounces(
+        request.app[keys.pool_key],
+        subscriber_id=_query_int(request, "subscriber", None, 2**62),
+        mailing_id=_query_int(request, "mailing", None, 2**62),
+        kind=_choice(request, "kind", ("hard", "soft", "block", "complaint")),
+        before=_query_int(request, "before", None, 2**62),
+        limit=_query_int(request, "limit", 50, 500) or 50,
     )
-    return web.json_response({"bounces": [record_json(r) for r in rows]}, dumps=dumps_json)
+    return web.json_response({"bounces": found}, dumps=dumps_json)
 
 
 async def list_reports(request: web.Request) -> web.Response:
     """Reports newest first; `?status=unparseable` (or unmatched, refused) for what needs
     a human."""
-    rows = await request.app[keys.pool_key].fetch(
-        Q["list_reports"],
-        _choice(request, "status", REPORT_STATUSES),
-        _query_int(request, "before", None, 2**62),
-        _query_int(request, "limit", 50, 500),
+    rows = await reports.list_reports(
+        request.app[keys.pool_key],
+        status=_choice(request, "status", REPORT_STATUSES),
+        before=_query_int(request, "before", None, 2**62),
+        limit=_query_int(request, "limit", 50, 500) or 50,
     )
     return web.json_response({"reports": [record_json(r) for r in rows]}, dumps=dumps_json)
 
 
 async def get_report(request: web.Request) -> web.Response:
     report_id = path_id(request, "report_id")
-    row = await request.app[keys.pool_key].fetchrow(Q["get_report"], report_id)
-    if row is None:
-        raise NotFound(f"report {report_id} does not exist")
-    data = record_json(row)
-    data["raw"] = (row["raw"] or b"").decode("utf-8", errors="replace")
+    data = await reports.get_report(request.app[keys.pool_key], report_id)
     return web.json_response(data, dumps=dumps_json)
 
 
@@ -215,51 +211,50 @@ async def resend_failed(request: web.Request) -> web.Response:
 
 def openapi_paths() -> dict[str, dict[str, Any]]:
     """This module's part of the OpenAPI document (merged in web/openapi.py)."""
-    from mailer.web.openapi import _B, _LS, _S, _op
 
-    hook = {"url": _S, "secret": _S, "events": _LS, "description": _S, "active": _B}
+    hook = {"url": S, "secret": S, "events": LS, "description": S, "active": B}
     return {
         "/suppressions": {
-            "get": _op("List suppressions, newest first", query=("reason", "cursor", "limit")),
-            "post": _op("Suppress an address by hand", ok=201, body={"email": _S, "detail": _S}),
+            "get": op("List suppressions, newest first", query=("reason", "cursor", "limit")),
+            "post": op("Suppress an address by hand", ok=201, body={"email": S, "detail": S}),
         },
         "/suppressions/lift": {
-            "post": _op("Lift an address's suppression", body={"email": _S}),
+            "post": op("Lift an address's suppression", body={"email": S}),
         },
         "/bounces": {
-            "get": _op("Bounces and complaints, newest first",
+            "get": op("Bounces and complaints, newest first",
                        query=("subscriber", "mailing", "kind", "before", "limit")),
         },
         "/bounces/reports": {
-            "get": _op("Received reports (DSN, ARF, webhook events), newest first",
+            "get": op("Received reports (DSN, ARF, webhook events), newest first",
                        query=("status", "before", "limit")),
         },
         "/bounces/reports/{report_id}": {
-            "get": _op("One report, with the raw message", params=("report_id",)),
+            "get": op("One report, with the raw message", params=("report_id",)),
         },
         "/deliverability": {
-            "get": _op("Bounce and complaint rates, overall and per mailing", query=("days",)),
+            "get": op("Bounce and complaint rates, overall and per mailing", query=("days",)),
         },
         "/hooks": {
-            "get": _op("List outbound webhook endpoints"),
-            "post": _op("Register an endpoint (the response shows its secret once)", ok=201,
+            "get": op("List outbound webhook endpoints"),
+            "post": op("Register an endpoint (the response shows its secret once)", ok=201,
                         body=hook),
         },
         "/hooks/{endpoint_id}": {
-            "get": _op("An endpoint with its delivery counts", params=("endpoint_id",)),
-            "patch": _op("Change, pause (active false) or resume an endpoint",
+            "get": op("An endpoint with its delivery counts", params=("endpoint_id",)),
+            "patch": op("Change, pause (active false) or resume an endpoint",
                          params=("endpoint_id",), body=hook),
-            "delete": _op("Remove an endpoint and its log", params=("endpoint_id",), ok=204),
+            "delete": op("Remove an endpoint and its log", params=("endpoint_id",), ok=204),
         },
         "/hooks/{endpoint_id}/deliveries": {
-            "get": _op("The delivery log", params=("endpoint_id",),
+            "get": op("The delivery log", params=("endpoint_id",),
                        query=("status", "before", "limit")),
         },
         "/hooks/{endpoint_id}/deliveries/{hook_delivery_id}/resend": {
-            "post": _op("Send a logged event again", ok=202,
+            "post": op("Send a logged event again", ok=202,
                         params=("endpoint_id", "hook_delivery_id")),
         },
         "/hooks/{endpoint_id}/resend-failed": {
-            "post": _op("Send every given-up event again", ok=202, params=("endpoint_id",)),
+            "post": op("Send every given-up event again", ok=202, params=("endpoint_id",)),
         },
     }  # fmt: skip

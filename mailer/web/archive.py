@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import asyncpg
 from aiohttp import web
 
-from mailer.editorial.corrections import Q as CQ
-from mailer.editorial.digests import Q, render_parts
+from mailer.editorial import archive
+from mailer.editorial.digests import render_parts
 from mailer.errors import NotFound
 from mailer.web import keys
 from mailer.web.middleware import MAIL_PREVIEW_CSP
@@ -20,7 +20,7 @@ ATOM = "http://www.w3.org/2005/Atom"
 
 
 async def archive_page(request: web.Request) -> web.Response:
-    rows = await request.app[keys.pool_key].fetch(Q["archive"], 200)
+    rows = await archive.list_archive(request.app[keys.pool_key])
     return render(request, "web/archive.html", title="Archive", digests=rows)
 
 
@@ -33,7 +33,7 @@ async def _archived(request: web.Request) -> asyncpg.Record:
     # Checked first: PostgreSQL refuses text with a NUL byte (a 500), and no slug has one.
     row = None
     if SLUG.fullmatch(slug):
-        row = await request.app[keys.pool_key].fetchrow(Q["archived_digest"], slug)
+        row = await archive.archived_mailing(request.app[keys.pool_key], slug)
     if row is None:
         raise NotFound("No sent digest has this address.")
     return row
@@ -42,8 +42,8 @@ async def _archived(request: web.Request) -> asyncpg.Record:
 async def archived_digest(request: web.Request) -> web.Response:
     """The page around the digest; the digest itself is mail HTML, shown in a sandbox."""
     row = await _archived(request)
-    corrections = await request.app[keys.pool_key].fetch(
-        CQ["corrections_of_mailing"], row["mailing_id"]
+    corrections = await archive.corrections_of_mailing(
+        request.app[keys.pool_key], row["mailing_id"]
     )
     return render(
         request,
@@ -64,7 +64,7 @@ async def archived_digest_body(request: web.Request) -> web.Response:
 
 async def archive_atom(request: web.Request) -> web.Response:
     settings = request.app[keys.settings_key]
-    rows = await request.app[keys.pool_key].fetch(Q["archive"], 50)
+    rows = await archive.list_archive(request.app[keys.pool_key], 50)
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
     ET.SubElement(feed, f"{{{ATOM}}}title").text = f"{settings.organisation} digests and alerts"

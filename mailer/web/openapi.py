@@ -8,61 +8,7 @@ from aiohttp import web
 
 from mailer import __version__
 from mailer.web import api_feedback, keys
-
-_ERROR = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {
-                "status": {"type": "integer"},
-                "message": {"type": "string"},
-                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-            },
-            "required": ["status", "message"],
-        }
-    },
-}
-_OBJECT = {"type": "object", "additionalProperties": True}
-
-
-def _op(summary: str, *, body: dict[str, Any] | None = None, ok: int = 200,
-        params: tuple[str, ...] = (), query: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
-    operation: dict[str, Any] = {
-        "summary": summary,
-        "parameters": [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-            for p in params
-        ]
-        + [{"name": q, "in": "query", "schema": {"type": "string"}} for q in query],
-        "responses": {
-            str(ok): {"description": "OK", "content": {"application/json": {"schema": _OBJECT}}},
-            "400": {"$ref": "#/components/responses/Error"},
-            "401": {"$ref": "#/components/responses/Error"},
-            "404": {"$ref": "#/components/responses/Error"},
-            "409": {"$ref": "#/components/responses/Error"},
-        },
-    }
-    if body is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": {"type": "object", "properties": body}}},
-        }
-    return operation
-
-
-def _file_op(
-    summary: str, *, params: tuple[str, ...] = (), query: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    operation = _op(summary, params=params, query=query)
-    operation["responses"]["200"] = {
-        "description": "A file, streamed",
-        "content": {
-            "text/csv": {"schema": {"type": "string"}},
-            "application/x-ndjson": {"schema": {"type": "string"}},
-        },
-    }
-    return operation
+from mailer.web.openapi_schema import ERROR, LI, LS, OBJECT, B, I, S, file_op, op
 
 
 def _import_op() -> dict[str, Any]:
@@ -82,7 +28,7 @@ def _import_op() -> dict[str, Any]:
         "confirm_rate",
         "wait",
     )
-    operation = _op(
+    operation = op(
         "Import subscribers from a CSV or JSON Lines file (mode=consented with "
         "source, or mode=opt_in); waits up to `wait` seconds for the summary",
         query=options,
@@ -110,142 +56,136 @@ def _import_op() -> dict[str, Any]:
     return operation  # fmt: skip
 
 
-_S = {"type": "string"}
-_I = {"type": "integer"}
-_B = {"type": "boolean"}
-_LS = {"type": "array", "items": _S}
-_LI = {"type": "array", "items": _I}
-
 PATHS: dict[str, dict[str, Any]] = {
     "/topics": {
-        "get": _op("List topics"),
-        "post": _op("Create a topic", ok=201, body={"name": _S, "slug": _S, "description": _S,
-                                                     "public": _B, "position": _I}),
+        "get": op("List topics"),
+        "post": op("Create a topic", ok=201, body={"name": S, "slug": S, "description": S,
+                                                     "public": B, "position": I}),
     },
     "/topics/{slug}": {
-        "patch": _op("Change a topic", params=("slug",),
-                     body={"name": _S, "description": _S, "public": _B, "position": _I}),
-        "delete": _op("Remove a topic", params=("slug",), ok=204),
+        "patch": op("Change a topic", params=("slug",),
+                     body={"name": S, "description": S, "public": B, "position": I}),
+        "delete": op("Remove a topic", params=("slug",), ok=204),
     },
     "/feeds": {
-        "get": _op("List feed sources"),
-        "post": _op("Add a feed source", ok=201,
-                    body={"url": _S, "name": _S, "topics": _LS, "poll_interval": _I,
-                          "category_rules": {"type": "object", "additionalProperties": _LS}}),
+        "get": op("List feed sources"),
+        "post": op("Add a feed source", ok=201,
+                    body={"url": S, "name": S, "topics": LS, "poll_interval": I,
+                          "category_rules": {"type": "object", "additionalProperties": LS}}),
     },
     "/feeds/{source_id}": {
-        "patch": _op("Change, pause or resume a source", params=("source_id",),
-                     body={"url": _S, "name": _S, "topics": _LS, "poll_interval": _I, "paused": _B,
-                           "category_rules": _OBJECT}),
-        "delete": _op("Remove a source (its items stay)", params=("source_id",), ok=204),
+        "patch": op("Change, pause or resume a source", params=("source_id",),
+                     body={"url": S, "name": S, "topics": LS, "poll_interval": I, "paused": B,
+                           "category_rules": OBJECT}),
+        "delete": op("Remove a source (its items stay)", params=("source_id",), ok=204),
     },
-    "/feeds/{source_id}/poll": {"post": _op("Poll a source now", params=("source_id",))},
+    "/feeds/{source_id}/poll": {"post": op("Poll a source now", params=("source_id",))},
     "/items": {
-        "get": _op("List items, newest first", query=("topic", "source", "since", "unsent", "q",
+        "get": op("List items, newest first", query=("topic", "source", "since", "unsent", "q",
                                                        "hidden", "limit", "cursor")),
     },
     "/items/{item_id}": {
-        "patch": _op("Edit or hide an item", params=("item_id",),
-                     body={"title": _S, "summary_html": _S, "topics": _LS, "hidden": _B}),
+        "patch": op("Edit or hide an item", params=("item_id",),
+                     body={"title": S, "summary_html": S, "topics": LS, "hidden": B}),
     },
     "/series": {
-        "get": _op("List digest series"),
-        "post": _op("Create a series", ok=201,
-                    body={"name": _S, "slug": _S, "description": _S, "cron": _S,
-                          "timezone": _S, "mode": {"enum": ["draft", "auto"]}, "is_default": _B}),
+        "get": op("List digest series"),
+        "post": op("Create a series", ok=201,
+                    body={"name": S, "slug": S, "description": S, "cron": S,
+                          "timezone": S, "mode": {"enum": ["draft", "auto"]}, "is_default": B}),
     },
     "/series/{series_id}": {
-        "patch": _op("Change a series", params=("series_id",),
-                     body={"name": _S, "cron": _S, "timezone": _S, "mode": _S,
-                           "is_default": _B, "active": _B}),
-        "delete": _op("Remove a series (409 while a digest of it is unfinished)",
+        "patch": op("Change a series", params=("series_id",),
+                     body={"name": S, "cron": S, "timezone": S, "mode": S,
+                           "is_default": B, "active": B}),
+        "delete": op("Remove a series (409 while a digest of it is unfinished)",
                       params=("series_id",), ok=204),
     },
     "/digests": {
-        "get": _op("List digests", query=("status",)),
-        "post": _op("Assemble a draft digest for a series", ok=201,
-                    body={"series_id": _I, "subject": _S}),
+        "get": op("List digests", query=("status",)),
+        "post": op("Assemble a draft digest for a series", ok=201,
+                    body={"series_id": I, "subject": S}),
     },
     "/digests/{mailing_id}": {
-        "get": _op("A digest", params=("mailing_id",)),
-        "patch": _op("Edit subject, intro (Markdown) and items (ordered ids)",
-                     params=("mailing_id",), body={"subject": _S, "intro_md": _S, "items": _LI}),
+        "get": op("A digest", params=("mailing_id",)),
+        "patch": op("Edit subject, intro (Markdown) and items (ordered ids)",
+                     params=("mailing_id",), body={"subject": S, "intro_md": S, "items": LI}),
     },
     "/digests/{mailing_id}/schedule": {
-        "post": _op("Schedule a digest", params=("mailing_id",), body={"send_at": _S}),
+        "post": op("Schedule a digest", params=("mailing_id",), body={"send_at": S}),
     },
-    "/digests/{mailing_id}/send-now": {"post": _op("Send now", params=("mailing_id",))},
-    "/digests/{mailing_id}/cancel": {"post": _op("Cancel", params=("mailing_id",))},
+    "/digests/{mailing_id}/send-now": {"post": op("Send now", params=("mailing_id",))},
+    "/digests/{mailing_id}/cancel": {"post": op("Cancel", params=("mailing_id",))},
     "/digests/{mailing_id}/preview": {
-        "get": _op("Preview as a subscriber would get it", params=("mailing_id",),
+        "get": op("Preview as a subscriber would get it", params=("mailing_id",),
                    query=("subscriber", "format")),
     },
     "/digests/{mailing_id}/test-send": {
-        "post": _op("Send a test to some addresses", params=("mailing_id",), ok=202,
-                    body={"addresses": _LS}),
+        "post": op("Send a test to some addresses", params=("mailing_id",), ok=202,
+                    body={"addresses": LS}),
     },
-    "/digests/{mailing_id}/stats": {"get": _op("Delivery progress, bounce and complaint rates",
+    "/digests/{mailing_id}/stats": {"get": op("Delivery progress, bounce and complaint rates",
                                                params=("mailing_id",))},
-    "/mailings/{mailing_id}/progress": {"get": _op("Delivery progress", params=("mailing_id",))},
-    "/mailings/{mailing_id}/pause": {"post": _op("Pause sending", params=("mailing_id",))},
-    "/mailings/{mailing_id}/resume": {"post": _op("Resume sending", params=("mailing_id",))},
-    "/mailings/{mailing_id}/cancel": {"post": _op("Cancel sending", params=("mailing_id",))},
+    "/mailings/{mailing_id}/progress": {"get": op("Delivery progress", params=("mailing_id",))},
+    "/mailings/{mailing_id}/pause": {"post": op("Pause sending", params=("mailing_id",))},
+    "/mailings/{mailing_id}/resume": {"post": op("Resume sending", params=("mailing_id",))},
+    "/mailings/{mailing_id}/cancel": {"post": op("Cancel sending", params=("mailing_id",))},
     "/alerts": {
-        "get": _op("List alerts, newest first", query=("status",)),
-        "post": _op("Draft an alert of one item: answers its recipient count to confirm",
-                    ok=201, body={"item_id": _I}),
+        "get": op("List alerts, newest first", query=("status",)),
+        "post": op("Draft an alert of one item: answers its recipient count to confirm",
+                    ok=201, body={"item_id": I}),
     },
-    "/alerts/{alert_id}": {"get": _op("An alert with its progress", params=("alert_id",))},
+    "/alerts/{alert_id}": {"get": op("An alert with its progress", params=("alert_id",))},
     "/alerts/{alert_id}/send": {
-        "post": _op("Send a draft alert: `confirm` must be its recipient count", ok=202,
-                    params=("alert_id",), body={"confirm": _I}),
+        "post": op("Send a draft alert: `confirm` must be its recipient count", ok=202,
+                    params=("alert_id",), body={"confirm": I}),
     },
-    "/alerts/{alert_id}/cancel": {"post": _op("Cancel an alert", params=("alert_id",))},
+    "/alerts/{alert_id}/cancel": {"post": op("Cancel an alert", params=("alert_id",))},
     "/alerts/{alert_id}/preview": {
-        "get": _op("Preview an alert", params=("alert_id",), query=("format",)),
+        "get": op("Preview an alert", params=("alert_id",), query=("format",)),
     },
     "/items/{item_id}/corrections": {
-        "post": _op("Correct or retract a sent item and draft the notice to its receivers",
+        "post": op("Correct or retract a sent item and draft the notice to its receivers",
                     ok=201, params=("item_id",),
-                    body={"note": _S, "retract": _B, "title": _S, "summary_html": _S}),
+                    body={"note": S, "retract": B, "title": S, "summary_html": S}),
     },
     "/items/{item_id}/audit": {
-        "get": _op("Who received an item, when, through which mailings; its corrections",
+        "get": op("Who received an item, when, through which mailings; its corrections",
                    params=("item_id",)),
     },
-    "/corrections": {"get": _op("List corrections", query=("item", "status"))},
+    "/corrections": {"get": op("List corrections", query=("item", "status"))},
     "/corrections/{correction_id}": {
-        "get": _op("A correction and its notice", params=("correction_id",)),
+        "get": op("A correction and its notice", params=("correction_id",)),
     },
     "/corrections/{correction_id}/send": {
-        "post": _op("Send a correction notice: `confirm` must be its recipient count", ok=202,
-                    params=("correction_id",), body={"confirm": _I}),
+        "post": op("Send a correction notice: `confirm` must be its recipient count", ok=202,
+                    params=("correction_id",), body={"confirm": I}),
     },
     "/corrections/{correction_id}/cancel": {
-        "post": _op("Cancel a correction notice (the correction stays)",
+        "post": op("Cancel a correction notice (the correction stays)",
                     params=("correction_id",)),
     },
     "/corrections/{correction_id}/preview": {
-        "get": _op("Preview a correction notice", params=("correction_id",), query=("format",)),
+        "get": op("Preview a correction notice", params=("correction_id",), query=("format",)),
     },
-    "/subscribers/data": {"get": _op("Everything held about an address", query=("email",))},
-    "/subscribers/erase": {"post": _op("Erase an address's data", body={"email": _S})},
+    "/subscribers/data": {"get": op("Everything held about an address", query=("email",))},
+    "/subscribers/erase": {"post": op("Erase an address's data", body={"email": S})},
     "/subscribers": {
-        "get": _op("Search subscribers (address fragment, status, topic slug, signup date "
+        "get": op("Search subscribers (address fragment, status, topic slug, signup date "
                    "since/until), newest first; pass next_cursor as cursor for the next page",
                    query=("q", "status", "topic", "since", "until", "limit", "cursor")),
     },
     "/subscribers/export": {
-        "get": _file_op("Export subscribers, streamed (CSV with a BOM, or JSON Lines)",
+        "get": file_op("Export subscribers, streamed (CSV with a BOM, or JSON Lines)",
                         query=("format", "status", "topic")),
     },
     "/subscribers/import": {"post": _import_op()},
     "/subscribers/imports/{import_id}": {
-        "get": _op("An import: status (running, done, failed, interrupted), progress, summary",
+        "get": op("An import: status (running, done, failed, interrupted), progress, summary",
                    params=("import_id",)),
     },
     "/subscribers/imports/{import_id}/rejects": {
-        "get": _file_op("The rows an import did not apply: the file's columns plus reason "
+        "get": file_op("The rows an import did not apply: the file's columns plus reason "
                         "and line", params=("import_id",)),
     },
 }  # fmt: skip
@@ -267,7 +207,7 @@ def document(base_url: str) -> dict[str, Any]:
         "paths": PATHS,
         "components": {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": _ERROR},
+            "schemas": {"Error": ERROR},
             "responses": {
                 "Error": {
                     "description": "The stable error shape",

@@ -12,8 +12,8 @@ from mailer.audience.consent import Context
 from mailer.audience.preferences import (
     PAUSE_CHOICES,
     PreferenceChoice,
-    Q,
     Subscriber,
+    active_series,
     erase,
     export_data,
     save_preferences,
@@ -74,7 +74,7 @@ async def _page(
 ) -> web.Response:
     pool = request.app[keys.pool_key]
     topics = await list_topics(pool, public_only=True)
-    series = await pool.fetch(Q["active_series"])
+    series = await active_series(pool)
     response = render(
         request,
         "web/preferences.html",

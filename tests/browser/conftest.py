@@ -25,7 +25,7 @@ from tests.browser.support import (
     Screenshot,
     save_screenshots,
 )
-from tests.process import Service, free_port, mailer_env
+from tests.support.process import Service, free_port, mailer_env
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

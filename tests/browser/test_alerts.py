@@ -18,7 +18,7 @@ from mailer.audience.topics import create_topic
 from mailer.config import load_settings
 from mailer.editorial import alerts, corrections
 from tests.browser.support import RunningService, Screenshot
-from tests.newsroom import add_item, add_reader, mark_sent
+from tests.support.newsroom import add_item, add_reader, mark_sent
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 

@@ -15,7 +15,7 @@ import pytest
 from playwright.async_api import Dialog, Page, expect
 
 from tests.browser.support import RunningService, Screenshot
-from tests.console import PASSWORD, XSS, add_editor, newsroom
+from tests.support.console import PASSWORD, XSS, add_editor, newsroom
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 

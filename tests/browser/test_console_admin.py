@@ -14,9 +14,9 @@ from playwright.async_api import Page, expect
 from mailer.audience.consent import Context, record_consent
 from tests.browser.support import RunningService, save_screenshots
 from tests.browser.test_console import sign_in, watch_dialogs
-from tests.console import add_editor
-from tests.console_admin import feed_server
-from tests.factories import add_subscribers
+from tests.support.console import add_editor
+from tests.support.console_admin import feed_server
+from tests.support.factories import add_subscribers
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 

@@ -11,7 +11,7 @@ from playwright.async_api import Browser, Dialog, Page, expect
 
 from tests.browser.support import DESKTOP, RunningService
 from tests.browser.test_console import sign_in
-from tests.console import PASSWORD, add_editor, newsroom
+from tests.support.console import PASSWORD, add_editor, newsroom
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 

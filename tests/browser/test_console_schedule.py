@@ -17,8 +17,8 @@ from playwright.async_api import Browser, Page, expect
 from mailer.editorial import digests
 from tests.browser.support import DESKTOP, RunningService
 from tests.browser.test_console import sign_in
-from tests.console import add_editor, newsroom
-from tests.factories import engine_settings
+from tests.support.console import add_editor, newsroom
+from tests.support.factories import engine_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 

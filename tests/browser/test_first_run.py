@@ -22,7 +22,7 @@ from mailer.demo.content import DEMO_ADMIN_EMAIL, DEMO_SERIES_NAME
 from mailer.web.public import MIN_FORM_SECONDS
 from tests.browser import walk
 from tests.browser.support import NOT_LOOPBACK
-from tests.process import Service, free_port, mailer_env
+from tests.support.process import Service, free_port, mailer_env
 
 OWN_PASSWORD = "my own long passphrase"
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]

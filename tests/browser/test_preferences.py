@@ -20,7 +20,7 @@ from mailer.addresses import address_key
 from mailer.audience.topics import Topic, create_topic
 from mailer.delivery import mailings
 from tests.browser.support import RunningService, Screenshot
-from tests.factories import digest_mailing
+from tests.support.factories import digest_mailing
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 

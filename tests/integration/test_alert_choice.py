@@ -16,9 +16,9 @@ import pytest
 from mailer.signatures import sign
 from mailer.tokens import Purpose, Signer
 from mailer.web.app import create_app
-from tests.factories import SECRET, engine_settings
-from tests.helpers import ClientFactory
-from tests.newsroom import WEBHOOK_SECRET, Client, add_item, add_reader, make_topics
+from tests.support.factories import SECRET, engine_settings
+from tests.support.helpers import ClientFactory
+from tests.support.newsroom import WEBHOOK_SECRET, Client, add_item, add_reader, make_topics
 
 SIGNER = Signer(SECRET)
 

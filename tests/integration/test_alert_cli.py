@@ -10,9 +10,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.factories import SECRET
-from tests.newsroom import add_item, add_reader, make_topics, mark_sent
-from tests.process import mailer_env
+from tests.support.factories import SECRET
+from tests.support.newsroom import add_item, add_reader, make_topics, mark_sent
+from tests.support.process import mailer_env
 
 
 def mailer(

@@ -18,9 +18,9 @@ from mailer.editorial import alerts, digests
 from mailer.editorial.notices import AudienceChanged
 from mailer.errors import Conflict, NotFound
 from mailer.web.app import create_app
-from tests.factories import add_subscribers, engine_settings, running_worker, wait_until
-from tests.helpers import ClientFactory
-from tests.newsroom import (
+from tests.support.factories import add_subscribers, engine_settings, running_worker, wait_until
+from tests.support.helpers import ClientFactory
+from tests.support.newsroom import (
     WEBHOOK_SECRET,
     Client,
     add_item,
@@ -31,7 +31,7 @@ from tests.newsroom import (
     make_topics,
     mark_sent,
 )
-from tests.smtp_sink import SmtpSink
+from tests.support.smtp_sink import SmtpSink
 
 EDITOR = "test editor"
 

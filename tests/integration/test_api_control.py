@@ -8,9 +8,9 @@ from mailer.accounts.api_keys import create_api_key, revoke_api_key
 from mailer.config import load_settings
 from mailer.delivery import mailings
 from mailer.web.app import create_app
-from tests.factories import add_subscribers, digest_mailing
-from tests.helpers import ClientFactory
-from tests.process import mailer_env, run_mailer
+from tests.support.factories import add_subscribers, digest_mailing
+from tests.support.helpers import ClientFactory
+from tests.support.process import mailer_env, run_mailer
 
 
 async def make_key(pool: asyncpg.Pool, name: str = "test") -> tuple[int, str]:

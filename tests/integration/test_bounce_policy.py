@@ -20,9 +20,15 @@ from mailer.feedback.receiver import start_receiver
 from mailer.signatures import sign
 from mailer.tokens import Signer
 from mailer.web.app import create_app
-from tests.factories import add_subscribers, digest_mailing, running_worker, statuses, wait_until
-from tests.feedback_messages import dsn
-from tests.feedback_support import (
+from tests.support.factories import (
+    add_subscribers,
+    digest_mailing,
+    running_worker,
+    statuses,
+    wait_until,
+)
+from tests.support.feedback_messages import dsn
+from tests.support.feedback_support import (
     feedback_settings,
     fetch_one,
     send_digest,
@@ -30,9 +36,9 @@ from tests.feedback_support import (
     subscriber_status,
     suppressed_reasons,
 )
-from tests.helpers import ClientFactory
-from tests.process import mailer_env, run_mailer
-from tests.smtp_sink import SmtpSink
+from tests.support.helpers import ClientFactory
+from tests.support.process import mailer_env, run_mailer
+from tests.support.smtp_sink import SmtpSink
 
 A = "reader0@example.org"
 

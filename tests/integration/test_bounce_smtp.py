@@ -14,8 +14,8 @@ import pytest
 from mailer.config import Settings
 from mailer.feedback.receiver import BounceReceiver, start_receiver
 from mailer.tokens import Signer
-from tests.feedback_messages import arf, dsn, original_message
-from tests.feedback_support import (
+from tests.support.feedback_messages import arf, dsn, original_message
+from tests.support.feedback_support import (
     Sent,
     event_types,
     feedback_settings,
@@ -25,7 +25,7 @@ from tests.feedback_support import (
     subscriber_status,
     suppressed_reasons,
 )
-from tests.smtp_sink import SmtpSink
+from tests.support.smtp_sink import SmtpSink
 
 A, B, C = "reader0@example.org", "reader1@example.org", "reader2@example.org"
 
@@ -232,7 +232,7 @@ async def test_serve_role_bounces_runs_the_receiver(
     receiver on MAILER_BOUNCE_LISTEN, reports stored in the shared database."""
     import asyncio
 
-    from tests.process import Service, free_port, mailer_env
+    from tests.support.process import Service, free_port, mailer_env
 
     port, smtp_port = free_port(), free_port()
     env = mailer_env(

@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient
 from mailer.config import Settings
 from mailer.signatures import sign
 from mailer.web.app import create_app
-from tests.feedback_support import (
+from tests.support.feedback_support import (
     Sent,
     event_types,
     feedback_settings,
@@ -28,8 +28,8 @@ from tests.feedback_support import (
     subscriber_status,
     suppressed_reasons,
 )
-from tests.helpers import ClientFactory
-from tests.smtp_sink import SmtpSink
+from tests.support.helpers import ClientFactory
+from tests.support.smtp_sink import SmtpSink
 
 Client = TestClient[web.Request, web.Application]
 SECRET = "website-webhook-secret-1"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.process import Service, free_port, http_get, mailer_env, run_mailer
+from tests.support.process import Service, free_port, http_get, mailer_env, run_mailer
 
 
 def assert_one_clear_line(stderr: str, fragment: str) -> None:

@@ -14,9 +14,9 @@ import pytest
 from mailer.config import NoticeMode, Settings
 from mailer.editorial import digests
 from mailer.web.app import create_app
-from tests.factories import engine_settings
-from tests.helpers import ClientFactory
-from tests.newsroom import (
+from tests.support.factories import engine_settings
+from tests.support.helpers import ClientFactory
+from tests.support.newsroom import (
     WEBHOOK_SECRET,
     Client,
     add_reader,

@@ -15,9 +15,9 @@ from mailer.audience import topics
 from mailer.content import feeds
 from mailer.editorial import series
 from mailer.web.console.session import Access
-from tests.console import add_editor, console_app
-from tests.console_admin import admin_client, editor_client, post
-from tests.helpers import ClientFactory
+from tests.support.console import add_editor, console_app
+from tests.support.console_admin import admin_client, editor_client, post
+from tests.support.helpers import ClientFactory
 
 # (method, path) of every admin-only route, as registered; `_ids` fills the placeholders.
 ADMIN_ROUTES = [
@@ -101,7 +101,7 @@ async def _state(pool: asyncpg.Pool) -> list[object]:
 
 def test_the_table_names_every_admin_route(tmp_path: Path) -> None:
     from mailer.web.app import create_app
-    from tests.factories import engine_settings
+    from tests.support.factories import engine_settings
 
     app = create_app(engine_settings(tmp_path), None)  # type: ignore[arg-type]
     console = next(

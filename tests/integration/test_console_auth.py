@@ -10,8 +10,8 @@ from yarl import URL
 
 from mailer.accounts import editors
 from mailer.errors import Conflict, InvalidInput
-from tests.console import PASSWORD, add_editor, console_app, csrf_of, sign_in, signed_in
-from tests.helpers import ClientFactory
+from tests.support.console import PASSWORD, add_editor, console_app, csrf_of, sign_in, signed_in
+from tests.support.helpers import ClientFactory
 
 
 async def test_sign_in_shows_the_dashboard_with_the_editors_menu(

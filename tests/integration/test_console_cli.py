@@ -9,8 +9,8 @@ from pathlib import Path
 import asyncpg
 
 from mailer.accounts import editors
-from tests.console import PASSWORD
-from tests.process import mailer_env, run_mailer
+from tests.support.console import PASSWORD
+from tests.support.process import mailer_env, run_mailer
 
 
 async def test_editors_add_list_disable_reset(

@@ -11,8 +11,8 @@ import asyncpg
 from mailer.audience import topics
 from mailer.content import feeds
 from mailer.web.console.feeds import format_rules, parse_rules
-from tests.console_admin import admin_client, feed_server, field_error, field_value, post
-from tests.helpers import ClientFactory
+from tests.support.console_admin import admin_client, feed_server, field_error, field_value, post
+from tests.support.helpers import ClientFactory
 
 
 def test_rules_are_read_line_by_line() -> None:

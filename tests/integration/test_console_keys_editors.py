@@ -10,11 +10,10 @@ from pathlib import Path
 import asyncpg
 
 from mailer.accounts import editors
-from mailer.editorial import counts as console_admin
 from mailer.errors import Conflict
-from tests.console import PASSWORD, XSS, Client, add_editor, csrf_of, sign_in
-from tests.console_admin import admin_client, field_error, field_value, post
-from tests.helpers import ClientFactory
+from tests.support.console import PASSWORD, XSS, Client, add_editor, csrf_of, sign_in
+from tests.support.console_admin import admin_client, field_error, field_value, post
+from tests.support.helpers import ClientFactory
 
 
 async def test_a_key_is_shown_once_works_and_is_revoked(
@@ -175,8 +174,8 @@ async def test_no_admin_can_lock_everyone_out(
     # Two admins taking each other's role at the same moment: one of them stays admin.
     await editors.set_role(pool, "root@example.org", "admin")
     outcomes = await asyncio.gather(
-        console_admin.change_editor(pool, eve, actor_id=root, role="editor"),
-        console_admin.change_editor(pool, root, actor_id=eve, role="editor"),
+        editors.change_editor(pool, eve, actor_id=root, role="editor"),
+        editors.change_editor(pool, root, actor_id=eve, role="editor"),
         return_exceptions=True,
     )
     refused = [o for o in outcomes if isinstance(o, Conflict)]

@@ -14,8 +14,8 @@ from multidict import MultiDict
 
 from mailer.delivery import mailings
 from mailer.editorial import digests
-from tests.console import XSS, Client, add_editor, console_app, newsroom, signed_in
-from tests.helpers import ClientFactory
+from tests.support.console import XSS, Client, add_editor, console_app, newsroom, signed_in
+from tests.support.helpers import ClientFactory
 
 
 async def test_items_filter_hide_edit_and_escape(
@@ -292,7 +292,7 @@ async def test_dashboard_counts_a_finished_send_once(
     empty = await client.get("/console/")
     assert "Nothing sent yet." in await empty.text()
 
-    from tests.factories import engine_settings
+    from tests.support.factories import engine_settings
 
     settings = engine_settings(tmp_path)
     mailing_id = await digests.create_digest(

@@ -16,10 +16,10 @@ from mailer.audience import preferences, topics
 from mailer.audience.consent import Context, record_consent
 from mailer.audience.lookup import like_pattern
 from mailer.editorial import series
-from tests.console import XSS
-from tests.console_admin import admin_client, editor_client, field_error, field_value, post
-from tests.factories import add_subscribers, digest_mailing
-from tests.helpers import ClientFactory
+from tests.support.console import XSS
+from tests.support.console_admin import admin_client, editor_client, field_error, field_value, post
+from tests.support.factories import add_subscribers, digest_mailing
+from tests.support.helpers import ClientFactory
 
 WORDING = f"Yes, send me the newsletter. {XSS}"
 

@@ -13,10 +13,10 @@ from mailer.audience import topics
 from mailer.editorial import series
 from mailer.web.console.series import upcoming_runs
 from mailer.web.console.when import day_and_time, relative
-from tests.console import XSS
-from tests.console_admin import admin_client, field_error, field_value, post
-from tests.factories import add_subscribers
-from tests.helpers import ClientFactory
+from tests.support.console import XSS
+from tests.support.console_admin import admin_client, field_error, field_value, post
+from tests.support.factories import add_subscribers
+from tests.support.helpers import ClientFactory
 
 
 def test_times_in_words() -> None:
@@ -190,7 +190,7 @@ async def test_remove_a_series_once_its_digests_are_done(
     pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
 ) -> None:
     from mailer.editorial import digests
-    from tests.factories import engine_settings
+    from tests.support.factories import engine_settings
 
     client, csrf = await admin_client(pool, aiohttp_client, tmp_path)
     made = await series.create_series(

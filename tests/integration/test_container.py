@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.process import Service, free_port, mailer_env
+from tests.support.process import Service, free_port, mailer_env
 
 DOCKERFILE = Path(__file__).parents[2] / "Dockerfile"
 

@@ -17,9 +17,9 @@ from mailer.delivery import mailings
 from mailer.editorial import alerts, corrections, digests
 from mailer.errors import Conflict
 from mailer.web.app import create_app
-from tests.factories import engine_settings, running_worker, wait_until
-from tests.helpers import ClientFactory
-from tests.newsroom import (
+from tests.support.factories import engine_settings, running_worker, wait_until
+from tests.support.helpers import ClientFactory
+from tests.support.newsroom import (
     WEBHOOK_SECRET,
     Client,
     add_item,
@@ -30,7 +30,7 @@ from tests.newsroom import (
     make_topics,
     mark_sent,
 )
-from tests.smtp_sink import SmtpSink
+from tests.support.smtp_sink import SmtpSink
 
 EDITOR = "test editor"
 

@@ -21,9 +21,9 @@ from mailer.db import open_pool
 from mailer.delivery import mailings
 from mailer.migrate import apply_migrations
 from mailer.resources import migrations_dir
-from tests.factories import SECRET, add_subscribers, digest_mailing, statuses, wait_until
-from tests.process import finish, mailer_env, start_worker, worker_output
-from tests.smtp_sink import SmtpSink
+from tests.support.factories import SECRET, add_subscribers, digest_mailing, statuses, wait_until
+from tests.support.process import finish, mailer_env, start_worker, worker_output
+from tests.support.smtp_sink import SmtpSink
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

@@ -14,7 +14,7 @@ from mailer.delivery import queue as deliveries
 from mailer.delivery.sender import Ledger
 from mailer.models import DeliveryStatus
 from mailer.tokens import Signer
-from tests.factories import (
+from tests.support.factories import (
     SECRET,
     add_subscribers,
     digest_mailing,
@@ -23,7 +23,7 @@ from tests.factories import (
     statuses,
     wait_until,
 )
-from tests.smtp_sink import SmtpSink
+from tests.support.smtp_sink import SmtpSink
 
 
 async def enqueue_notice(pool: asyncpg.Pool, subscriber_id: int | None, recipient: str) -> int:
@@ -246,7 +246,7 @@ async def test_hard_bounce_fails_and_suppresses_the_address(
 async def test_server_down_then_up_loses_nothing(
     pool: asyncpg.Pool, db_url: str, tmp_path: Path
 ) -> None:
-    from tests.smtp_sink import start_sink
+    from tests.support.smtp_sink import start_sink
 
     sink = await start_sink()
     port = sink.port

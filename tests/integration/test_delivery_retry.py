@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 
 from mailer.addresses import address_hash, address_key
-from tests.factories import SECRET, engine_settings, running_worker
-from tests.process import mailer_env
-from tests.smtp_sink import SmtpSink
+from tests.support.factories import SECRET, engine_settings, running_worker
+from tests.support.process import mailer_env
+from tests.support.smtp_sink import SmtpSink
 
 ENCODE_ERROR = "'ascii' codec can't encode character '\\xe9' (UnicodeEncodeError)"
 

@@ -17,7 +17,7 @@ from mailer.accounts import editors
 from mailer.db import open_pool
 from mailer.demo.content import DEMO_ADMIN_EMAIL
 from mailer.embedded import outbox_dir
-from tests.process import Service, free_port, mailer_env, run_mailer
+from tests.support.process import Service, free_port, mailer_env, run_mailer
 
 pytestmark = pytest.mark.slow
 

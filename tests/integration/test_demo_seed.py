@@ -24,11 +24,11 @@ from mailer.demo.seed import demo_state, follow_listen_address, seed_once
 from mailer.fetch import make_session
 from mailer.web import keys
 from mailer.web.app import create_app
-from tests.console import add_editor, console_app, signed_in
-from tests.console_admin import ADMIN, post
-from tests.factories import engine_settings
-from tests.helpers import ClientFactory
-from tests.process import free_port
+from tests.support.console import add_editor, console_app, signed_in
+from tests.support.console_admin import ADMIN, post
+from tests.support.factories import engine_settings
+from tests.support.helpers import ClientFactory
+from tests.support.process import free_port
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 DEMO_ITEMS = 12

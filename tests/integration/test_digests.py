@@ -20,9 +20,9 @@ from mailer.content.parse import ParsedItem
 from mailer.editorial import digests, series
 from mailer.errors import Conflict, InvalidInput
 from mailer.web.app import create_app
-from tests.factories import engine_settings, running_worker, statuses, wait_until
-from tests.helpers import ClientFactory
-from tests.smtp_sink import SmtpSink
+from tests.support.factories import engine_settings, running_worker, statuses, wait_until
+from tests.support.helpers import ClientFactory
+from tests.support.smtp_sink import SmtpSink
 
 Client = TestClient[web.Request, web.Application]
 NOW = datetime.now(UTC)

@@ -6,7 +6,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.process import Service, free_port, http_get, mailer_env
+from tests.support.process import Service, free_port, http_get, mailer_env
 
 
 def embedded_url(data_dir: Path) -> str:

@@ -23,8 +23,8 @@ from mailer.errors import Conflict, InvalidInput
 from mailer.fetch import make_session
 from mailer.signatures import sign
 from mailer.web.app import create_app
-from tests.factories import engine_settings
-from tests.helpers import ClientFactory
+from tests.support.factories import engine_settings
+from tests.support.helpers import ClientFactory
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "feeds"
 
@@ -444,7 +444,7 @@ async def test_editors_list_edit_and_hide_items(
 async def test_feeds_cli(
     pool: asyncpg.Pool, db_url: str, tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    from tests.process import mailer_env, run_mailer
+    from tests.support.process import mailer_env, run_mailer
 
     await create_topic(pool, name="Tobacco Control")
     env = mailer_env(tmp_path, MAILER_DATABASE_URL=db_url, MAILER_FEED_ALLOW_PRIVATE="true")
@@ -468,7 +468,7 @@ async def test_feeds_cli(
 async def test_feeds_cli_updates_a_source_as_the_api_does(
     pool: asyncpg.Pool, db_url: str, tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    from tests.process import mailer_env, run_mailer
+    from tests.support.process import mailer_env, run_mailer
 
     await create_topic(pool, name="Tobacco Control")
     await create_topic(pool, name="Road Safety")

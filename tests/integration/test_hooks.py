@@ -23,10 +23,10 @@ from mailer.feedback import suppressions
 from mailer.feedback.hook_dispatch import HookDispatcher
 from mailer.signatures import verify
 from mailer.web.app import create_app
-from tests.factories import add_subscribers, engine_settings, wait_until
-from tests.feedback_support import fetch_one
-from tests.helpers import ClientFactory
-from tests.process import free_port, mailer_env, run_mailer
+from tests.support.factories import add_subscribers, engine_settings, wait_until
+from tests.support.feedback_support import fetch_one
+from tests.support.helpers import ClientFactory
+from tests.support.process import free_port, mailer_env, run_mailer
 
 SECRET = "endpoint-secret-0123456789"
 

@@ -14,8 +14,8 @@ import pytest
 
 from mailer.audience.topics import create_topic
 from mailer.db import open_pool
-from tests.factories import SECRET
-from tests.process import mailer_env, run_mailer
+from tests.support.factories import SECRET
+from tests.support.process import mailer_env, run_mailer
 
 SNAPSHOT = (
     "SELECT email, name, status, created_at, confirmed_at,"

@@ -11,7 +11,7 @@ from mailer.addresses import address_hash
 from mailer.audience.topics import create_topic
 from mailer.editorial.series import create_series
 from mailer.imports.types import Mode, UnknownTopics
-from tests.import_support import (
+from tests.support.import_support import (
     add_subscriber,
     counts,
     events_of,

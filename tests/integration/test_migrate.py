@@ -6,7 +6,7 @@ import pytest
 
 from mailer.errors import MigrationError
 from mailer.migrate import apply_migrations, discover, pending_migrations
-from tests.pg import PgServer
+from tests.support.pg import PgServer
 
 
 @pytest.fixture

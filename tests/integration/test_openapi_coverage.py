@@ -9,7 +9,7 @@ from aiohttp import web
 
 from mailer.web.app import create_app
 from mailer.web.openapi import PATHS
-from tests.factories import engine_settings
+from tests.support.factories import engine_settings
 
 
 async def test_every_api_route_is_described(pool: asyncpg.Pool, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from mailer.config import SmtpSettings, load_settings
 from mailer.delivery.smtp import SmtpConnection
 from mailer.embedded import DevSmtpSink, start_dev_smtp_sink
 from mailer.web.app import create_app
-from tests.helpers import ClientFactory
+from tests.support.helpers import ClientFactory
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from mailer.audience.topics import create_topic
 from mailer.delivery import mailings
 from mailer.tokens import Purpose, Signer
 from mailer.web.app import create_app
-from tests.factories import SECRET, add_subscribers, digest_mailing, engine_settings
-from tests.helpers import ClientFactory
+from tests.support.factories import SECRET, add_subscribers, digest_mailing, engine_settings
+from tests.support.helpers import ClientFactory
 
 Client = TestClient[web.Request, web.Application]
 SIGNER = Signer(SECRET)

@@ -23,10 +23,10 @@ from mailer.config import Settings
 from mailer.signatures import sign
 from mailer.tokens import Purpose, Signer
 from mailer.web.app import create_app
-from tests.factories import SECRET as SECRET_KEY
-from tests.factories import engine_settings, running_worker
-from tests.helpers import ClientFactory
-from tests.smtp_sink import SmtpSink
+from tests.support.factories import SECRET as SECRET_KEY
+from tests.support.factories import engine_settings, running_worker
+from tests.support.helpers import ClientFactory
+from tests.support.smtp_sink import SmtpSink
 
 Client = TestClient[web.Request, web.Application]
 SECRET = "website-webhook-secret-1"
@@ -344,7 +344,7 @@ async def test_bad_tampered_and_expired_confirmation_links(
     row = await pool.fetchrow("SELECT * FROM deliveries")
     assert row is not None
     settings = signup_settings(tmp_path)
-    from tests.factories import SECRET as KEY
+    from tests.support.factories import SECRET as KEY
 
     provide = confirm_slots(Signer(KEY), settings)
     from mailer.models import ClaimedDelivery

@@ -17,8 +17,8 @@ from mailer.delivery import sender
 from mailer.delivery.wakeup import DeliveryWaker
 from mailer.id_blocks import IdBlock
 from mailer.tokens import Signer
-from tests.factories import SECRET, engine_settings, running_worker, wait_until
-from tests.smtp_sink import SmtpSink
+from tests.support.factories import SECRET, engine_settings, running_worker, wait_until
+from tests.support.smtp_sink import SmtpSink
 
 CONSENT = "Yes, send me the newsroom's news."
 

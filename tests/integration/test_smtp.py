@@ -2,8 +2,8 @@
 
 from mailer.config import SmtpSettings
 from mailer.delivery.smtp import SmtpConnection, SmtpFailure, check_relay
-from tests.process import free_port
-from tests.smtp_sink import SmtpSink, start_sink
+from tests.support.process import free_port
+from tests.support.smtp_sink import SmtpSink, start_sink
 
 MESSAGE = (
     b"From: a@example.org\r\nTo: b@example.org\r\nSubject: dots\r\n\r\n"

@@ -6,7 +6,7 @@ import pytest
 
 from mailer.config import SmtpSettings
 from mailer.delivery.smtp import SmtpConnection, SmtpFailure
-from tests.smtp_sink import SmtpSink
+from tests.support.smtp_sink import SmtpSink
 
 MESSAGE = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: slow\r\n\r\nbody\r\n"
 

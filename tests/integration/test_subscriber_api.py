@@ -23,10 +23,10 @@ from mailer.db import open_pool
 from mailer.editorial.series import create_series
 from mailer.web import api_subscribers
 from mailer.web.app import create_app
-from tests.factories import engine_settings, running_worker, wait_until
-from tests.helpers import ClientFactory
-from tests.import_support import counts, subscriber
-from tests.smtp_sink import SmtpSink
+from tests.support.factories import engine_settings, running_worker, wait_until
+from tests.support.helpers import ClientFactory
+from tests.support.import_support import counts, subscriber
+from tests.support.smtp_sink import SmtpSink
 
 Client = TestClient[web.Request, web.Application]
 

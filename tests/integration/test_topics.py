@@ -7,8 +7,8 @@ import asyncpg
 from mailer.accounts.api_keys import create_api_key
 from mailer.config import load_settings
 from mailer.web.app import create_app
-from tests.helpers import ClientFactory
-from tests.process import mailer_env, run_mailer
+from tests.support.helpers import ClientFactory
+from tests.support.process import mailer_env, run_mailer
 
 
 async def test_topics_api(pool: asyncpg.Pool, aiohttp_client: ClientFactory) -> None:

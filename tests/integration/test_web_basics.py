@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 from mailer.config import Env, load_settings
 from mailer.resources import migrations_dir
 from mailer.web.app import create_app
-from tests.helpers import ClientFactory
+from tests.support.helpers import ClientFactory
 
 
 async def test_healthz_and_readyz(pool: asyncpg.Pool, aiohttp_client: ClientFactory) -> None:
@@ -131,7 +131,7 @@ async def test_numbers_that_only_look_like_numbers_are_a_4xx(
 ) -> None:
     """ "²" passes str.isdigit() and int() refuses it; each of these was a 500."""
     from mailer.signatures import sign
-    from tests.newsroom import editor_headers
+    from tests.support.newsroom import editor_headers
 
     secret = "whsec_numbers_numbers"
     settings = load_settings({"MAILER_WEBHOOK_SECRETS": secret}, dotenv=False)

@@ -9,7 +9,7 @@ import pytest
 from mailer.feedback.parse import UnreadableReport, classify_status, parse_report
 from mailer.feedback.providers import verify_mailgun, verify_postmark
 from mailer.signatures import BadSignature
-from tests.feedback_messages import arf, dsn, original_message
+from tests.support.feedback_messages import arf, dsn, original_message
 
 
 @pytest.mark.parametrize(

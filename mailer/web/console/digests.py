@@ -76,7 +76,7 @@ async def create_digest(request: web.Request) -> web.StreamResponse:
 
 
 async def _digest(request: web.Request, mailing_id: int) -> Any:
-    row = await request.app[keys.pool_key].fetchrow(digests.Q["get_digest"], mailing_id)
+    row = await digests.get_digest(request.app[keys.pool_key], mailing_id)
     if row is None:
         raise web.HTTPNotFound(text=f"digest {mailing_id} does not exist")
     return row

@@ -13,7 +13,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from mailer.accounts import editors, form_nonces
-from mailer.editorial import counts as console_admin
 from mailer.errors import Conflict, InvalidInput
 from mailer.web import keys
 from mailer.web.api import path_id
@@ -118,7 +117,7 @@ async def _change(
         role = form.choice("role", label="Role", options=ROLES)
     if form.ok:
         try:
-            await console_admin.change_editor(
+            await editors.change_editor(
                 request.app[keys.pool_key],
                 editor_id,
                 actor_id=current(request).editor.editor_id,
@@ -152,7 +151,7 @@ async def enable_editor(request: web.Request) -> web.StreamResponse:
 @admin_only
 async def reset_password(request: web.Request) -> web.StreamResponse:
     pool = request.app[keys.pool_key]
-    row = await console_admin.get_editor(pool, path_id(request, "editor_id"))
+    row = await editors.get_editor(pool, path_id(request, "editor_id"))
     nonce = (await FormInput.read(request)).nonce()
     try:
         async with pool.acquire() as conn, conn.transaction():

@@ -89,7 +89,7 @@ async def _page_values(pool: asyncpg.Pool) -> dict[str, Any]:
 @admin_only
 async def feeds_page(request: web.Request, *, form: FormInput | None = None) -> web.StreamResponse:
     pool = request.app[keys.pool_key]
-    sources = await pool.fetch(feeds.Q["list_sources"])
+    sources = await feeds.list_source_rows(pool)
     polled = request.query.get("polled", "")
     return render(
         request,

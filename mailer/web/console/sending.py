@@ -54,7 +54,7 @@ async def sending_page(request: web.Request) -> web.StreamResponse:
     pool = request.app[keys.pool_key]
     mailing_id = path_id(request, "mailing_id")
     current = await mailings.progress(pool, mailing_id)
-    mailing = await pool.fetchrow(mailings.Q["get_mailing"], mailing_id)
+    mailing = await mailings.get_mailing(pool, mailing_id)
     assert mailing is not None  # progress() found it
     return render(
         request,

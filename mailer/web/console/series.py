@@ -79,7 +79,7 @@ def _page_values(request: web.Request) -> dict[str, Any]:
 @admin_only
 async def series_page(request: web.Request, *, form: FormInput | None = None) -> web.StreamResponse:
     pool = request.app[keys.pool_key]
-    rows = await pool.fetch(series.Q["list_series"])
+    rows = await series.list_series_rows(pool)
     return render(
         request,
         "console/series.html",

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from mailer.accounts import editors
 from mailer.web.app import create_app
-from tests.factories import engine_settings
+from tests.support.factories import engine_settings
 
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -76,7 +76,7 @@ async def newsroom(pool: asyncpg.Pool, *, readers: int = 3) -> dict[str, Any]:
     from mailer.content.items import store_items
     from mailer.content.parse import ParsedItem
     from mailer.editorial import series
-    from tests.factories import add_subscribers
+    from tests.support.factories import add_subscribers
 
     overdose = await topics.create_topic(pool, name="Overdose Prevention", position=1)
     vaccines = await topics.create_topic(pool, name="Vaccines", position=2)

@@ -15,7 +15,7 @@ from mailer.imports.jobs import FileRejects
 from mailer.imports.read import ReadOptions, open_import
 from mailer.imports.types import ImportOptions, ImportSummary, Mode
 from mailer.tokens import Signer
-from tests.factories import SECRET, engine_settings
+from tests.support.factories import SECRET, engine_settings
 
 TABLES = (
     "subscribers",

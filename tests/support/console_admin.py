@@ -14,10 +14,10 @@ import asyncpg
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestServer
 
-from tests.console import Client, add_editor, console_app, signed_in
-from tests.helpers import ClientFactory
+from tests.support.console import Client, add_editor, console_app, signed_in
+from tests.support.helpers import ClientFactory
 
-FEEDS = Path(__file__).parent / "fixtures" / "feeds"
+FEEDS = Path(__file__).parents[1] / "fixtures" / "feeds"
 ADMIN = "root@example.org"
 EDITOR = "ana@example.org"
 

@@ -17,11 +17,12 @@ from mailer.delivery.compose import Composer
 from mailer.delivery.mailings import create_mailing
 from mailer.delivery.sender import DeliveryWorker
 from mailer.demo.content import sample_digest_content
+from mailer.feedback.policy import bounce_recorder
 from mailer.metrics import Metrics
 from mailer.runtime.mail_kinds import standard_slot_providers
-from tests.smtp_sink import SmtpSink
+from tests.support.smtp_sink import SmtpSink
 
-FIXTURE_TEMPLATES = Path(__file__).parent / "fixtures" / "templates"
+FIXTURE_TEMPLATES = Path(__file__).parents[1] / "fixtures" / "templates"
 SECRET = "test-secret-key-0123456789-abcdefghij"
 
 
@@ -99,6 +100,7 @@ async def running_worker(
         database_url=db_url,
         composer=composer,
         metrics=Metrics(),
+        record_bounces=bounce_recorder(settings.bounces),
         **options,
     )
     stop = asyncio.Event()

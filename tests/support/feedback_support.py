@@ -13,7 +13,7 @@ import asyncpg
 from mailer.config import Settings
 from mailer.delivery import mailings
 from mailer.feedback.receiver import BounceReceiver
-from tests.factories import (
+from tests.support.factories import (
     add_subscribers,
     digest_mailing,
     engine_settings,
@@ -21,7 +21,7 @@ from tests.factories import (
     statuses,
     wait_until,
 )
-from tests.smtp_sink import Received, SmtpSink
+from tests.support.smtp_sink import Received, SmtpSink
 
 
 def feedback_settings(tmp_path: Path, **bounces: Any) -> Settings:

@@ -1,0 +1,1 @@
+"""What the tests share: factories, real PostgreSQL and SMTP fixtures, process helpers."""
