@@ -5,7 +5,7 @@ database, sending to Postfix's smtp-sink on loopback. Beside it, in the same run
 ceilings with the same message bytes into the same sink: Postfix's smtp-source (the
 machine's SMTP ceiling) and bare aiosmtplib on uvloop in one process (the library's). The
 figures: messages/s end to end and their ratio to each ceiling, fan-out time
-(mailings.start_sending), peak RSS per worker, database rows/s, and where the CPU went.
+(tests/support/mailings.py start_sending), peak RSS per worker, database rows/s, and where the CPU went.
 
 Run it as `bench/delivery` (or `make bench-delivery`); see --help. Progress goes to stderr,
 figures to stdout. Everything it starts (smtp-sink, workers, the database) it stops.
@@ -44,6 +44,7 @@ from mailer.delivery import mailings
 from mailer.delivery.compose import Composer
 from mailer.demo.content import sample_digest_content
 from mailer.models import ClaimedDelivery
+from tests.support import mailings as support_mailings
 
 FROM = "Health News <news@health.example.org>"
 LIST_ID = "Weekly news <weekly.news.example.org>"
@@ -558,7 +559,7 @@ async def engine_round(
         rows0, commits0 = await pg_counters(pool)
         with common.RssSampler(pids, interval=POLL_INTERVAL) as rss:
             started = time.time()
-            result.fanout_rows = await mailings.start_sending(pool, result.mailing_id)
+            result.fanout_rows = await support_mailings.start_sending(pool, result.mailing_id)
             fanout_end = time.time()
             result.fanout_seconds = fanout_end - started
             log(f"fan-out: {result.fanout_rows} deliveries in {result.fanout_seconds:.2f} s")

@@ -52,20 +52,6 @@ async def fan_out(conn: Connection, insert_deliveries: str, *args: Any) -> int:
     return int(status.rsplit(" ", 1)[1])
 
 
-async def start_sending(pool: asyncpg.Pool, mailing_id: int) -> int:
-    """Flip draft/scheduled -> sending and fan out to every eligible subscriber, in one
-    transaction; of several callers racing, one wins and the others get Conflict.
-    Returns the number of deliveries created."""
-    async with pool.acquire() as conn, conn.transaction():
-        kind = await conn.fetchval(Q["begin_sending"], mailing_id)
-        if kind is None:
-            await _raise_state(conn, mailing_id, "start sending")
-        status = await conn.execute(Q["fan_out_to_active"], mailing_id, kind)
-        await record_event(conn, f"{kind}.sending", kind, mailing_id, {"mailing_id": mailing_id})
-        await conn.execute(DQ["notify_deliveries"])
-    return int(status.rsplit(" ", 1)[1])
-
-
 async def pause(
     pool: asyncpg.Pool, mailing_id: int, *, reason: str = "", by: str = "editor"
 ) -> None:

@@ -22,15 +22,6 @@ RETURNING kind;
 -- a digest starting at the same instant could both carry an item to one person.
 SELECT pg_advisory_xact_lock(hashtext('mailer.fan_out'));
 
--- name: fan_out_to_active
--- One row per active, unpaused subscriber, in one statement, at the moment sending starts
--- (so a late unsubscribe is honoured). It runs once per mailing: begin_sending, in the same
--- transaction, lets one caller through.
-INSERT INTO deliveries (mailing_id, subscriber_id, kind, recipient)
-SELECT $1, s.subscriber_id, $2, s.email
-FROM subscribers s
-WHERE s.status = 'active' AND (s.paused_until IS NULL OR s.paused_until <= now());
-
 -- name: pause_mailing
 UPDATE mailings SET status = 'paused', updated_at = now()
 WHERE mailing_id = $1 AND status = 'sending'

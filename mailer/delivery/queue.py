@@ -124,7 +124,3 @@ async def expire_leases(pool: asyncpg.Pool) -> int:
 async def count_queued(pool: asyncpg.Pool) -> int:
     count: int = await pool.fetchval(Q["count_queued"])
     return count
-
-
-async def get_delivery(pool: asyncpg.Pool, delivery_id: int) -> asyncpg.Record | None:
-    return await pool.fetchrow(Q["get_delivery"], delivery_id)

@@ -114,8 +114,3 @@ RETURNING delivery_id;
 -- name: count_queued
 -- Queue depth for the metrics gauge.
 SELECT count(*) FROM deliveries WHERE status IN ('queued', 'deferred');
-
--- name: get_delivery
-SELECT delivery_id, mailing_id, subscriber_id, kind, recipient, status, attempts,
-       next_attempt_at, last_reply, message_id, created_at, sent_at, finished_at
-FROM deliveries WHERE delivery_id = $1;

@@ -18,8 +18,8 @@ from playwright.async_api import Page, expect
 
 from mailer.addresses import address_key
 from mailer.audience.topics import Topic, create_topic
-from mailer.delivery import mailings
 from tests.browser.support import RunningService, Screenshot
+from tests.support import mailings as support_mailings
 from tests.support.factories import digest_mailing
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -79,7 +79,7 @@ async def reader(
             staff.topic_id,
         )
     mailing_id = await digest_mailing(db)
-    assert await mailings.start_sending(db, mailing_id) == 1
+    assert await support_mailings.start_sending(db, mailing_id) == 1
     body = await mail_text(page, service.base_url, subject="Weekly public health news")
     preferences = re.search(r"^Manage your preferences: (\S+)\s*$", body, re.MULTILINE)
     unsubscribe = re.search(r"^Unsubscribe: (\S+)\s*$", body, re.MULTILINE)

@@ -6,8 +6,8 @@ import asyncpg
 
 from mailer.accounts.api_keys import create_api_key, revoke_api_key
 from mailer.config import load_settings
-from mailer.delivery import mailings
 from mailer.web.app import create_app
+from tests.support import mailings as support_mailings
 from tests.support.factories import add_subscribers, digest_mailing
 from tests.support.helpers import ClientFactory
 from tests.support.process import mailer_env, run_mailer
@@ -52,7 +52,7 @@ async def test_progress_pause_resume_cancel(
     assert not_yet.status == 409
     assert "it is draft" in (await not_yet.json())["error"]["message"]
 
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     progress = await (await client.get(f"{base}/progress", headers=headers)).json()
     assert progress["status"] == "sending"
     assert progress["total"] == 5
@@ -95,7 +95,7 @@ async def test_cli_api_keys_and_mailing_commands(
 
     await add_subscribers(pool, 3)
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     paused = run_mailer(["mailings", "pause", str(mailing_id)], env)
     assert paused.returncode == 0, paused.stderr
     assert "paused" in paused.stdout

@@ -20,6 +20,7 @@ from mailer.feedback.receiver import start_receiver
 from mailer.signatures import sign
 from mailer.tokens import Signer
 from mailer.web.app import create_app
+from tests.support import mailings as support_mailings
 from tests.support.factories import (
     add_subscribers,
     digest_mailing,
@@ -57,7 +58,7 @@ async def test_soft_bounces_suppress_after_the_limit_within_the_window(
     envelopes = []
     for _ in range(4):  # four digests to the same reader, each soft-bouncing
         mailing_id = await digest_mailing(pool)
-        await mailings.start_sending(pool, mailing_id)
+        await support_mailings.start_sending(pool, mailing_id)
         async with running_worker(pool, db_url, smtp_sink, settings):
 
             async def sent(mailing_id: int = mailing_id) -> bool:
@@ -112,7 +113,7 @@ async def test_complaints_over_the_threshold_pause_the_mailing(
     for i in range(20, 24):
         smtp_sink.handler.rcpt_replies[f"reader{i}@example.org"] = "451 4.2.0 try later"
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     async with running_worker(pool, db_url, smtp_sink, settings):
 
         async def settled() -> bool:

@@ -18,9 +18,9 @@ import asyncpg
 import pytest
 
 from mailer.db import open_pool
-from mailer.delivery import mailings
 from mailer.migrate import apply_migrations
 from mailer.resources import migrations_dir
+from tests.support import mailings as support_mailings
 from tests.support.factories import SECRET, add_subscribers, digest_mailing, statuses, wait_until
 from tests.support.process import finish, mailer_env, start_worker, worker_output
 from tests.support.smtp_sink import SmtpSink
@@ -75,7 +75,7 @@ async def test_sigkill_mid_send_loses_nothing_and_duplicates_only_what_was_in_fl
     total = 3000
     await add_subscribers(pool, total)
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     env = worker_env(tmp_path, db_url, smtp_sink)
 
     first = start_worker(env)
@@ -110,7 +110,7 @@ async def test_two_workers_share_the_queue_without_sending_twice(
     total = 2000
     await add_subscribers(pool, total)
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     env = worker_env(tmp_path, db_url, smtp_sink, MAILER_CLAIM_BATCH="20")
     workers = [start_worker(env), start_worker(env)]
     try:
@@ -146,7 +146,7 @@ async def test_mailer_workers_runs_child_processes_that_share_the_work_and_stop_
     total = 2000
     await add_subscribers(pool, total)
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     smtp_sink.handler.delay = 0.02  # at most 400 mails/s a process: the child is in time
     env = worker_env(tmp_path, db_url, smtp_sink, MAILER_WORKERS="2", MAILER_CLAIM_BATCH="20")
     parent = start_worker(env)
@@ -232,7 +232,7 @@ async def test_workers_reconnect_after_a_database_restart(
     try:
         await add_subscribers(pool, total)
         mailing_id = await digest_mailing(pool)
-        await mailings.start_sending(pool, mailing_id)
+        await support_mailings.start_sending(pool, mailing_id)
         await pool.close()
         env = worker_env(tmp_path, url, smtp_sink, MAILER_LEASE_SECONDS="20")
         worker = start_worker(env)

@@ -14,6 +14,7 @@ from mailer.delivery import queue as deliveries
 from mailer.delivery.sender import Ledger
 from mailer.models import DeliveryStatus
 from mailer.tokens import Signer
+from tests.support import mailings as support_mailings
 from tests.support.factories import (
     SECRET,
     add_subscribers,
@@ -45,7 +46,7 @@ async def test_transactional_mail_is_sent_with_verp_and_stable_message_id(
     async with running_worker(pool, db_url, smtp_sink, settings):
         delivery_id = await enqueue_notice(pool, subscriber_id, "reader0@example.org")
         (mail,) = await smtp_sink.wait_for(1)
-    row = await deliveries.get_delivery(pool, delivery_id)
+    row = await support_mailings.get_delivery(pool, delivery_id)
     assert row is not None
     assert row["status"] == "sent"
     assert row["attempts"] == 1
@@ -70,7 +71,7 @@ async def test_digest_fans_out_to_active_subscribers_and_finishes(
         active[0],
     )
     mailing_id = await digest_mailing(pool)
-    created = await mailings.start_sending(pool, mailing_id)
+    created = await support_mailings.start_sending(pool, mailing_id)
     assert created == 59  # active and not paused only
 
     settings = engine_settings(tmp_path)
@@ -106,8 +107,8 @@ async def test_start_sending_twice_is_a_conflict(pool: asyncpg.Pool) -> None:
     await add_subscribers(pool, 3)
     mailing_id = await digest_mailing(pool)
     results = await asyncio.gather(
-        mailings.start_sending(pool, mailing_id),
-        mailings.start_sending(pool, mailing_id),
+        support_mailings.start_sending(pool, mailing_id),
+        support_mailings.start_sending(pool, mailing_id),
         return_exceptions=True,
     )
     assert sorted(type(r).__name__ for r in results) == ["Conflict", "int"]
@@ -123,7 +124,7 @@ async def test_unsubscribe_after_fan_out_is_honoured(
 ) -> None:
     ids = await add_subscribers(pool, 10)
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     await pool.execute(
         "UPDATE subscribers SET status = 'unsubscribed' WHERE subscriber_id = ANY($1)", ids[:3]
     )
@@ -146,14 +147,14 @@ async def test_transactional_mail_does_not_wait_behind_a_digest(
 ) -> None:
     await add_subscribers(pool, 400)
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     confirm_id = await enqueue_notice(pool, None, "urgent@example.org")
     settings = engine_settings(tmp_path, smtp_concurrency=1, claim_batch=10)
     async with running_worker(pool, db_url, smtp_sink, settings):
         await smtp_sink.wait_for(20)
     order = smtp_sink.recipients()
     assert order.index("urgent@example.org") < 5
-    row = await deliveries.get_delivery(pool, confirm_id)
+    row = await support_mailings.get_delivery(pool, confirm_id)
     assert row is not None
     assert row["status"] == "sent"
 
@@ -167,16 +168,16 @@ async def test_temporary_failure_is_deferred_then_retried(
         delivery_id = await enqueue_notice(pool, None, "later@example.org")
 
         async def deferred() -> bool:
-            row = await deliveries.get_delivery(pool, delivery_id)
+            row = await support_mailings.get_delivery(pool, delivery_id)
             return row is not None and row["status"] == "deferred"
 
         await wait_until(deferred)
-        row = await deliveries.get_delivery(pool, delivery_id)
+        row = await support_mailings.get_delivery(pool, delivery_id)
         assert row is not None
         assert row["last_reply"] == "451 4.3.0 mailbox busy, try later"
         assert row["next_attempt_at"] > row["created_at"]
         await smtp_sink.wait_for(1)
-    row = await deliveries.get_delivery(pool, delivery_id)
+    row = await support_mailings.get_delivery(pool, delivery_id)
     assert row is not None
     assert (row["status"], row["attempts"]) == ("sent", 2)
 
@@ -191,11 +192,11 @@ async def test_temporary_failures_give_up_after_the_maximum_age(
         delivery_id = await enqueue_notice(pool, None, "never@example.org")
 
         async def failed() -> bool:
-            row = await deliveries.get_delivery(pool, delivery_id)
+            row = await support_mailings.get_delivery(pool, delivery_id)
             return row is not None and row["status"] == "failed"
 
         await wait_until(failed)
-    row = await deliveries.get_delivery(pool, delivery_id)
+    row = await support_mailings.get_delivery(pool, delivery_id)
     assert row is not None
     assert row["last_reply"].startswith("gave up after")
     assert "451 4.3.0 try later" in row["last_reply"]
@@ -208,7 +209,7 @@ async def test_hard_bounce_fails_and_suppresses_the_address(
     smtp_sink.handler.rcpt_replies["reader1@example.org"] = "550 5.1.1 no such user here"
     smtp_sink.handler.rcpt_replies["reader2@example.org"] = "550 5.7.1 blocked by policy"
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     async with running_worker(pool, db_url, smtp_sink, engine_settings(tmp_path)):
 
         async def done() -> bool:
@@ -253,7 +254,7 @@ async def test_server_down_then_up_loses_nothing(
     await sink.close()  # nothing listens: connection refused
     await add_subscribers(pool, 20)
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     settings = engine_settings(tmp_path, retry_base_seconds=0.3, retry_max_delay_seconds=0.6)
     down = type(sink)(host=sink.host, port=port, handler=sink.handler, server=sink.server)
     async with running_worker(pool, db_url, down, settings):
@@ -287,7 +288,7 @@ async def test_connection_dropped_mid_data_is_retried(
     smtp_sink.handler.drops = 2
     await add_subscribers(pool, 5)
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     settings = engine_settings(tmp_path, smtp_concurrency=2, retry_base_seconds=0.2)
     async with running_worker(pool, db_url, smtp_sink, settings):
 
@@ -305,7 +306,7 @@ async def test_pause_resume_and_cancel(
 ) -> None:
     await add_subscribers(pool, 300)
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     smtp_sink.handler.delay = 0.01
     settings = engine_settings(tmp_path, smtp_concurrency=2, claim_batch=5)
     async with running_worker(pool, db_url, smtp_sink, settings):
@@ -333,7 +334,7 @@ async def test_expired_lease_returns_rows_to_the_queue(
 ) -> None:
     await add_subscribers(pool, 8)
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     # A worker that claims and then dies: its rows are held until the lease runs out.
     claimed, _ = await deliveries.claim_deliveries(
         pool, limit=5, lease_seconds=0.5, worker="dead-worker"
@@ -374,7 +375,7 @@ async def test_outcomes_that_cannot_be_recorded_hold_claiming_and_are_kept(
     total = 300
     await add_subscribers(pool, total)
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     settings = engine_settings(tmp_path, smtp_concurrency=2, claim_batch=20)
     async with running_worker(pool, db_url, smtp_sink, settings) as worker:
         worker.ledger.__class__ = BrokenLedger
@@ -422,7 +423,7 @@ async def test_graceful_stop_finishes_in_flight_and_releases_the_rest(
 ) -> None:
     await add_subscribers(pool, 200)
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     smtp_sink.handler.delay = 0.2  # every SMTP transaction takes a while
     settings = engine_settings(tmp_path, smtp_concurrency=4, claim_batch=40)
     async with running_worker(pool, db_url, smtp_sink, settings):
@@ -445,7 +446,7 @@ async def test_send_rate_is_limited_across_the_queue(
 ) -> None:
     await add_subscribers(pool, 30)
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     settings = engine_settings(tmp_path, send_rate=20.0)
     started = time.monotonic()
     async with running_worker(pool, db_url, smtp_sink, settings):
@@ -468,14 +469,14 @@ async def test_template_error_parks_the_delivery_with_the_reason(
     async with running_worker(pool, db_url, smtp_sink, engine_settings(tmp_path)):
 
         async def failed() -> bool:
-            row = await deliveries.get_delivery(pool, delivery_id)
+            row = await support_mailings.get_delivery(pool, delivery_id)
             return row is not None and row["status"] == "failed"
 
         await wait_until(failed)
         # The worker keeps going with other rows.
         await enqueue_notice(pool, None, "fine@example.org")
         await smtp_sink.wait_for(1)
-    row = await deliveries.get_delivery(pool, delivery_id)
+    row = await support_mailings.get_delivery(pool, delivery_id)
     assert row is not None
     assert "broken/body.txt" in row["last_reply"]
 

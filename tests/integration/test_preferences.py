@@ -15,9 +15,9 @@ from aiohttp.test_utils import TestClient
 from mailer.accounts.api_keys import create_api_key
 from mailer.addresses import address_hash
 from mailer.audience.topics import create_topic
-from mailer.delivery import mailings
 from mailer.tokens import Purpose, Signer
 from mailer.web.app import create_app
+from tests.support import mailings as support_mailings
 from tests.support.factories import SECRET, add_subscribers, digest_mailing, engine_settings
 from tests.support.helpers import ClientFactory
 
@@ -93,7 +93,7 @@ async def test_preference_page_and_saving_shows_what_changed(
     assert await pool.fetchval("SELECT type FROM events") == "subscriber.updated"
     # A paused subscriber is left out of the next digest's fan-out.
     mailing_id = await digest_mailing(pool)
-    assert await mailings.start_sending(pool, mailing_id) == 0
+    assert await support_mailings.start_sending(pool, mailing_id) == 0
 
 
 @pytest.mark.parametrize(
@@ -146,7 +146,7 @@ async def test_one_click_unsubscribe(
 ) -> None:
     await add_subscribers(pool, 2, prefix="other")
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     url = link(Purpose.UNSUBSCRIBE, reader)
 
     page = await client.get(url)  # a link scanner
@@ -290,7 +290,7 @@ async def test_download_and_delete_my_data(client: Client, pool: asyncpg.Pool, r
     url = link(Purpose.PREFERENCES, reader)
     await client.post(url, data={"topics": ["tobacco-control"]}, headers={"User-Agent": "UA/1"})
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
 
     download = await client.get(f"{url}/data")
     assert download.status == 200

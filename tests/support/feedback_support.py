@@ -11,8 +11,8 @@ import aiosmtplib
 import asyncpg
 
 from mailer.config import Settings
-from mailer.delivery import mailings
 from mailer.feedback.receiver import BounceReceiver
+from tests.support import mailings as support_mailings
 from tests.support.factories import (
     add_subscribers,
     digest_mailing,
@@ -52,7 +52,7 @@ async def send_digest(
     """`count` active subscribers get one digest through the real engine."""
     ids = await add_subscribers(pool, count, **kw)
     mailing_id = await digest_mailing(pool)
-    await mailings.start_sending(pool, mailing_id)
+    await support_mailings.start_sending(pool, mailing_id)
     async with running_worker(pool, db_url, sink, settings):
 
         async def done() -> bool:
