@@ -5,7 +5,8 @@ database, sending to Postfix's smtp-sink on loopback. Beside it, in the same run
 ceilings with the same message bytes into the same sink: Postfix's smtp-source (the
 machine's SMTP ceiling) and bare aiosmtplib on uvloop in one process (the library's). The
 figures: messages/s end to end and their ratio to each ceiling, fan-out time
-(tests/support/mailings.py start_sending), peak RSS per worker, database rows/s, and where the CPU went.
+(tests/support/mailings.py start_sending), peak RSS per worker, database rows/s, and where
+the CPU went.
 
 Run it as `bench/delivery` (or `make bench-delivery`); see --help. Progress goes to stderr,
 figures to stdout. Everything it starts (smtp-sink, workers, the database) it stops.

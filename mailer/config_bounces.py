@@ -3,30 +3,102 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from mailer.settings_fields import Setting, parse_listen, part_of, setting
+
+
+def _postmark_auth(text: str, s: Setting, problems: list[str]) -> str:
+    if ":" not in text:
+        problems.append(f"{s.env} must be user:password")
+    return text
+
+
+def _mailgun_key(text: str, s: Setting, problems: list[str]) -> str:
+    if len(text) < 16:
+        problems.append(f"{s.env} looks too short (at least 16 characters)")
+    return text
 
 
 @dataclass(frozen=True)
 class BounceSettings:
-    # host:port of the SMTP receiver for DSNs and complaint reports (role bounces or all).
-    listen_host: str = "127.0.0.1"
-    listen_port: int = 2525
-    # Soft bounces (of distinct mails) within soft_days that suppress an address.
-    soft_limit: int = 3
-    soft_days: int = 15
-    # A sending mailing is paused once, after min_sample mails handed to SMTP, its bounce
-    # rate or complaint rate (in percent) is above these.
-    pause_bounce_percent: float = 5.0
-    pause_complaint_percent: float = 0.3
-    pause_min_sample: int = 200
-    # Requests per client IP per minute on /webhooks/bounce* (429 past it).
-    webhook_rate_per_minute: int = 600
-    # Mailgun's webhook signing key; Postmark's webhook basic-auth credentials (user:password).
-    mailgun_signing_key: str = field(default="", repr=False)
-    postmark_auth: str = field(default="", repr=False)
-    # Reports (raw DSNs and the like) are kept this long, then deleted.
-    report_retention_days: int = 90
+    listen_host: str = setting(
+        "MAILER_BOUNCE_LISTEN",
+        "127.0.0.1",
+        parse=parse_listen,
+        help="where the SMTP receiver for DSNs and complaint reports listens (roles `bounces` "
+        "and `all`); in production point the bounce domain's MX at it (e.g. `0.0.0.0:25`, or "
+        "behind your MTA)",
+    )
+    listen_port: int = part_of("MAILER_BOUNCE_LISTEN", 2525)
+    soft_limit: int = setting(
+        "MAILER_SOFT_BOUNCE_LIMIT",
+        3,
+        low=1,
+        high=100,
+        help="soft bounces (of distinct mails) within `MAILER_SOFT_BOUNCE_DAYS` that suppress "
+        "an address",
+    )
+    soft_days: int = setting(
+        "MAILER_SOFT_BOUNCE_DAYS",
+        15,
+        low=1,
+        high=365,
+        help="the window, in days, in which `MAILER_SOFT_BOUNCE_LIMIT` soft bounces suppress "
+        "an address",
+    )
+    pause_bounce_percent: float = setting(
+        "MAILER_PAUSE_BOUNCE_PERCENT",
+        5.0,
+        low=0.0,
+        high=100.0,
+        help="a sending mailing whose bounce rate is above this (once `MAILER_PAUSE_MIN_SAMPLE` "
+        "mails have an outcome) is paused automatically",
+    )
+    pause_complaint_percent: float = setting(
+        "MAILER_PAUSE_COMPLAINT_PERCENT",
+        0.3,
+        low=0.0,
+        high=100.0,
+        help="a sending mailing whose complaint rate is above this (once "
+        "`MAILER_PAUSE_MIN_SAMPLE` mails have an outcome) is paused automatically",
+    )
+    pause_min_sample: int = setting(
+        "MAILER_PAUSE_MIN_SAMPLE",
+        200,
+        low=1,
+        high=10_000_000,
+        help="mails of a mailing that must have an outcome before its rates can pause it",
+    )
+    webhook_rate_per_minute: int = setting(
+        "MAILER_BOUNCE_WEBHOOK_RATE",
+        600,
+        low=1,
+        high=1_000_000,
+        help="requests per client IP per minute on `/webhooks/bounce*` (429 past it)",
+    )
+    mailgun_signing_key: str = setting(
+        "MAILER_MAILGUN_SIGNING_KEY",
+        "",
+        parse=_mailgun_key,
+        secret=True,
+        help="Mailgun's webhook signing key (enables `/webhooks/bounce/mailgun`)",
+    )
+    postmark_auth: str = setting(
+        "MAILER_POSTMARK_WEBHOOK_AUTH",
+        "",
+        parse=_postmark_auth,
+        secret=True,
+        help="`user:password` Postmark's webhook sends as basic auth (enables "
+        "`/webhooks/bounce/postmark`)",
+    )
+    report_retention_days: int = setting(
+        "MAILER_BOUNCE_REPORT_DAYS",
+        90,
+        low=1,
+        high=3650,
+        help="received reports (raw DSNs and the like) are kept this many days",
+    )
 
     def redacted(self) -> str:
         providers = [
@@ -47,14 +119,35 @@ class BounceSettings:
 
 @dataclass(frozen=True)
 class HookSettings:
-    # Let outbound webhook URLs point at loopback or private addresses (development, tests).
-    allow_private: bool = False
-    # First retry delay of a failed event delivery; doubles per attempt, at most an hour.
-    retry_base_seconds: float = 10.0
-    # An event still failing after this long is given up (and can be re-sent by hand).
-    max_age_seconds: float = 3 * 24 * 3600.0
-    # Per request: connect plus answer.
-    timeout_seconds: float = 10.0
+    allow_private: bool = setting(
+        "MAILER_HOOKS_ALLOW_PRIVATE",
+        False,
+        help="let outbound webhook URLs point at loopback or private addresses (development, "
+        "tests)",
+    )
+    retry_base_seconds: float = setting(
+        "MAILER_HOOKS_RETRY_BASE_SECONDS",
+        10.0,
+        low=0.01,
+        high=3600.0,
+        help="outbound webhooks: first retry delay of a failed event (doubling, at most an hour)",
+    )
+    max_age_seconds: float = setting(
+        "MAILER_HOOKS_MAX_AGE_HOURS",
+        72.0,
+        low=0.001,
+        high=720.0,
+        scale=3600.0,
+        help="outbound webhooks: how long a failing event is retried (then it can be re-sent "
+        "by hand)",
+    )
+    timeout_seconds: float = setting(
+        "MAILER_HOOKS_TIMEOUT_SECONDS",
+        10.0,
+        low=0.1,
+        high=120.0,
+        help="outbound webhooks: per-request timeout, connect plus answer",
+    )
 
     def redacted(self) -> str:
         private = "private addresses allowed" if self.allow_private else "public addresses only"
@@ -62,43 +155,3 @@ class HookSettings:
             f"{private}, retry from {self.retry_base_seconds}s for "
             f"{self.max_age_seconds / 3600:g}h, timeout {self.timeout_seconds}s"
         )
-
-
-Getter = Callable[[str], "str | None"]
-
-
-def parse_bounce_settings(
-    get: Getter,
-    number: Callable[[str, float, type, float, float], float],
-    flag: Callable[[str], bool],
-    listen: Callable[[str], tuple[str, int]],
-    problems: list[str],
-) -> tuple[BounceSettings, HookSettings]:
-    """Both groups from MAILER_* variables; each bad value adds one line to `problems`."""
-    host, port = listen(get("MAILER_BOUNCE_LISTEN") or "127.0.0.1:2525")
-    postmark = get("MAILER_POSTMARK_WEBHOOK_AUTH") or ""
-    if postmark and ":" not in postmark:
-        problems.append("MAILER_POSTMARK_WEBHOOK_AUTH must be user:password")
-    mailgun = get("MAILER_MAILGUN_SIGNING_KEY") or ""
-    if mailgun and len(mailgun) < 16:
-        problems.append("MAILER_MAILGUN_SIGNING_KEY looks too short (at least 16 characters)")
-    bounces = BounceSettings(
-        listen_host=host,
-        listen_port=port,
-        soft_limit=int(number("MAILER_SOFT_BOUNCE_LIMIT", 3, int, 1, 100)),
-        soft_days=int(number("MAILER_SOFT_BOUNCE_DAYS", 15, int, 1, 365)),
-        pause_bounce_percent=number("MAILER_PAUSE_BOUNCE_PERCENT", 5.0, float, 0.0, 100.0),
-        pause_complaint_percent=number("MAILER_PAUSE_COMPLAINT_PERCENT", 0.3, float, 0.0, 100.0),
-        pause_min_sample=int(number("MAILER_PAUSE_MIN_SAMPLE", 200, int, 1, 10_000_000)),
-        webhook_rate_per_minute=int(number("MAILER_BOUNCE_WEBHOOK_RATE", 600, int, 1, 1_000_000)),
-        mailgun_signing_key=mailgun,
-        postmark_auth=postmark,
-        report_retention_days=int(number("MAILER_BOUNCE_REPORT_DAYS", 90, int, 1, 3650)),
-    )
-    hooks = HookSettings(
-        allow_private=flag("MAILER_HOOKS_ALLOW_PRIVATE"),
-        retry_base_seconds=number("MAILER_HOOKS_RETRY_BASE_SECONDS", 10.0, float, 0.01, 3600.0),
-        max_age_seconds=number("MAILER_HOOKS_MAX_AGE_HOURS", 72.0, float, 0.001, 720.0) * 3600,
-        timeout_seconds=number("MAILER_HOOKS_TIMEOUT_SECONDS", 10.0, float, 0.1, 120.0),
-    )
-    return bounces, hooks

@@ -22,7 +22,7 @@ from mailer.commands import editorial as commands
 from mailer.commands import editors as editor_commands
 from mailer.commands import feedback as commands_feedback
 from mailer.commands import subscribers as subscriber_commands
-from mailer.config import Settings, ensure_dev_secret_key, load_settings
+from mailer.config import Settings, ensure_dev_secret_key, load_settings, render_reference_markdown
 from mailer.errors import ConfigError, InvalidInput, MailerError, StartupError
 from mailer.logs import configure_logging
 from mailer.runtime.database import open_database
@@ -232,6 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the effective settings (secrets redacted)",
         description="Validate and print the effective settings, with secrets redacted.",
     )
+    config.add_argument(
+        "--reference",
+        action="store_true",
+        help="print every setting's variable, default and meaning (the docs' table) instead",
+    )
     config.set_defaults(handler=_config)
     return parser
 
@@ -287,6 +292,9 @@ async def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _config(settings: Settings, args: argparse.Namespace) -> int:
+    if args.reference:
+        print(render_reference_markdown())
+        return 0
     shown = settings.redacted()
     width = max(len(name) for name in shown)
     for name, value in shown.items():

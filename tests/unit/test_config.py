@@ -190,7 +190,9 @@ def test_a_misspelt_setting_is_named_with_the_one_meant() -> None:
 def test_every_documented_setting_is_read() -> None:
     import re
 
-    readme = (Path(__file__).parents[2] / "docs" / "operators" / "configuration.md").read_text()
-    documented = set(re.findall(r"`(MAILER_[A-Z_]+)`", readme))
+    root = Path(__file__).parents[2]
+    doc = root / "docs" / "operators" / "configuration.md"  # where the table is moving
+    text = (doc if doc.exists() else root / "README.md").read_text()
+    documented = set(re.findall(r"`(MAILER_[A-Z_]+)`", text))
     assert len(documented) > 50
     assert load(dict.fromkeys(documented, "")).ignored == ()
