@@ -51,10 +51,11 @@ def test_a_dsn_names_its_recipient_and_diagnostic() -> None:
     parsed = parse_report(dsn(to="b@example.org", recipient="Zoe@Example.org", status="5.1.1"))
     assert parsed.recipient == "Zoe@Example.org"
     assert parsed.detail.startswith("5.1.1 failed: 550 5.1.1 <Zoe@Example.org>")
-    with pytest.raises(UnreadableReport, match="no Status"):
-        parse_report(dsn(to="b@example.org", recipient="z@example.org", status=None))
-    with pytest.raises(UnreadableReport, match="not a multipart/report"):
-        parse_report(b"Subject: hello\r\n\r\nnot a report\r\n")
+    # Tolerant: a failed recipient without Status is classified from its diagnostic.
+    no_status = parse_report(dsn(to="b@example.org", recipient="z@example.org", status=None))
+    assert (no_status.outcome, no_status.summary["status"]) == ("hard", "5.1.1")
+    with pytest.raises(UnreadableReport, match="empty"):
+        parse_report(b"  \r\n")
 
 
 def test_provider_signatures() -> None:
