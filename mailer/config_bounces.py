@@ -25,6 +25,8 @@ class BounceSettings:
     # Mailgun's webhook signing key; Postmark's webhook basic-auth credentials (user:password).
     mailgun_signing_key: str = field(default="", repr=False)
     postmark_auth: str = field(default="", repr=False)
+    # Amazon SNS topics (ARNs) whose signed SES notifications are accepted; none: SES off.
+    ses_topic_arns: tuple[str, ...] = ()
     # Reports (raw DSNs and the like) are kept this long, then deleted.
     report_retention_days: int = 90
 
@@ -34,6 +36,7 @@ class BounceSettings:
             for name, secret in (
                 ("mailgun", self.mailgun_signing_key),
                 ("postmark", self.postmark_auth),
+                ("ses", ",".join(self.ses_topic_arns)),
             )
             if secret
         ]
@@ -82,6 +85,11 @@ def parse_bounce_settings(
     mailgun = get("MAILER_MAILGUN_SIGNING_KEY") or ""
     if mailgun and len(mailgun) < 16:
         problems.append("MAILER_MAILGUN_SIGNING_KEY looks too short (at least 16 characters)")
+    topics = tuple(t.strip() for t in (get("MAILER_SES_TOPIC_ARNS") or "").split(",") if t.strip())
+    if any(not t.startswith("arn:aws") or len(t) > 256 for t in topics):
+        problems.append(
+            "MAILER_SES_TOPIC_ARNS must be SNS topic ARNs (arn:aws:sns:...), comma-separated"
+        )
     bounces = BounceSettings(
         listen_host=host,
         listen_port=port,
@@ -93,6 +101,7 @@ def parse_bounce_settings(
         webhook_rate_per_minute=int(number("MAILER_BOUNCE_WEBHOOK_RATE", 600, int, 1, 1_000_000)),
         mailgun_signing_key=mailgun,
         postmark_auth=postmark,
+        ses_topic_arns=topics,
         report_retention_days=int(number("MAILER_BOUNCE_REPORT_DAYS", 90, int, 1, 3650)),
     )
     hooks = HookSettings(
