@@ -72,3 +72,27 @@ def test_provider_signatures() -> None:
     for header in (None, "Bearer x", "Basic !!!", "Basic " + base64.b64encode(b"user:no").decode()):
         with pytest.raises(BadSignature):
             verify_postmark(header, "user:pass")
+
+
+def test_sns_addresses_and_canonical_string() -> None:
+    from mailer.feedback.sns import CERT_URL, SUBSCRIBE_URL, canonical
+
+    assert CERT_URL.fullmatch(
+        "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-a1.pem"
+    )
+    for url in ("http://sns.us-east-1.amazonaws.com/x.pem",
+                "https://sns.us-east-1.amazonaws.com.evil.example/x.pem",
+                "https://evil.example/sns.us-east-1.amazonaws.com/x.pem",
+                "https://sns.us-east-1.amazonaws.com/x.pem?u=https://evil.example/"):  # fmt: skip
+        assert not CERT_URL.fullmatch(url), url
+    assert SUBSCRIBE_URL.fullmatch(
+        "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:x&Token=ab"
+    )
+    message = {"Type": "Notification", "Message": "m", "MessageId": "i", "Timestamp": "t",
+               "TopicArn": "a"}  # fmt: skip
+    assert (
+        canonical(message)
+        == b"Message\nm\nMessageId\ni\nTimestamp\nt\nTopicArn\na\nType\nNotification\n"
+    )
+    with_subject = canonical({**message, "Subject": "s"})
+    assert b"MessageId\ni\nSubject\ns\nTimestamp" in with_subject
