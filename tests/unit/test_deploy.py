@@ -1,0 +1,152 @@
+"""deploy/: the compose file, the systemd units, the env example and the proxy examples
+say only what mailer does (every MAILER_* a real setting, every role a real role)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mailer.config import settings_reference
+from mailer.env_example import PRODUCTION, render_env_example
+from mailer.runtime.serve import Role
+from mailer.settings_fields import READ_ELSEWHERE
+
+ROOT = Path(__file__).parents[2]
+DEPLOY = ROOT / "deploy"
+NAME = re.compile(r"\bMAILER_[A-Z0-9_]*[A-Z0-9]\b")
+DECLARED = {doc.env for doc in settings_reference()}
+UNITS = ("mailer-web.service", "mailer-worker@.service", "mailer-bounces.service")
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    return loaded
+
+
+def test_the_env_example_is_generated_from_the_declarations() -> None:
+    """Run `python -m mailer.env_example > deploy/.env.example` after changing a setting."""
+    assert (DEPLOY / ".env.example").read_text() == render_env_example()
+
+
+def test_the_env_example_lists_every_setting_and_sets_only_real_ones() -> None:
+    text = (DEPLOY / ".env.example").read_text()
+    listed = re.findall(r"^(?:# )?(MAILER_[A-Z0-9_]+)=", text, flags=re.MULTILINE)
+    assert sorted(listed) == sorted(DECLARED)
+    assert len(listed) == len(set(listed))
+    assert set(PRODUCTION) <= DECLARED
+    set_lines = dict(re.findall(r"^(MAILER_[A-Z0-9_]+)=(.*)$", text, flags=re.MULTILINE))
+    assert set_lines == PRODUCTION
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["docker-compose.yml", "Caddyfile", "nginx.conf", ".env.example"]
+    + [f"systemd/{unit}" for unit in UNITS],
+)
+def test_every_variable_a_deploy_file_names_is_a_setting(name: str) -> None:
+    named = set(NAME.findall((DEPLOY / name).read_text()))
+    assert named - DECLARED - READ_ELSEWHERE == set()
+
+
+def test_compose_runs_the_database_and_every_role_with_healthchecks_and_volumes() -> None:
+    spec = compose()
+    services = spec["services"]
+    assert {"db", "web", "worker", "bounces"} <= set(services)
+    volumes = set(spec["volumes"])
+    for name, service in services.items():
+        for mount in service.get("volumes", []):
+            source = mount.split(":")[0]
+            assert source.startswith("./") or source in volumes, (name, mount)
+        if service.get("profiles"):
+            continue  # the optional proxy
+        check = service["healthcheck"]["test"]
+        assert check[0] == "CMD" and len(check) > 1, name
+    assert "pgdata:/var/lib/postgresql/data" in services["db"]["volumes"]
+    roles = {str(role) for role in Role}
+    for role in ("web", "worker", "bounces"):
+        service = services[role]
+        command = service["command"]
+        assert command[:2] == ["serve", "--role"] and command[2] == role
+        assert command[2] in roles
+        assert service["env_file"] == ".env"
+        assert service["depends_on"]["db"]["condition"] == "service_healthy"
+        assert "mailer-data:/var/lib/mailer" in service["volumes"]
+    assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert (DEPLOY / services["proxy"]["volumes"][0].split(":")[0]).exists()
+
+
+def test_compose_variables_are_in_the_env_example_or_have_defaults() -> None:
+    text = (DEPLOY / "docker-compose.yml").read_text()
+    example = (DEPLOY / ".env.example").read_text()
+    for name, rest in re.findall(r"\$\{([A-Z0-9_]+)([^}]*)\}", text):
+        assert rest.startswith((":-", ":?")) or re.search(rf"^{name}=", example, re.M), name
+    assert re.search(r"^POSTGRES_PASSWORD=", example, re.MULTILINE)
+    database_url = PRODUCTION["MAILER_DATABASE_URL"]
+    password = re.search(r"^POSTGRES_PASSWORD=(.*)$", example, re.MULTILINE)
+    assert password is not None and f":{password.group(1)}@db:" in database_url
+
+
+def test_compose_config_when_docker_compose_is_here(tmp_path: Path) -> None:
+    docker = shutil.which("docker")
+    if (
+        docker is None
+        or subprocess.run(
+            [docker, "compose", "version"], capture_output=True, check=False
+        ).returncode
+    ):
+        pytest.skip("no docker compose here; the structural tests above stand in for it")
+    folder = tmp_path / "deploy"
+    folder.mkdir()
+    for name in ("docker-compose.yml", "Caddyfile"):
+        shutil.copy(DEPLOY / name, folder / name)
+    shutil.copy(DEPLOY / ".env.example", folder / ".env")  # what an operator starts from
+    run = subprocess.run(
+        [docker, "compose", "-f", str(folder / "docker-compose.yml"), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=folder,
+    )
+    assert run.returncode == 0, run.stderr
+
+
+def test_systemd_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    """systemd-analyze reports unknown keys and bad values; it also wants the ExecStart
+    binary to exist, so the copies under test point at /bin/true instead of /opt/mailer."""
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is missing (Debian's systemd package)"
+    paths = []
+    for unit in UNITS:
+        text = (DEPLOY / "systemd" / unit).read_text()
+        assert "/opt/mailer/bin/mailer serve --role " in text
+        role = re.search(r"serve --role (\w+)", text)
+        assert role is not None and role.group(1) in {str(r) for r in Role}
+        assert "EnvironmentFile=/etc/mailer/mailer.env" in text
+        (tmp_path / unit).write_text(text.replace("/opt/mailer/bin/mailer", "/bin/true"))
+        paths.append(str(tmp_path / unit.replace("@.", "@1.")))
+    run = subprocess.run(
+        [analyze, "verify", *paths], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.strip() == ""
+
+
+def test_the_proxies_terminate_tls_pass_the_client_address_and_hide_metrics() -> None:
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    assert "listen 443 ssl" in nginx and "ssl_certificate " in nginx
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in nginx
+    assert "$proxy_add_x_forwarded_for;" not in nginx  # a client could choose the first entry
+    assert "proxy_set_header X-Request-Id $request_id;" in nginx
+    assert "location = /metrics { return 404; }" in nginx
+    assert "MAILER_TRUST_PROXY=true" in nginx
+    caddy = (DEPLOY / "Caddyfile").read_text()
+    assert "reverse_proxy web:8080" in caddy
+    assert "header_up X-Request-Id" in caddy
+    assert "@internal path /metrics" in caddy and "trusted_proxies" not in caddy.split("(no")[0]
+    assert "MAILER_TRUST_PROXY=true" in caddy
