@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mailer.config import settings_reference
+from mailer.config import load_settings, settings_reference
 from mailer.env_example import PRODUCTION, render_env_example
 from mailer.metrics import Metrics
 from mailer.runtime.serve import Role
@@ -229,3 +229,11 @@ def test_every_dashboard_query_parses_and_names_only_real_metrics(tmp_path: Path
         "process_cpu_seconds_total",
     ):
         assert wanted in named, wanted
+
+
+def test_the_env_example_as_it_stands_is_a_valid_production_configuration() -> None:
+    """Read the way `serve` reads it (MAILER_DOTENV): every value parses, nothing ignored."""
+    settings = load_settings({"MAILER_DOTENV": str(DEPLOY / ".env.example")})
+    assert settings.is_production
+    assert settings.trust_proxy
+    assert settings.ignored == ()
