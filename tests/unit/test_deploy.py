@@ -237,3 +237,35 @@ def test_the_env_example_as_it_stands_is_a_valid_production_configuration() -> N
     assert settings.is_production
     assert settings.trust_proxy
     assert settings.ignored == ()
+
+
+def test_nginx_accepts_the_example(tmp_path: Path) -> None:
+    """`nginx -t` on the example, with a throwaway certificate and paths under tmp_path."""
+    nginx, openssl = shutil.which("nginx"), shutil.which("openssl")
+    assert nginx and openssl, "nginx or openssl is missing: `make test` installs nginx-light"
+    key, cert = str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
+    subject = ["-subj", "/CN=news.example.org", "-keyout", key, "-out", cert]
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", *subject],
+        capture_output=True,
+        check=True,
+    )
+    text = (DEPLOY / "nginx.conf").read_text()
+    swaps = {
+        "/etc/letsencrypt/live/news.example.org/fullchain.pem": tmp_path / "cert.pem",
+        "/etc/letsencrypt/live/news.example.org/privkey.pem": tmp_path / "key.pem",
+        "/run/nginx.pid": tmp_path / "nginx.pid",
+        "/var/log/nginx/access.log": tmp_path / "access.log",
+    }
+    for original, replacement in swaps.items():
+        assert original in text
+        text = text.replace(original, str(replacement))
+    (tmp_path / "nginx.conf").write_text(text)
+    run = subprocess.run(
+        [nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "error.log")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "[warn]" not in run.stderr and "[emerg]" not in run.stderr
