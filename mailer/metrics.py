@@ -7,6 +7,8 @@ polls, ticks, webhook attempts), and gauges read from the database at scrape tim
 
 from __future__ import annotations
 
+import asyncio
+import math
 import time
 
 import asyncpg
@@ -29,6 +31,9 @@ BOUNCE_KINDS = ("hard", "soft", "block", "complaint")
 FEED_STATES = ("ok", "failing", "paused")
 REPLY_CLASSES = ("2xx", "4xx", "5xx", "none")
 
+# The queue's gauge reads every waiting delivery's row (about 1 s for a million on the
+# development machine): at most one read per process in this many seconds.
+REFRESH_SECONDS = 10.0
 _SCRAPE_ERRORS: tuple[type[BaseException], ...] = (*DB_ERRORS, TimeoutError)
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -131,6 +136,13 @@ class Metrics:
             self.webhook_attempts.labels(outcome)
 
         # Read from the database at scrape time
+        self.database_seconds = Gauge(
+            "mailer_metrics_database_seconds",
+            "How long the last read of the database-wide gauges took (its cost to the database).",
+            registry=registry,
+        )
+        self._read_at = -math.inf  # monotonic time of the last read of the database
+        self._reading: asyncio.Lock | None = None
         self.database_up = Gauge(
             "mailer_metrics_database_up",
             "1 when the last scrape could read the database-wide gauges, else 0.",
@@ -193,10 +205,25 @@ class Metrics:
         self.pool_connections.labels("idle").set(idle)
         self.pool_max.set(pool.get_max_size())
 
-    async def refresh(self, pool: asyncpg.Pool, *, timeout: float = 5.0) -> None:
-        """Read the database-wide gauges (a handful of short queries on one connection). A
-        database that does not answer leaves them as they were and sets database_up to 0."""
+    async def refresh(
+        self, pool: asyncpg.Pool, *, timeout: float = 5.0, max_age: float = REFRESH_SECONDS
+    ) -> None:
+        """Read the database-wide gauges (a few queries on one connection), unless they were
+        read less than `max_age` seconds ago: scrapes that come together, or from several
+        Prometheus servers, share one read. A database that does not answer leaves them as
+        they were and sets database_up to 0."""
         self.observe_pool(pool)
+        if self._reading is None:
+            self._reading = asyncio.Lock()
+        async with self._reading:
+            if time.monotonic() - self._read_at < max_age:
+                return
+            started = time.monotonic()
+            await self._read(pool, timeout)
+            self._read_at = time.monotonic()
+            self.database_seconds.set(self._read_at - started)
+
+    async def _read(self, pool: asyncpg.Pool, timeout: float) -> None:
         try:
             async with pool.acquire(timeout=timeout) as conn:
                 queue = await conn.fetch(Q["queue_depth"], timeout=timeout)

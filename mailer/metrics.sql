@@ -2,13 +2,17 @@
 -- (aggregate them with max(), not sum()).
 
 -- name: queue_depth
--- Deliveries waiting or in flight, by priority (transactional mail has no mailing) and state;
--- the partial indexes on queued/deferred and sending rows keep this a short scan.
+-- Deliveries waiting or in flight, by priority (transactional mail has no mailing) and state.
+-- Two branches whose WHERE matches the partial indexes' predicates exactly, so each reads its
+-- index (status IN (...) across both would scan the whole table, sent history included).
 SELECT coalesce(m.priority::text, 'transactional') AS priority, d.status,
        count(*) AS n,
        coalesce(extract(epoch FROM now() - min(d.created_at)), 0)::float8 AS oldest
-FROM deliveries d LEFT JOIN mailings m USING (mailing_id)
-WHERE d.status IN ('queued', 'deferred', 'sending')
+FROM (
+    SELECT mailing_id, status, created_at FROM deliveries WHERE status IN ('queued', 'deferred')
+    UNION ALL
+    SELECT mailing_id, status, created_at FROM deliveries WHERE status = 'sending'
+) d LEFT JOIN mailings m USING (mailing_id)
 GROUP BY 1, 2;
 
 -- name: recent_bounces

@@ -14,6 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mailer.logs import JsonFormatter
+from mailer.metrics import Metrics
 from mailer.signatures import HEADER, sign
 from mailer.web.app import create_app
 from tests.support.factories import add_subscribers, digest_mailing, engine_settings
@@ -196,3 +197,18 @@ async def test_every_refused_webhook_is_logged_with_its_reason(
     assert [(r.__dict__["route"], r.__dict__["status"]) for r in infos] == [
         ("/webhooks/signup", 202)
     ]
+
+
+async def test_scrapes_close_together_share_one_read_of_the_database(pool: asyncpg.Pool) -> None:
+    metrics = Metrics()
+    queued = ("mailer_queue_depth", {"priority": "transactional", "state": "queued"})
+    await metrics.refresh(pool)
+    assert metrics.registry.get_sample_value(*queued) == 0
+    assert (metrics.registry.get_sample_value("mailer_metrics_database_seconds") or 0) > 0
+    await pool.execute(
+        "INSERT INTO deliveries (kind, recipient) VALUES ('confirm', 'new@example.org')"
+    )
+    await metrics.refresh(pool)  # within REFRESH_SECONDS: the last read stands
+    assert metrics.registry.get_sample_value(*queued) == 0
+    await metrics.refresh(pool, max_age=0)
+    assert metrics.registry.get_sample_value(*queued) == 1
