@@ -27,8 +27,9 @@ lint: $(STAMP)
 browser-deps:
 	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 
-## deploy-deps: promtool (checks /metrics), systemd-analyze and nginx (check deploy/) for the tests
+## deploy-deps: promtool (checks /metrics), systemd-analyze, nginx and caddy (check deploy/) for the tests
 deploy-deps:
+	command -v caddy >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends caddy)
 	command -v nginx >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light)
 	command -v promtool >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
 	command -v systemd-analyze >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd)

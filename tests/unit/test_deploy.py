@@ -269,3 +269,30 @@ def test_nginx_accepts_the_example(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert "[warn]" not in run.stderr and "[emerg]" not in run.stderr
+
+
+def test_caddy_accepts_the_example(tmp_path: Path) -> None:
+    """`caddy validate` on the example: site `localhost` (Caddy's own CA, no ACME) and the
+    upstream on loopback, so that validating contacts nothing beyond this machine."""
+    caddy = shutil.which("caddy")
+    assert caddy, "caddy is missing: `make test` installs it (Debian's caddy package)"
+    text = (DEPLOY / "Caddyfile").read_text()
+    assert "reverse_proxy web:8080" in text
+    (tmp_path / "Caddyfile").write_text(text.replace("web:8080", "127.0.0.1:9"))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path),
+        "SITE_ADDRESS": "localhost",
+    }
+    run = subprocess.run(
+        [caddy, "validate", "--config", str(tmp_path / "Caddyfile"), "--adapter", "caddyfile"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Valid configuration" in run.stdout + run.stderr
