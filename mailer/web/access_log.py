@@ -81,6 +81,6 @@ def _record(request: web.Request, request_id: str, status: int, seconds: float) 
             "refused webhook %s %s: %d %s", request.method, route, status, error, extra=fields
         )
     elif status >= 500:
-        log.warning("%s %s %d", request.method, route, status, extra=fields)
+        log.warning("%s %s %d %.1f ms", request.method, route, status, seconds * 1000, extra=fields)
     else:
-        log.info("%s %s %d", request.method, route, status, extra=fields)
+        log.info("%s %s %d %.1f ms", request.method, route, status, seconds * 1000, extra=fields)
