@@ -27,12 +27,11 @@ lint: $(STAMP)
 browser-deps:
 	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 
-## deploy-deps: promtool (checks /metrics), systemd-analyze, nginx and caddy (check deploy/) for the tests
+## deploy-deps: promtool (checks /metrics), systemd-analyze, nginx, caddy and openssl (check deploy/) for the tests
 deploy-deps:
-	command -v caddy >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends caddy)
-	command -v nginx >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light)
-	command -v promtool >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
-	command -v systemd-analyze >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd)
+	@missing=""; for pair in promtool:prometheus systemd-analyze:systemd nginx:nginx-light caddy:caddy openssl:openssl; do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	test -z "$$missing" || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing)
 
 ## test: every check and the whole test suite, against a real PostgreSQL and SMTP
 test: lint browser-deps deploy-deps
