@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint browser-deps screenshots bench-delivery bench-signup bench-ingest bench-import clean
+.PHONY: run test check lint browser-deps deploy-deps screenshots bench-delivery bench-signup bench-ingest bench-import clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,14 @@ lint: $(STAMP)
 browser-deps:
 	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 
+## deploy-deps: promtool (checks /metrics), systemd-analyze, nginx, caddy and openssl (check deploy/) for the tests
+deploy-deps:
+	@missing=""; for pair in promtool:prometheus systemd-analyze:systemd nginx:nginx-light caddy:caddy openssl:openssl; do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	test -z "$$missing" || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing)
+
 ## test: every check and the whole test suite, against a real PostgreSQL and SMTP
-test: lint browser-deps
+test: lint browser-deps deploy-deps
 	$(BIN)/pytest
 
 ## screenshots: walk the README's first-run path in Chromium and copy its pictures over docs/screenshots/

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
 from datetime import UTC, datetime
+
+# The id of the HTTP request being served (set by the web layer's access-log middleware):
+# every line logged while serving it carries it, so a request's lines can be found together.
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
 
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -20,6 +27,9 @@ class JsonFormatter(logging.Formatter):
             # Which process: `serve` with MAILER_WORKERS > 1 runs several on one stderr.
             "pid": record.process,
         }
+        request_id = request_id_var.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value

@@ -119,8 +119,3 @@ async def expire_leases(pool: asyncpg.Pool) -> int:
     if rows:
         await pool.execute(Q["notify_deliveries"])
     return len(rows)
-
-
-async def count_queued(pool: asyncpg.Pool) -> int:
-    count: int = await pool.fetchval(Q["count_queued"])
-    return count

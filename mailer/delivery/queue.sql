@@ -110,7 +110,3 @@ SET status = 'deferred', next_attempt_at = now(), claimed_until = NULL, claimed_
     last_reply = 'requeued: the worker holding it stopped before reporting'
 WHERE status = 'sending' AND claimed_until < now()
 RETURNING delivery_id;
-
--- name: count_queued
--- Queue depth for the metrics gauge.
-SELECT count(*) FROM deliveries WHERE status IN ('queued', 'deferred');

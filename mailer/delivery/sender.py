@@ -30,7 +30,7 @@ from mailer.delivery.compose import Composer
 from mailer.delivery.ratelimit import SendBudget
 from mailer.delivery.render import TemplateProblem
 from mailer.delivery.smtp import SmtpConnection, SmtpFailure
-from mailer.metrics import Metrics
+from mailer.metrics import Metrics, reply_class
 from mailer.models import Bounce, ClaimedDelivery
 
 log = logging.getLogger(__name__)
@@ -277,8 +277,7 @@ class DeliveryWorker:
                     conn.terminate()
 
     async def _housekeeping(self) -> None:
-        """Lease expiry, finished mailings and the queue gauge; idempotent on any instance."""
-        ticks = 0
+        """Lease expiry and finished mailings; idempotent on any instance."""
         while True:
             try:
                 requeued = await deliveries.expire_leases(self.pool)
@@ -288,11 +287,8 @@ class DeliveryWorker:
                 for mailing_id in await mailings.finish_completed(self.pool):
                     log.info("mailing %d is sent", mailing_id)
                     self.composer.forget(mailing_id)
-                if ticks % 8 == 0:
-                    self.metrics.queue_depth.set(await deliveries.count_queued(self.pool))
             except DB_ERRORS as exc:
                 log.warning("housekeeping failed (%s)", exc)
-            ticks += 1
             await asyncio.sleep(_HOUSEKEEPING_INTERVAL)
 
     # ------------------------------------------------------------------ sending
@@ -341,6 +337,7 @@ class DeliveryWorker:
                 smtputf8=outgoing.smtputf8,
             )
         except SmtpFailure as failure:
+            self.metrics.smtp_replies.labels(reply_class(failure.code)).inc()
             self._smtp_failure(delivery, failure)
             return failure.phase in ("connection", "authentication") and not failure.permanent
         except Exception as exc:
@@ -348,6 +345,7 @@ class DeliveryWorker:
             self._defer(delivery, f"unexpected error while sending: {exc!r}")
             return True
         self.metrics.smtp_seconds.observe(time.perf_counter() - started)
+        self.metrics.smtp_replies.labels("2xx").inc()
         self.metrics.deliveries.labels("sent").inc()
         self.ledger.sent.append((delivery.delivery_id, outgoing.message_id))
         self._maybe_flush()

@@ -28,6 +28,7 @@ from mailer.db import DB_ERRORS, load_queries
 from mailer.errors import InvalidInput
 from mailer.feedback.hooks import check_url
 from mailer.fetch import PublicOnlyResolver
+from mailer.metrics import Metrics
 from mailer.signatures import HEADER, sign
 
 log = logging.getLogger(__name__)
@@ -85,9 +86,17 @@ def make_hook_session(settings: Settings) -> aiohttp.ClientSession:
 
 
 class HookDispatcher:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        *,
+        name: str | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.pool = pool
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.tasks: dict[int, asyncio.Task[None]] = {}
 
@@ -133,6 +142,7 @@ class EndpointQueue:
         self.pool = dispatcher.pool
         self.settings = dispatcher.settings
         self.name = dispatcher.name
+        self.metrics = dispatcher.metrics
         self.session = session
         self.endpoint_id = endpoint_id
 
@@ -250,6 +260,8 @@ class EndpointQueue:
             if failed and not ok:
                 # The endpoint waits before its next probe: doubled per failed round.
                 await conn.execute(Q["endpoint_failed"], self.endpoint_id, self.delay(failures + 1))
+        self.metrics.webhook_attempts.labels("delivered").inc(len(ok))
+        self.metrics.webhook_attempts.labels("failed").inc(len(failed))
         for attempt in failed:
             log.info(
                 "webhook endpoint %d: event delivery %d failed (%s)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -18,6 +19,7 @@ from mailer.content.feeds import poll_due
 from mailer.db import DB_ERRORS
 from mailer.editorial.digests import send_due, tick_series
 from mailer.feedback.deliverability import ThresholdWatch, purge_old_reports
+from mailer.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +28,32 @@ class Ticks:
     """The scheduler plus the jobs it is running, so that a shutdown stops new ticks and
     then waits for the running ones before the pool and the HTTP session close."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics | None = None) -> None:
         self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.metrics = metrics or Metrics()
         self._running: set[asyncio.Future[None]] = set()
         self._stopping = False
 
     def every(self, seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
+        metrics = self.metrics
+        for outcome in ("ok", "error"):
+            metrics.scheduler_runs.labels(name, outcome)
+        # When the next tick should start: one interval after the last one started. A tick
+        # that starts later (the loop was busy, or the last tick overran) shows as lag.
+        due = time.time()
+
         async def guarded() -> None:
+            nonlocal due
+            started = time.time()
+            ok = False
             try:
                 await job()
+                ok = True
             except DB_ERRORS as exc:
                 log.warning("%s failed (%s); it runs again shortly", name, exc)
+            finally:
+                metrics.record_tick(name, due=due, started=started, ok=ok)
+                due = started + seconds
 
         async def tracked() -> None:
             # The work runs in a task of its own: APScheduler's shutdown cancels the coroutine
@@ -80,12 +97,14 @@ def schedule_jobs(
         await send_due(pool, settings, now=now)
 
     async def poll_feeds() -> None:
-        await poll_due(
+        results = await poll_due(
             pool,
             session,
             allow_private=settings.feed_allow_private,
             trusted=settings.feed_trusted_urls,
         )
+        for result in results:
+            ticks.metrics.feed_polls.labels("ok" if result.error is None else "error").inc()
 
     async def purge() -> None:
         await purge_pending(pool, settings.pending_purge_days)

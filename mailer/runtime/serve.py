@@ -79,7 +79,7 @@ async def run_service(
                 smtp = SmtpSettings(host=sink.host, port=sink.port)
             session = make_session(allow_private=settings.feed_allow_private)
             stack.push_async_callback(session.close)
-            ticks = Ticks()
+            ticks = Ticks(metrics)
             schedule_jobs(ticks, settings, pool, session)
             ticks.start()
             stack.push_async_callback(ticks.stop, SHUTDOWN_GRACE_SECONDS)
@@ -87,7 +87,7 @@ async def run_service(
             if settings.smtp is not None:  # a relay of the operator's, not the dev sink
                 relay_check = asyncio.create_task(_check_relay(smtp), name="relay-check")
                 stack.callback(relay_check.cancel)
-            await _start_hooks(stack, settings, pool)
+            await _start_hooks(stack, settings, pool, metrics)
             if settings.worker_processes > 1:
                 children = WorkerProcesses(
                     settings.worker_processes - 1,
@@ -192,10 +192,13 @@ async def _check_relay(smtp: SmtpSettings) -> None:
         )
 
 
-async def _start_hooks(stack: AsyncExitStack, settings: Settings, pool: asyncpg.Pool) -> None:
+async def _start_hooks(
+    stack: AsyncExitStack, settings: Settings, pool: asyncpg.Pool, metrics: Metrics
+) -> None:
     """The outbound webhook dispatcher: its own task and HTTP client, beside the worker."""
     hooks_stop = asyncio.Event()
-    task = asyncio.create_task(HookDispatcher(pool, settings).run(hooks_stop), name="webhooks")
+    dispatcher = HookDispatcher(pool, settings, metrics=metrics)
+    task = asyncio.create_task(dispatcher.run(hooks_stop), name="webhooks")
 
     async def stop_hooks() -> None:
         hooks_stop.set()
@@ -213,7 +216,8 @@ async def _start_web(
     full: bool,
 ) -> None:
     app = create_app(settings, pool, metrics=metrics, full=full)
-    runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access"))
+    # Our access_log_middleware writes one line per request (route, request id, duration).
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     site = web.TCPSite(

@@ -16,6 +16,7 @@ from mailer.metrics import Metrics
 from mailer.resources import migrations_dir, templates_dir
 from mailer.tokens import Signer
 from mailer.web import keys
+from mailer.web.access_log import access_log_middleware
 from mailer.web.middleware import error_middleware, security_headers_middleware
 from mailer.web.routes import add_routes
 from mailer.web.sns_fetch import SnsFetcher
@@ -47,7 +48,7 @@ def create_app(
 ) -> web.Application:
     """The web application; `full=False` serves only the probes and metrics (worker role)."""
     app = web.Application(
-        middlewares=[security_headers_middleware, error_middleware],
+        middlewares=[access_log_middleware, security_headers_middleware, error_middleware],
         client_max_size=1024 * 1024,
     )
     app[keys.settings_key] = settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from mailer.db import DB_ERRORS
 from mailer.errors import MigrationError
@@ -36,5 +37,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus exposition of this process's counters."""
-    return await request.app[keys.metrics_key].handler(request)
+    """Prometheus exposition: this process's counters, and the database-wide gauges read now."""
+    registry = request.app[keys.metrics_key]
+    await registry.refresh(request.app[keys.pool_key])
+    return web.Response(body=registry.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -19,6 +19,7 @@ from mailer.errors import (
     RateLimited,
 )
 from mailer.web import keys
+from mailer.web.access_log import ERROR_KEY
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def error_response(
     request: web.Request, status: int, message: str, fields: dict[str, str] | None = None
 ) -> web.Response:
     """The one shape of every error: JSON for machines, a page for people."""
+    request[ERROR_KEY] = message  # for the access log's line
     title = _TITLES.get(status, "Error")
     if wants_json(request):
         body: dict[str, object] = {"error": {"status": status, "message": message}}

@@ -486,10 +486,21 @@ async def test_metrics_count_outcomes(
 ) -> None:
     from prometheus_client.exposition import generate_latest
 
+    smtp_sink.handler.rcpt_replies["gone@example.org"] = "550 5.1.1 no such user"
     async with running_worker(pool, db_url, smtp_sink, engine_settings(tmp_path)) as worker:
         await enqueue_notice(pool, None, "one@example.org")
+        await enqueue_notice(pool, None, "gone@example.org")
         await smtp_sink.wait_for(1)
+        await wait_until(lambda: _failed(pool))
         await asyncio.sleep(0.1)
         text = generate_latest(worker.metrics.registry).decode()
     assert 'mailer_deliveries_total{outcome="sent"} 1.0' in text
+    assert 'mailer_deliveries_total{outcome="failed"} 1.0' in text
     assert "mailer_smtp_send_seconds_count 1.0" in text
+    assert 'mailer_smtp_replies_total{reply_class="2xx"} 1.0' in text
+    assert 'mailer_smtp_replies_total{reply_class="5xx"} 1.0' in text
+    assert 'mailer_smtp_replies_total{reply_class="4xx"} 0.0' in text
+
+
+async def _failed(pool: asyncpg.Pool) -> bool:
+    return bool(await pool.fetchval("SELECT count(*) FROM deliveries WHERE status = 'failed'"))

@@ -21,6 +21,7 @@ from mailer.audience.preferences import unsubscribe
 from mailer.config import Settings
 from mailer.feedback import suppressions
 from mailer.feedback.hook_dispatch import HookDispatcher
+from mailer.metrics import Metrics
 from mailer.signatures import verify
 from mailer.web.app import create_app
 from tests.support.factories import add_subscribers, engine_settings, wait_until
@@ -102,12 +103,15 @@ class Dispatchers:
 
     def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
         self.pool, self.settings = pool, settings
+        self.metrics = Metrics()
         self.stop = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
 
     def start(self, count: int = 1) -> None:
         for i in range(count):
-            dispatcher = HookDispatcher(self.pool, self.settings, name=f"replica-{i}")
+            dispatcher = HookDispatcher(
+                self.pool, self.settings, name=f"replica-{i}", metrics=self.metrics
+            )
             self.tasks.append(asyncio.create_task(dispatcher.run(self.stop)))
 
     async def close(self) -> None:
@@ -173,6 +177,9 @@ async def test_events_survive_an_outage_in_order_with_retries_logged_and_resend(
     assert log["deliveries"], "events wait while the endpoint fails"
     assert any(d["last_status"] == 500 and "CRM database is down" in d["last_error"]
                for d in log["deliveries"])  # fmt: skip
+    attempts = dispatchers.metrics.registry.get_sample_value
+    failed = attempts("mailer_webhook_attempts_total", {"outcome": "failed"})
+    assert (failed or 0) >= 1  # what an operator's alert counts
 
     await receiver.stop()  # phase 3: the endpoint refuses connections
     for email in emails:
@@ -186,6 +193,8 @@ async def test_events_survive_an_outage_in_order_with_retries_logged_and_resend(
     expected = await subscriber_events(pool, start)
     assert len(expected) == 20  # suppressed, updated, unsubscribed, suppressed per person
     await wait_until(lambda: received(20), timeout=30)
+    delivered = attempts("mailer_webhook_attempts_total", {"outcome": "delivered"})
+    assert (delivered or 0) >= 20
 
     # Nothing lost, nothing unknown, and per subscriber in the order of the changes.
     assert set(receiver.ids()) == {e["event_id"] for e in expected}
