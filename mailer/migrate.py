@@ -1,4 +1,4 @@
-"""Applies migrations/NNNN_*.sql in order, once each, under an advisory lock."""
+"""Applies migrations/NNNN_*.sql in order, once each, under a transaction-level advisory lock."""
 
 from __future__ import annotations
 
@@ -60,38 +60,41 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 async def apply_migrations(conn: Connection, directory: Path) -> list[str]:
     """Apply pending migrations, each in its own transaction; returns what was applied.
 
-    Safe to call from several instances at once: the advisory lock makes the later
-    ones wait and then find nothing left to do. A failing migration rolls back whole.
+    Safe to call from several instances at once: each transaction takes a transaction-level
+    advisory lock (kept by poolers in transaction mode, unlike a session lock, and released
+    by the commit or rollback whatever happens) and looks at the ledger again under it, so
+    a later starter waits and then finds the migration done. A failing migration rolls
+    back whole; those before it stay applied.
     """
     migrations = discover(directory)
-    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
-    try:
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
         applied = await _read_ledger(conn)
-        _verify(migrations, applied)
-        done: list[str] = []
-        for migration in migrations:
-            if migration.version in applied:
-                continue
-            label = f"{migration.version:04d}_{migration.name}"
-            try:
-                async with conn.transaction():
-                    await conn.execute(migration.sql)
-                    await conn.execute(
-                        "INSERT INTO schema_migrations (version, name, checksum) "
-                        "VALUES ($1, $2, $3)",
-                        migration.version,
-                        migration.name,
-                        migration.checksum,
-                    )
-            except asyncpg.PostgresError as exc:
-                raise MigrationError(
-                    f"migration {label} failed and was rolled back: {exc}"
-                ) from exc
-            log.info("applied migration %s", label)
-            done.append(label)
-        return done
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+    _verify(migrations, applied)
+    done: list[str] = []
+    for migration in migrations:
+        if migration.version in applied:
+            continue
+        label = f"{migration.version:04d}_{migration.name}"
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+                if await conn.fetchval(
+                    "SELECT true FROM schema_migrations WHERE version = $1", migration.version
+                ):
+                    continue  # another instance applied it while we waited
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
+                )
+        except asyncpg.PostgresError as exc:
+            raise MigrationError(f"migration {label} failed and was rolled back: {exc}") from exc
+        log.info("applied migration %s", label)
+        done.append(label)
+    return done
 
 
 async def _read_ledger(conn: Connection) -> dict[int, str]:
