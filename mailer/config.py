@@ -229,6 +229,23 @@ class Settings:
         high=3650,
         help="unconfirmed signups are deleted after this many days (their consent entries stay)",
     )
+    retain_deliveries_days: int = setting(
+        "MAILER_RETAIN_DELIVERIES_DAYS",
+        180,
+        low=7,
+        high=36500,
+        help="days a finished mailing's per-recipient delivery rows are kept (and transactional "
+        "mail's); who was sent which item stays in a compact ledger, so no item is sent twice "
+        "and corrections still reach everyone who got it",
+    )
+    retain_events_days: int = setting(
+        "MAILER_RETAIN_EVENTS_DAYS",
+        365,
+        low=7,
+        high=36500,
+        help="days events (the audit log webhooks are made from) are kept; one a webhook has "
+        "still to deliver stays",
+    )
     trust_proxy: bool = setting(
         "MAILER_TRUST_PROXY",
         False,
