@@ -58,42 +58,44 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 
 async def apply_migrations(conn: Connection, directory: Path) -> list[str]:
-    """Apply pending migrations, each in its own transaction; returns what was applied.
+    """Apply pending migrations, each in its own savepoint; returns what was applied.
 
-    Safe to call from several instances at once: each transaction takes a transaction-level
-    advisory lock (kept by poolers in transaction mode, unlike a session lock, and released
-    by the commit or rollback whatever happens) and looks at the ledger again under it, so
-    a later starter waits and then finds the migration done. A failing migration rolls
-    back whole; those before it stay applied.
+    One transaction per run holds a transaction-level advisory lock (kept by poolers in
+    transaction mode, unlike a session lock, and released by the commit or rollback whatever
+    happens): several instances starting at once wait for each other, and the later ones
+    find nothing left to do. A failing migration rolls back whole; those before it in the
+    run are committed, then the failure is raised.
     """
     migrations = discover(directory)
+    done: list[str] = []
+    failure: MigrationError | None = None
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
         applied = await _read_ledger(conn)
-    _verify(migrations, applied)
-    done: list[str] = []
-    for migration in migrations:
-        if migration.version in applied:
-            continue
-        label = f"{migration.version:04d}_{migration.name}"
-        try:
-            async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
-                if await conn.fetchval(
-                    "SELECT true FROM schema_migrations WHERE version = $1", migration.version
-                ):
-                    continue  # another instance applied it while we waited
-                await conn.execute(migration.sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                    migration.version,
-                    migration.name,
-                    migration.checksum,
-                )
-        except asyncpg.PostgresError as exc:
-            raise MigrationError(f"migration {label} failed and was rolled back: {exc}") from exc
+        _verify(migrations, applied)
+        for migration in migrations:
+            if migration.version in applied:
+                continue
+            label = f"{migration.version:04d}_{migration.name}"
+            try:
+                async with conn.transaction():
+                    await conn.execute(migration.sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, name, checksum) "
+                        "VALUES ($1, $2, $3)",
+                        migration.version,
+                        migration.name,
+                        migration.checksum,
+                    )
+            except asyncpg.PostgresError as exc:
+                failure = MigrationError(f"migration {label} failed and was rolled back: {exc}")
+                failure.__cause__ = exc
+                break
+            done.append(label)
+    for label in done:
         log.info("applied migration %s", label)
-        done.append(label)
+    if failure is not None:
+        raise failure
     return done
 
 
