@@ -3,8 +3,10 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 RUN python -m venv /opt/mailer
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py MANIFEST.in README.md ./
 COPY mailer ./mailer
+COPY migrations ./migrations
+COPY templates ./templates
 RUN /opt/mailer/bin/pip install --no-cache-dir --upgrade pip \
  && /opt/mailer/bin/pip install --no-cache-dir .
 
@@ -12,15 +14,11 @@ RUN /opt/mailer/bin/pip install --no-cache-dir --upgrade pip \
 FROM python:3.11-slim
 RUN useradd --system --create-home --home-dir /var/lib/mailer --uid 10001 mailer
 COPY --from=build /opt/mailer /opt/mailer
-COPY migrations /opt/mailer/share/migrations
-COPY templates /opt/mailer/share/templates
 ENV PATH=/opt/mailer/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     MAILER_ENV=production \
     MAILER_LISTEN=0.0.0.0:8080 \
-    MAILER_DATA_DIR=/var/lib/mailer \
-    MAILER_MIGRATIONS_DIR=/opt/mailer/share/migrations \
-    MAILER_TEMPLATES_DIR=/opt/mailer/share/templates
+    MAILER_DATA_DIR=/var/lib/mailer
 USER mailer
 WORKDIR /var/lib/mailer
 EXPOSE 8080

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint browser-deps deploy-deps screenshots bench-delivery bench-signup bench-ingest bench-import clean
+.PHONY: run test check lint browser-deps deploy-deps pgbouncer-deps screenshots bench-delivery bench-signup bench-ingest bench-import clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,8 +33,12 @@ deploy-deps:
 	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
 	test -z "$$missing" || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing)
 
+## pgbouncer-deps: Debian's PgBouncer for tests/integration/test_pooler.py (transaction pooling)
+pgbouncer-deps:
+	test -x /usr/sbin/pgbouncer || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends pgbouncer)
+
 ## test: every check and the whole test suite, against a real PostgreSQL and SMTP
-test: lint browser-deps deploy-deps
+test: lint browser-deps deploy-deps pgbouncer-deps
 	$(BIN)/pytest
 
 ## screenshots: walk the README's first-run path in Chromium and copy its pictures over docs/screenshots/

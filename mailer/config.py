@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mailer import config_values as values
 from mailer.config_bounces import BounceSettings, HookSettings
-from mailer.config_values import Env, NoticeMode, SmtpSettings, redact_url
+from mailer.config_values import Env, NoticeMode, Pooler, SmtpSettings, redact_url
 from mailer.config_values import SmtpSecurity as SmtpSecurity  # imported from here
 from mailer.errors import ConfigError, StartupError
 from mailer.settings_fields import (
@@ -51,6 +51,32 @@ class Settings:
         secret=True,
         help="`postgresql://user:pass@host:5432/db`; without it, development starts an embedded "
         "PostgreSQL (the `pgserver` package) in the data dir",
+    )
+    database_pool_size: int = setting(
+        "MAILER_DATABASE_POOL_SIZE",
+        10,
+        low=1,
+        high=1000,
+        help="connections each mailer process keeps open to the database (or the pooler); "
+        "count it times processes (`serve` and its worker processes, CLI runs) against "
+        "the server's `max_connections`",
+    )
+    database_pooler: Pooler = setting(  # noqa: RUF009 -- a field specifier, like field()
+        "MAILER_DATABASE_POOLER",
+        Pooler.DETECT,
+        help="`transaction` when MAILER_DATABASE_URL goes through a pooler in transaction mode "
+        "(PgBouncer, RDS Proxy, Supabase, Neon): no prepared-statement cache, no LISTEN on "
+        "it; `none` for a direct connection or session pooling; `detect` finds out at start "
+        "(reliable only while the pooler is idle: set it in production)",
+    )
+    database_listen_url: str | None = setting(
+        "MAILER_DATABASE_LISTEN_URL",
+        None,
+        shown="MAILER_DATABASE_URL without a pooler, else none (polling)",
+        parse=values.database_url,
+        secret=True,
+        help="a direct connection (not through a transaction pooler) on which the delivery "
+        "worker LISTENs for new mail; without one behind a pooler it polls every second",
     )
     smtp: SmtpSettings | None = setting(  # noqa: RUF009 -- a field specifier, like field()
         "MAILER_SMTP_URL",
@@ -203,6 +229,23 @@ class Settings:
         high=3650,
         help="unconfirmed signups are deleted after this many days (their consent entries stay)",
     )
+    retain_deliveries_days: int = setting(
+        "MAILER_RETAIN_DELIVERIES_DAYS",
+        180,
+        low=7,
+        high=36500,
+        help="days a finished mailing's per-recipient delivery rows are kept (and transactional "
+        "mail's); who was sent which item stays in a compact ledger, so no item is sent twice "
+        "and corrections still reach everyone who got it",
+    )
+    retain_events_days: int = setting(
+        "MAILER_RETAIN_EVENTS_DAYS",
+        365,
+        low=7,
+        high=36500,
+        help="days events (the audit log webhooks are made from) are kept; one a webhook has "
+        "still to deliver stays",
+    )
     trust_proxy: bool = setting(
         "MAILER_TRUST_PROXY",
         False,
@@ -318,6 +361,9 @@ class Settings:
             "database_url": redact_url(self.database_url)
             if self.database_url
             else "(embedded PostgreSQL)",
+            "database_listen_url": redact_url(self.database_listen_url)
+            if self.database_listen_url
+            else "(none)",
             "smtp": self.smtp.redacted() if self.smtp else "(development SMTP sink)",
             "secret_key": "***" if self.secret_key else "(unset)",
             "webhook_secrets": f"{len(self.webhook_secrets)} configured"

@@ -30,6 +30,14 @@ class NoticeMode(StrEnum):
     SEND = "send"  # sent at once, without a human
 
 
+class Pooler(StrEnum):
+    """What stands between mailer and PostgreSQL (MAILER_DATABASE_POOLER)."""
+
+    NONE = "none"  # a direct connection, or a pooler in session mode
+    TRANSACTION = "transaction"  # PgBouncer, RDS Proxy, Supabase, Neon in transaction mode
+    DETECT = "detect"  # find out at start (two probe connections, see mailer/db.py)
+
+
 class SmtpSecurity(StrEnum):
     NONE = "none"  # plain SMTP (loopback relays, the development sink)
     STARTTLS = "starttls"  # smtp://...?starttls=true
@@ -96,6 +104,16 @@ def check_together(settings: Settings, get: Getter, problems: list[str]) -> Sett
             problems.append("MAILER_DKIM_SELECTOR is required with MAILER_DKIM_KEY_FILE")
     if settings.cms_corrections is NoticeMode.OFF:
         problems.append("MAILER_CMS_CORRECTIONS must be 'draft' or 'send'")
+    if settings.database_url is None:
+        if get("MAILER_DATABASE_LISTEN_URL") is not None:
+            problems.append(
+                "MAILER_DATABASE_LISTEN_URL goes with MAILER_DATABASE_URL, which is not set"
+            )
+        if settings.database_pooler is Pooler.TRANSACTION:
+            problems.append(
+                "MAILER_DATABASE_POOLER=transaction needs MAILER_DATABASE_URL "
+                "(the embedded development database has no pooler)"
+            )
     demo = not production if get("MAILER_DEMO") is None else settings.demo
     if production and demo:
         problems.append("MAILER_DEMO is for development only: production never gets demo data")

@@ -102,17 +102,24 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     RESET ALL`): about as much as the signup's own statement."""
 
 
-async def open_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def open_pool(
+    url: str, *, min_size: int = 1, max_size: int = 10, statement_cache: bool = True
+) -> asyncpg.Pool:
     """A connected pool, or DatabaseUnavailable with one sentence saying why.
 
     Pooled connections must not keep session state (see `_keep_session`): use
-    `SET LOCAL` and transaction-scoped advisory locks, or a connection of your own."""
+    `SET LOCAL` and transaction-scoped advisory locks, or a connection of your own.
+    `statement_cache=False` behind a pooler in transaction mode: asyncpg's named prepared
+    statements would meet each other on the pooler's shared server connections ("prepared
+    statement __asyncpg_stmt_1__ already exists"); without the cache it uses the unnamed
+    statement, parsed and executed within one exchange (checked against PgBouncer 1.18)."""
     where = describe_target(url)
     try:
         pool = await asyncpg.create_pool(
             url,
-            min_size=min_size,
+            min_size=min(min_size, max_size),
             max_size=max_size,
+            statement_cache_size=100 if statement_cache else 0,
             timeout=10,
             command_timeout=60,
             init=_init_connection,
@@ -132,3 +139,25 @@ async def open_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> async
         raise DatabaseUnavailable(f"the database at {where} failed: {exc}") from exc
     assert pool is not None
     return pool
+
+
+async def behind_transaction_pooler(url: str) -> bool:
+    """Whether `url` leads through a pooler in transaction mode: two connections of ours,
+    used one after the other, land on the same server process only there (directly, each
+    connection has its own backend; a session pooler pins one per client). A busy pooler may
+    hand out two server connections, so a False is not proof: operators set the mode."""
+    where = describe_target(url)
+    first: asyncpg.Connection | None = None
+    second: asyncpg.Connection | None = None
+    try:
+        first = await asyncpg.connect(url, timeout=10, statement_cache_size=0)
+        second = await asyncpg.connect(url, timeout=10, statement_cache_size=0)
+        pid = await first.fetchval("SELECT pg_backend_pid()")
+        return bool(pid == await second.fetchval("SELECT pg_backend_pid()"))
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise DatabaseUnavailable(f"cannot reach the database at {where}: {reason}") from exc
+    finally:
+        for conn in (first, second):
+            if conn is not None:
+                conn.terminate()

@@ -1,4 +1,4 @@
-"""Applies migrations/NNNN_*.sql in order, once each, under an advisory lock."""
+"""Applies migrations/NNNN_*.sql in order, once each, under a transaction-level advisory lock."""
 
 from __future__ import annotations
 
@@ -58,17 +58,21 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 
 async def apply_migrations(conn: Connection, directory: Path) -> list[str]:
-    """Apply pending migrations, each in its own transaction; returns what was applied.
+    """Apply pending migrations, each in its own savepoint; returns what was applied.
 
-    Safe to call from several instances at once: the advisory lock makes the later
-    ones wait and then find nothing left to do. A failing migration rolls back whole.
+    One transaction per run holds a transaction-level advisory lock (kept by poolers in
+    transaction mode, unlike a session lock, and released by the commit or rollback whatever
+    happens): several instances starting at once wait for each other, and the later ones
+    find nothing left to do. A failing migration rolls back whole; those before it in the
+    run are committed, then the failure is raised.
     """
     migrations = discover(directory)
-    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
-    try:
+    done: list[str] = []
+    failure: MigrationError | None = None
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
         applied = await _read_ledger(conn)
         _verify(migrations, applied)
-        done: list[str] = []
         for migration in migrations:
             if migration.version in applied:
                 continue
@@ -84,14 +88,15 @@ async def apply_migrations(conn: Connection, directory: Path) -> list[str]:
                         migration.checksum,
                     )
             except asyncpg.PostgresError as exc:
-                raise MigrationError(
-                    f"migration {label} failed and was rolled back: {exc}"
-                ) from exc
-            log.info("applied migration %s", label)
+                failure = MigrationError(f"migration {label} failed and was rolled back: {exc}")
+                failure.__cause__ = exc
+                break
             done.append(label)
-        return done
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+    for label in done:
+        log.info("applied migration %s", label)
+    if failure is not None:
+        raise failure
+    return done
 
 
 async def _read_ledger(conn: Connection) -> dict[int, str]:

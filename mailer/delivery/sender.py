@@ -95,7 +95,7 @@ class DeliveryWorker:
         settings: Settings,
         smtp: SmtpSettings,
         *,
-        database_url: str,
+        database_url: str | None,
         composer: Composer,
         metrics: Metrics,
         record_bounces: BounceRecorder,
@@ -255,7 +255,11 @@ class DeliveryWorker:
                 await _wait_any(self.wake, self.stopping, timeout=_POLL_INTERVAL)
 
     async def _listen(self) -> None:
-        """LISTEN on a dedicated connection; any notification wakes the claimer."""
+        """LISTEN on a dedicated connection; any notification wakes the claimer. Without a
+        URL to listen on (behind a transaction pooler, which cannot keep a LISTEN) the
+        claimer polls every second instead."""
+        if self.database_url is None:
+            await asyncio.get_running_loop().create_future()  # until the worker stops
         delay = 0.5
         while True:
             closed = asyncio.Event()

@@ -24,6 +24,7 @@ WHERE s.accepts_alerts AND s.status = 'active'
       JOIN deliveries d ON d.mailing_id = mi.mailing_id
       WHERE mi.item_id = $1 AND d.subscriber_id IS NOT NULL
         AND d.status IN ('queued', 'sending', 'deferred', 'sent') AND $1 = ANY(d.item_ids))
+  AND s.subscriber_id NOT IN (SELECT si.subscriber_id FROM sent_items si WHERE si.item_id = $1)
 
 -- name: create_notice_mailing
 -- A draft alert or correction notice: its own stream (list id), priority and archive slug.

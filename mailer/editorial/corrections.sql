@@ -3,21 +3,25 @@
 -- name: correction_audience
 -- Exactly the people who received item $1 (a delivery sent, by alert or digest, carrying
 -- it) before time $2, whatever their topics are now; only those still active and unpaused.
+-- Delivery rows past retention are in the sent_items ledger.
 SELECT s.subscriber_id, s.email FROM subscribers s
 WHERE s.status = 'active' AND (s.paused_until IS NULL OR s.paused_until <= now())
-  AND s.subscriber_id IN (
+  AND (s.subscriber_id IN (
       SELECT d.subscriber_id FROM mailing_items mi
       JOIN mailings m ON m.mailing_id = mi.mailing_id AND m.kind IN ('digest', 'alert')
       JOIN deliveries d ON d.mailing_id = mi.mailing_id
       WHERE mi.item_id = $1 AND d.status = 'sent' AND $1 = ANY(d.item_ids)
         AND d.sent_at < $2)
+    OR s.subscriber_id IN (
+      SELECT si.subscriber_id FROM sent_items si WHERE si.item_id = $1 AND si.sent_at < $2))
 
 -- name: was_sent
 SELECT EXISTS (
     SELECT 1 FROM mailing_items mi
     JOIN mailings m ON m.mailing_id = mi.mailing_id AND m.kind IN ('digest', 'alert')
     JOIN deliveries d ON d.mailing_id = mi.mailing_id
-    WHERE mi.item_id = $1 AND d.status = 'sent' AND $1 = ANY(d.item_ids));
+    WHERE mi.item_id = $1 AND d.status = 'sent' AND $1 = ANY(d.item_ids))
+    OR EXISTS (SELECT 1 FROM sent_items si WHERE si.item_id = $1);
 
 -- name: item_still_sending
 -- A digest or alert carrying the item that has not finished: its copies are frozen with

@@ -105,6 +105,9 @@ CROSS JOIN LATERAL (
           WHERE d.subscriber_id = s.subscriber_id
             AND d.status IN ('queued', 'sending', 'deferred', 'sent')
             AND mi.item_id = ANY(d.item_ids))
+      AND NOT EXISTS (
+          SELECT 1 FROM sent_items si
+          WHERE si.item_id = mi.item_id AND si.subscriber_id = s.subscriber_id)
 ) picked
 WHERE ss.series_id = $2
   AND s.status = 'active' AND (s.paused_until IS NULL OR s.paused_until <= now())
@@ -141,7 +144,9 @@ WHERE mi.mailing_id = $1 AND NOT i.hidden
       SELECT 1 FROM deliveries d
       WHERE d.subscriber_id = $2 AND d.mailing_id IS DISTINCT FROM $1
         AND d.status IN ('queued', 'sending', 'deferred', 'sent')
-        AND mi.item_id = ANY(d.item_ids));
+        AND mi.item_id = ANY(d.item_ids))
+  AND NOT EXISTS (
+      SELECT 1 FROM sent_items si WHERE si.item_id = mi.item_id AND si.subscriber_id = $2);
 
 -- name: unscheduled_occurrence
 -- An auto series' digest made for this occurrence that is still a draft: an earlier tick

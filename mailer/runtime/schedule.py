@@ -17,6 +17,7 @@ from mailer.audience.signup import purge_pending
 from mailer.config import Settings
 from mailer.content.feeds import poll_due
 from mailer.db import DB_ERRORS
+from mailer.delivery.retention import purge_expired
 from mailer.editorial.digests import send_due, tick_series
 from mailer.feedback.deliverability import ThresholdWatch, purge_old_reports
 from mailer.metrics import Metrics
@@ -114,3 +115,13 @@ def schedule_jobs(
     ticks.every(5, "digests_tick", digests_tick)
     ticks.every(5, "poll_feeds", poll_feeds)
     ticks.every(3600, "purge_pending", purge)
+
+    async def retention() -> None:
+        await purge_expired(
+            pool,
+            deliveries_days=settings.retain_deliveries_days,
+            events_days=settings.retain_events_days,
+            now=datetime.now(UTC),
+        )
+
+    ticks.every(3600, "retention", retention)

@@ -69,7 +69,9 @@ async def run_service(
     """
     metrics = Metrics()
     async with AsyncExitStack() as stack:
-        pool, database_url = await stack.enter_async_context(open_database(settings))
+        pool, target = await stack.enter_async_context(
+            open_database(settings, listen=role.runs_worker)
+        )
         worker_task: asyncio.Task[None] | None = None
         if role.runs_worker:
             smtp = settings.smtp
@@ -83,7 +85,9 @@ async def run_service(
             schedule_jobs(ticks, settings, pool, session)
             ticks.start()
             stack.push_async_callback(ticks.stop, SHUTDOWN_GRACE_SECONDS)
-            worker_task = await _start_worker(stack, settings, pool, database_url, smtp, metrics)
+            worker_task = await _start_worker(
+                stack, settings, pool, target.listen_url, smtp, metrics
+            )
             if settings.smtp is not None:  # a relay of the operator's, not the dev sink
                 relay_check = asyncio.create_task(_check_relay(smtp), name="relay-check")
                 stack.callback(relay_check.cancel)
@@ -91,7 +95,11 @@ async def run_service(
             if settings.worker_processes > 1:
                 children = WorkerProcesses(
                     settings.worker_processes - 1,
-                    {"MAILER_DATABASE_URL": database_url, "MAILER_SMTP_URL": smtp_url(smtp)},
+                    {
+                        "MAILER_DATABASE_URL": target.url,
+                        "MAILER_DATABASE_POOLER": target.pooler.value,
+                        "MAILER_SMTP_URL": smtp_url(smtp),
+                    },
                     SHUTDOWN_GRACE_SECONDS,
                 )
                 await children.start()
@@ -138,7 +146,7 @@ async def _start_worker(
     stack: AsyncExitStack,
     settings: Settings,
     pool: asyncpg.Pool,
-    database_url: str,
+    listen_url: str | None,
     smtp: SmtpSettings,
     metrics: Metrics,
 ) -> asyncio.Task[None]:
@@ -149,7 +157,7 @@ async def _start_worker(
         pool,
         settings,
         smtp,
-        database_url=database_url,
+        database_url=listen_url,
         composer=Composer(
             pool, settings, dkim=dkim, slot_providers=standard_slot_providers(settings)
         ),
