@@ -97,7 +97,7 @@ async def run_service(
                 await children.start()
                 stack.push_async_callback(children.stop)
         if role.runs_bounces:
-            receiver = await start_receiver(pool, settings, Signer(settings.secret_key))
+            receiver = await start_receiver(pool, settings, Signer(settings.signing_keys))
             stack.push_async_callback(receiver.close)
         if listen:
             await _start_web(stack, settings, pool, metrics, full=role.runs_web)

@@ -54,7 +54,7 @@ def create_app(
     app[keys.pages_key] = page_environment(settings)
     app[keys.migrations_dir_key] = migrations or migrations_dir()
     app[keys.metrics_key] = metrics or Metrics()
-    app[keys.signer_key] = Signer(settings.secret_key)
+    app[keys.signer_key] = Signer(settings.signing_keys)
     app[keys.limits_key] = SignupLimits(settings.signup_rate_per_ip)
     app[keys.bounce_limits_key] = SlidingWindow(settings.bounces.webhook_rate_per_minute, 60.0)
     waker = DeliveryWaker(pool)
