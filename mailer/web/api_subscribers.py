@@ -31,6 +31,7 @@ from mailer.imports.types import ImportOptions, Mode, UnknownTopics, check_optio
 from mailer.numbers import whole_number
 from mailer.web import keys
 from mailer.web.api import ApiProblem, _date_param, api_key_name, dumps_json, path_id
+from mailer.web.text_guard import NUL, refuse
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,10 @@ async def _receive_form(request: web.Request, key_name: str) -> tuple[Path, Opti
         if not isinstance(part, BodyPartReader):
             continue
         if part.filename is None and part.name != "file":
-            fields.add(part.name or "", (await part.read(decode=True))[:10_000].decode())
+            name, value = part.name or "", (await part.read(decode=True))[:10_000].decode()
+            if NUL in name or NUL in value:
+                raise refuse(name.replace(NUL, "") or "file")
+            fields.add(name, value)
             continue
         options = _options(fields, key_name)
         name = part.filename or "upload"

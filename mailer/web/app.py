@@ -18,6 +18,7 @@ from mailer.tokens import Signer
 from mailer.web import keys
 from mailer.web.middleware import error_middleware, security_headers_middleware
 from mailer.web.routes import add_routes
+from mailer.web.text_guard import text_guard_middleware
 
 
 def page_environment(settings: Settings) -> jinja2.Environment:
@@ -46,7 +47,7 @@ def create_app(
 ) -> web.Application:
     """The web application; `full=False` serves only the probes and metrics (worker role)."""
     app = web.Application(
-        middlewares=[security_headers_middleware, error_middleware],
+        middlewares=[security_headers_middleware, error_middleware, text_guard_middleware],
         client_max_size=1024 * 1024,
     )
     app[keys.settings_key] = settings
