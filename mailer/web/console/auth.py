@@ -137,7 +137,7 @@ async def sign_in_post(request: web.Request) -> web.StreamResponse:
         response = _sign_in_page(
             request,
             status=429,
-            error="Too many failed sign-ins. Wait 15 minutes and try again.",
+            error="Too many failed sign-ins from this network. Wait 15 minutes and try again.",
             email=email,
             next_path=next_path,
         )
