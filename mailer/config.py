@@ -97,6 +97,32 @@ class Settings:
         help="comma-separated secrets accepted on signed webhooks; list the new one beside the "
         "old one to rotate",
     )
+    header_timeout: float = setting(
+        "MAILER_HEADER_TIMEOUT",
+        10.0,
+        low=1.0,
+        high=300.0,
+        help="seconds a client has to send a request's headers (from its first byte, or from "
+        "opening the connection); a slower one is disconnected",
+    )
+    body_timeout: float = setting(
+        "MAILER_BODY_TIMEOUT",
+        300.0,
+        low=1.0,
+        high=3600.0,
+        help="seconds a client has to send a request's body once its headers are in (a "
+        "subscriber import upload too; bigger files over slow links: `mailer subscribers "
+        "import`)",
+    )
+    connections_per_ip: int = setting(
+        "MAILER_CONNECTIONS_PER_IP",
+        100,
+        low=0,
+        high=100_000,
+        help="connections one client address may hold open at once; more are closed at once; "
+        "`0` for no cap (it is off when `MAILER_TRUST_PROXY` is on: then every connection "
+        "comes from the proxy, which should cap them)",
+    )
     from_address: str = setting(
         "MAILER_FROM",
         "Newsroom <newsroom@example.org>",

@@ -16,6 +16,11 @@ from mailer.metrics import Metrics
 from mailer.resources import migrations_dir, templates_dir
 from mailer.tokens import Signer
 from mailer.web import keys
+from mailer.web.connections import (
+    ConnectionGuard,
+    connection_clock_middleware,
+    connection_guard_key,
+)
 from mailer.web.middleware import error_middleware, security_headers_middleware
 from mailer.web.routes import add_routes
 from mailer.web.text_guard import text_guard_middleware
@@ -47,10 +52,20 @@ def create_app(
 ) -> web.Application:
     """The web application; `full=False` serves only the probes and metrics (worker role)."""
     app = web.Application(
-        middlewares=[security_headers_middleware, error_middleware, text_guard_middleware],
+        middlewares=[
+            connection_clock_middleware,
+            security_headers_middleware,
+            error_middleware,
+            text_guard_middleware,
+        ],
         client_max_size=1024 * 1024,
     )
     app[keys.settings_key] = settings
+    app[connection_guard_key] = ConnectionGuard(
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        per_ip=0 if settings.trust_proxy else settings.connections_per_ip,
+    )
     app[keys.pool_key] = pool
     app[keys.pages_key] = page_environment(settings)
     app[keys.migrations_dir_key] = migrations or migrations_dir()
