@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import cast
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -112,7 +113,7 @@ class _GuardedProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         guard = self._guard
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass of it
         self._ip = _ip(transport.get_extra_info("peername"))
         if guard.per_ip and guard.by_ip[self._ip] >= guard.per_ip:
             guard.refused += 1

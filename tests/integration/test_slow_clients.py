@@ -135,3 +135,35 @@ async def test_ordinary_and_keep_alive_requests_are_served(port: int) -> None:
     await asyncio.sleep(HEADER_TIMEOUT + 0.5)  # idle between requests is not a slow header
     assert (await get(port, connection)).startswith(b"HTTP/1.1 200")
     connection[1].close()
+
+
+def test_the_guard_works_on_uvloop_as_mailer_serve_runs_it(tmp_path: Path) -> None:
+    """`mailer serve` runs on uvloop, whose transports are not asyncio's classes."""
+    uvloop = pytest.importorskip("uvloop")
+    settings = engine_settings(
+        tmp_path, header_timeout=HEADER_TIMEOUT, body_timeout=BODY_TIMEOUT, connections_per_ip=1
+    )
+
+    async def scenario() -> tuple[float, bytes, bytes]:
+        app = create_app(settings, None)  # type: ignore[arg-type]  # /healthz needs no database
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = GuardedSite(runner, "127.0.0.1", 0, guard=app[connection_guard_key])
+        await site.start()
+        try:
+            served = await get(site.port)
+            await asyncio.sleep(0.2)  # the server has seen that connection close
+            held = await asyncio.open_connection("127.0.0.1", site.port)
+            extra_reader, extra_writer = await asyncio.open_connection("127.0.0.1", site.port)
+            over_cap = await asyncio.wait_for(extra_reader.read(), 2)
+            extra_writer.close()
+            took = await closed_after(*held, b"GET / HTTP/1.1\r\nX-Slow: " + b"a" * 100)
+            return took, served, over_cap
+        finally:
+            await runner.cleanup()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        took, served, over_cap = runner.run(scenario())
+    assert served.startswith(b"HTTP/1.1 200")
+    assert over_cap == b""
+    assert HEADER_TIMEOUT - 0.1 <= took < HEADER_TIMEOUT + 2
