@@ -104,7 +104,16 @@ class Settings:
         parse=values.secret_key,
         secret=True,
         help="signs links and tokens, 32+ characters; in development generated once into "
-        "`<data dir>/secret_key`; required in production",
+        "`<data dir>/secret_key`; required in production unless `MAILER_SECRET_KEYS` is set",
+    )
+    secret_keys: tuple[str, ...] = setting(
+        "MAILER_SECRET_KEYS",
+        (),
+        parse=values.secret_key_list,
+        secret=True,
+        help="comma-separated secret keys for a rotation, 32+ characters each: the first signs, "
+        "every one (and `MAILER_SECRET_KEY`, if also set) verifies; put the new key first and "
+        "keep the old one listed while mail signed with it may be used (30 days or more)",
     )
     webhook_secrets: tuple[str, ...] = setting(
         "MAILER_WEBHOOK_SECRETS",
@@ -113,6 +122,32 @@ class Settings:
         secret=True,
         help="comma-separated secrets accepted on signed webhooks; list the new one beside the "
         "old one to rotate",
+    )
+    header_timeout: float = setting(
+        "MAILER_HEADER_TIMEOUT",
+        10.0,
+        low=1.0,
+        high=300.0,
+        help="seconds a client has to send a request's headers (from its first byte, or from "
+        "opening the connection); a slower one is disconnected",
+    )
+    body_timeout: float = setting(
+        "MAILER_BODY_TIMEOUT",
+        300.0,
+        low=1.0,
+        high=3600.0,
+        help="seconds a client has to send a request's body once its headers are in (a "
+        "subscriber import upload too; bigger files over slow links: `mailer subscribers "
+        "import`)",
+    )
+    connections_per_ip: int = setting(
+        "MAILER_CONNECTIONS_PER_IP",
+        100,
+        low=0,
+        high=100_000,
+        help="connections one client address may hold open at once; more are closed at once; "
+        "`0` for no cap (it is off when `MAILER_TRUST_PROXY` is on: then every connection "
+        "comes from the proxy, which should cap them)",
     )
     from_address: str = setting(
         "MAILER_FROM",
@@ -354,6 +389,13 @@ class Settings:
         the instance serves itself, so the SSRF guard stays closed to everything else."""
         return frozenset() if self.is_production else frozenset({self.demo_feed_url})
 
+    @property
+    def signing_keys(self) -> tuple[str, ...]:
+        """The secret keys, the signing one first: MAILER_SECRET_KEYS in order, then
+        MAILER_SECRET_KEY (which signs only when MAILER_SECRET_KEYS is not set)."""
+        keys = (*self.secret_keys, self.secret_key) if self.secret_key else self.secret_keys
+        return tuple(dict.fromkeys(keys))
+
     def redacted(self) -> dict[str, str]:
         """Effective settings for display, with every secret masked."""
         shown = {f.name: str(getattr(self, f.name)) for f in fields(self)}
@@ -366,6 +408,7 @@ class Settings:
             else "(none)",
             "smtp": self.smtp.redacted() if self.smtp else "(development SMTP sink)",
             "secret_key": "***" if self.secret_key else "(unset)",
+            "secret_keys": f"{len(self.secret_keys)} configured" if self.secret_keys else "(none)",
             "webhook_secrets": f"{len(self.webhook_secrets)} configured"
             if self.webhook_secrets
             else "(none)",
@@ -409,7 +452,7 @@ def render_reference_markdown() -> str:
 
 def ensure_dev_secret_key(settings: Settings) -> Settings:
     """In development, use (or create once) a secret key kept in the data dir."""
-    if settings.secret_key:
+    if settings.secret_key or settings.secret_keys:
         return settings
     path = settings.data_dir / "secret_key"
     try:

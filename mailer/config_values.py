@@ -79,6 +79,8 @@ def check_together(settings: Settings, get: Getter, problems: list[str]) -> Sett
         "MAILER_FROM": "",
         "MAILER_POSTAL_ADDRESS": " (anti-spam law)",
     }
+    if get("MAILER_SECRET_KEYS") is not None:  # either names the keys
+        del required["MAILER_SECRET_KEY"]
     for name, why in required.items():
         if production and get(name) is None:
             problems.append(f"{name} is required in production{why}")
@@ -183,6 +185,13 @@ def secret_key(text: str, s: Setting, problems: list[str]) -> str:
     if len(text) < 32:
         problems.append(f"{s.env} must be at least 32 characters long")
     return text
+
+
+def secret_key_list(text: str, s: Setting, problems: list[str]) -> tuple[str, ...]:
+    keys = tuple(part.strip() for part in text.split(",") if part.strip())
+    if any(len(key) < 32 for key in keys):
+        problems.append(f"each of {s.env} must be at least 32 characters long")
+    return keys
 
 
 def secret_list(text: str, s: Setting, problems: list[str]) -> tuple[str, ...]:

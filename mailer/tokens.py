@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import re
 import struct
+from collections.abc import Sequence
 from enum import StrEnum
 
 from mailer.errors import MailerError
@@ -50,17 +51,38 @@ def _unb64(text: str) -> bytes:
 
 class Signer:
     """Signs with one key per purpose derived from the secret key, so a token made for
-    one use (say preferences) is never accepted for another (say unsubscribe)."""
+    one use (say preferences) is never accepted for another (say unsubscribe).
 
-    def __init__(self, secret_key: str) -> None:
-        root = secret_key.encode()
-        self._keys = {
-            purpose: hmac.new(root, f"mailer:{purpose.value}".encode(), hashlib.sha256).digest()
-            for purpose in Purpose
-        }
+    Given several secret keys (a rotation), the first signs and every one verifies: links
+    in mail sent under an old key keep working while that key stays listed."""
+
+    def __init__(self, secret_keys: str | Sequence[str]) -> None:
+        roots = [secret_keys] if isinstance(secret_keys, str) else list(secret_keys) or [""]
+        self._key_sets = [
+            {
+                purpose: hmac.new(
+                    root.encode(), f"mailer:{purpose.value}".encode(), hashlib.sha256
+                ).digest()
+                for purpose in Purpose
+            }
+            for root in dict.fromkeys(roots)
+        ]
 
     def _mac(self, purpose: Purpose, data: bytes) -> bytes:
-        return hmac.new(self._keys[purpose], data, hashlib.sha256).digest()[:_MAC_BYTES]
+        """The MAC under the signing (first) key."""
+        return self._mac_with(self._key_sets[0], purpose, data)
+
+    @staticmethod
+    def _mac_with(keys: dict[Purpose, bytes], purpose: Purpose, data: bytes) -> bytes:
+        return hmac.new(keys[purpose], data, hashlib.sha256).digest()[:_MAC_BYTES]
+
+    def _verifies(self, purpose: Purpose, data: bytes, mac: bytes, size: int = _MAC_BYTES) -> bool:
+        """Whether `mac` is the MAC of `data` under any of the keys (each one compared in
+        constant time, and all of them compared, so the timing tells nothing)."""
+        found = False
+        for keys in self._key_sets:
+            found |= hmac.compare_digest(mac, self._mac_with(keys, purpose, data)[:size])
+        return found
 
     def subscriber_token(self, purpose: Purpose, subscriber_id: int, key_version: int) -> str:
         payload = _SUBSCRIBER.pack(subscriber_id, key_version)
@@ -74,7 +96,7 @@ class Signer:
         if len(raw) != _SUBSCRIBER.size + _MAC_BYTES:
             raise InvalidToken("malformed token")
         payload, mac = raw[: _SUBSCRIBER.size], raw[_SUBSCRIBER.size :]
-        if not hmac.compare_digest(mac, self._mac(purpose, payload)):
+        if not self._verifies(purpose, payload, mac):
             raise InvalidToken("bad signature")
         subscriber_id, key_version = _SUBSCRIBER.unpack(payload)
         return subscriber_id, key_version
@@ -96,7 +118,7 @@ class Signer:
         if len(raw) != _ID.size + 8:
             raise InvalidToken("malformed stamp")
         payload, mac = raw[: _ID.size], raw[_ID.size :]
-        if not hmac.compare_digest(mac, self._mac(Purpose.FORM, payload)[:8]):
+        if not self._verifies(Purpose.FORM, payload, mac, 8):
             raise InvalidToken("bad signature")
         issued_at: int = _ID.unpack(payload)[0]
         return issued_at
@@ -110,7 +132,7 @@ class Signer:
             raise InvalidToken("malformed token")
         raw = _unb64(token)
         data, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
-        if len(raw) <= _MAC_BYTES or not hmac.compare_digest(mac, self._mac(purpose, data)):
+        if len(raw) <= _MAC_BYTES or not self._verifies(purpose, data, mac):
             raise InvalidToken("bad signature")
         return data
 
@@ -123,12 +145,15 @@ class Signer:
         if not match:
             raise InvalidToken("not a bounce address")
         delivery_id = int(match.group("id"))
-        if not hmac.compare_digest(match.group("sig"), self._verp_sig(delivery_id)):
+        found = False
+        for keys in self._key_sets:  # a bounce may come weeks after the mail, under an old key
+            found |= hmac.compare_digest(match.group("sig"), self._verp_sig(delivery_id, keys))
+        if not found:
             raise InvalidToken("bad signature")
         return delivery_id
 
-    def _verp_sig(self, delivery_id: int) -> str:
-        mac = self._mac(Purpose.BOUNCE, str(delivery_id).encode())
+    def _verp_sig(self, delivery_id: int, keys: dict[Purpose, bytes] | None = None) -> str:
+        mac = self._mac_with(keys or self._key_sets[0], Purpose.BOUNCE, str(delivery_id).encode())
         return base64.b32encode(mac[:5]).decode().lower()
 
 

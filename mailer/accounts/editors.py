@@ -25,11 +25,19 @@ IDLE_SECONDS = 2 * 3600  # and ends sooner when the console is left alone
 PASSWORD_LINK_SECONDS = 72 * 3600
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024  # argon2 hashes any length; a megabyte "password" is an attack
-# Failed sign-ins allowed per window: per client IP, and per account (since its last
-# success). Unknown accounts count like known ones, so a lockout reveals nothing.
+# Failed sign-ins allowed per window from one client IP: for any accounts, and for one
+# account (since its last success). Past them that IP is refused; other IPs are not, so an
+# attacker cannot keep the owner of an account out. Unknown accounts count like known ones,
+# so a refusal reveals nothing.
 ATTEMPT_WINDOW_SECONDS = 15 * 60
 MAX_FAILURES_PER_IP = 20
-MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ACCOUNT_IP = 5
+# Failures for one account from every IP (a guess spread over many addresses) never refuse
+# an attempt, which would lock the owner out; they slow each attempt on that account down
+# instead, by a step per failure past the first few, up to a ceiling.
+SLOWDOWN_AFTER = 5
+SLOWDOWN_STEP_SECONDS = 0.5
+SLOWDOWN_MAX_SECONDS = 5.0
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory parameters
 # Verified against when the account is unknown, so both answers take the same time.
@@ -226,18 +234,28 @@ def _verify(stored: str, password: str) -> bool:
         return False
 
 
+def slowdown(account_failures: int) -> float:
+    """Seconds an attempt on an account waits, given its recent failures from every IP."""
+    past = account_failures - SLOWDOWN_AFTER + 1
+    return 0.0 if past <= 0 else min(SLOWDOWN_MAX_SECONDS, past * SLOWDOWN_STEP_SECONDS)
+
+
 async def authenticate(pool: asyncpg.Pool, *, email: str, password: str, ip: str) -> int:
     """The editor_id for a right address and password of an enabled account; otherwise
     SignInRefused (the same for every reason, in about the same time), or TooManyAttempts
-    past the limits. Every attempt is recorded."""
+    past the limits of this IP (never of another IP: a right password from elsewhere still
+    signs in, after the account's slowdown). Every attempt is recorded."""
     key = address_key(email)[:320]
     failures = await pool.fetchrow(Q["recent_failures"], ip, key, ATTEMPT_WINDOW_SECONDS)
     assert failures is not None
     if (
         failures["by_ip"] >= MAX_FAILURES_PER_IP
-        or failures["by_account"] >= MAX_FAILURES_PER_ACCOUNT
+        or failures["by_account_ip"] >= MAX_FAILURES_PER_ACCOUNT_IP
     ):
         raise TooManyAttempts(ATTEMPT_WINDOW_SECONDS)
+    delay = slowdown(failures["by_account"])
+    if delay:
+        await asyncio.sleep(delay)
     row = await pool.fetchrow(Q["get_editor_by_email"], key)
     stored = row["password_hash"] if row is not None and row["password_hash"] else None
     candidate = password[:MAX_PASSWORD]

@@ -103,16 +103,20 @@ WITH gone AS (
 DELETE FROM editor_sign_in_attempts WHERE attempted_at < now() - interval '30 days';
 
 -- name: recent_failures
--- Failed sign-ins in the window, from this IP and for this account (since its last success).
+-- Failed sign-ins in the window: from this IP (any account), and for this account since its
+-- last success, from this IP and from every IP.
+WITH account AS (
+  SELECT a.ip FROM editor_sign_in_attempts a
+  WHERE a.email_key = $2 AND NOT a.succeeded AND a.attempted_at > now() - make_interval(secs => $3)
+    AND a.attempted_at > coalesce((SELECT max(b.attempted_at) FROM editor_sign_in_attempts b
+                                   WHERE b.email_key = $2 AND b.succeeded), '-infinity')
+)
 SELECT
   (SELECT count(*) FROM editor_sign_in_attempts
    WHERE ip = $1 AND NOT succeeded AND attempted_at > now() - make_interval(secs => $3))
     AS by_ip,
-  (SELECT count(*) FROM editor_sign_in_attempts a
-   WHERE a.email_key = $2 AND NOT a.succeeded AND a.attempted_at > now() - make_interval(secs => $3)
-     AND a.attempted_at > coalesce((SELECT max(b.attempted_at) FROM editor_sign_in_attempts b
-                                    WHERE b.email_key = $2 AND b.succeeded), '-infinity'))
-    AS by_account;
+  (SELECT count(*) FROM account WHERE ip = $1) AS by_account_ip,
+  (SELECT count(*) FROM account) AS by_account;
 
 -- name: record_attempt
 INSERT INTO editor_sign_in_attempts (ip, email_key, succeeded) VALUES ($1, $2, $3);

@@ -175,7 +175,7 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
         async with open_database(settings) as (pool, _):
             summary = await import_subscribers(
                 pool,
-                Signer(settings.secret_key),
+                Signer(settings.signing_keys),
                 settings,
                 source,
                 options,

@@ -17,6 +17,12 @@ from mailer.content.sanitise import clean_line, sanitise_html, to_text
 
 MAX_ITEMS = 10_000
 _UTF8_BOM = b"\xef\xbb\xbf"
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
 _TRACKING = ("utm_", "mc_", "_hs")
 _TRACKING_NAMES = {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "ref_src", "_ga"}
 
@@ -105,7 +111,33 @@ def parse_feed(body: bytes, content_type: str, base_url: str) -> ParsedFeed:
     return _parse_xml_feed(body, base_url)
 
 
+def _as_text(body: bytes) -> str:
+    """An XML body as lower-case text, for looking for its DOCTYPE: UTF-16 and UTF-32 by
+    their byte-order marks, anything else byte for byte (every encoding a feed may declare
+    spells `<!DOCTYPE` in ASCII)."""
+    head = body
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return head.decode(encoding, errors="replace").lower()
+    return head.decode("latin-1").lower()
+
+
+def refuse_entity_declarations(body: bytes) -> None:
+    """NotAFeed for a DOCTYPE whose internal subset declares entities: the way to a billion
+    laughs (entities expanding into gigabytes) and to external entities (a file or URL read
+    into the feed). No feed needs one; RSS 0.91's public DOCTYPE, which declares none, is fine."""
+    text = _as_text(body)
+    start = text.find("<!doctype")
+    # Anywhere after the DOCTYPE, not only up to its first "]>": a comment can hide one.
+    if start >= 0 and "<!entity" in text[start:]:
+        raise NotAFeed(
+            "the feed declares entities in its DOCTYPE (an entity-expansion or "
+            "external-entity attack, or an unusual feed); refused"
+        )
+
+
 def _parse_xml_feed(body: bytes, base_url: str) -> ParsedFeed:
+    refuse_entity_declarations(body)
     parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
     feed = ParsedFeed(title=clean_line(parsed.feed.get("title"), 200))
     if not parsed.entries and (parsed.bozo or not parsed.get("version")):

@@ -76,7 +76,7 @@ class Composer:
         self.settings = settings
         dirs = template_dirs or [settings.data_dir / "templates", templates_dir()]
         self.compiler = MessageCompiler(dirs)
-        self.signer = Signer(settings.secret_key)
+        self.signer = Signer(settings.signing_keys)
         self.slot_providers = dict(slot_providers or {})
         self.dkim = dkim
         self.from_domain = settings.from_address.rpartition("@")[2].rstrip(">").strip()

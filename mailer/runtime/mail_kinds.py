@@ -10,5 +10,5 @@ from mailer.tokens import Signer
 
 
 def standard_slot_providers(settings: Settings) -> dict[str, SlotProvider]:
-    signer = Signer(settings.secret_key)
+    signer = Signer(settings.signing_keys)
     return {"confirm": confirm_slots(signer, settings), "alert": alert_slots(signer, settings)}

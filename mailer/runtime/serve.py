@@ -31,6 +31,7 @@ from mailer.runtime.schedule import Ticks, schedule_jobs
 from mailer.runtime.supervisor import WorkerProcesses
 from mailer.tokens import Signer
 from mailer.web.app import create_app
+from mailer.web.connections import GuardedSite, connection_guard_key
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ async def run_service(
                 await children.start()
                 stack.push_async_callback(children.stop)
         if role.runs_bounces:
-            receiver = await start_receiver(pool, settings, Signer(settings.secret_key))
+            receiver = await start_receiver(pool, settings, Signer(settings.signing_keys))
             stack.push_async_callback(receiver.close)
         if listen:
             await _start_web(stack, settings, pool, metrics, full=role.runs_web)
@@ -228,11 +229,12 @@ async def _start_web(
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    site = web.TCPSite(
+    site = GuardedSite(
         runner,
         settings.listen_host,
         settings.listen_port,
         shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+        guard=app[connection_guard_key],
     )
     where = f"{settings.listen_host}:{settings.listen_port}"
     try:

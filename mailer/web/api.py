@@ -107,7 +107,18 @@ class ListOf:
     kind: type
 
 
-Spec = dict[str, type | ListOf]
+@dataclass(frozen=True)
+class Whole:
+    """An integer field within bounds (a JSON number may be any size; a column is not)."""
+
+    low: int
+    high: int
+
+
+Spec = dict[str, type | ListOf | Whole]
+
+# Any integer field without bounds of its own must at least fit PostgreSQL's bigint.
+_BIGINT = Whole(-(2**63), 2**63 - 1)
 
 
 def read_fields(data: dict[str, Any], spec: Spec, what: str) -> dict[str, Any]:
@@ -129,21 +140,33 @@ def read_fields(data: dict[str, Any], spec: Spec, what: str) -> dict[str, Any]:
 _NAMES = {str: "a string", int: "an integer", bool: "true or false", dict: "an object"}
 
 
-def _describe(kind: type | ListOf) -> str:
+def _describe(kind: type | ListOf | Whole) -> str:
+    if isinstance(kind, Whole):
+        return f"an integer from {kind.low} to {kind.high}"
+    if kind is int:
+        return _describe(_BIGINT)
     if isinstance(kind, ListOf):
         return f"a list, each {_describe(kind.kind).removeprefix('a ').removeprefix('an ')}"
     return _NAMES.get(kind, kind.__name__)
 
 
-def _is(value: Any, kind: type | ListOf) -> bool:
+def _is(value: Any, kind: type | ListOf | Whole) -> bool:
     if isinstance(kind, ListOf):
         return isinstance(value, list) and all(_is(v, kind.kind) for v in value)
-    if kind is int and isinstance(value, bool):  # JSON true is not a number
-        return False
+    if kind is int:
+        kind = _BIGINT
+    if isinstance(kind, Whole):  # JSON true is not a number
+        return (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and kind.low <= value <= kind.high
+        )
     return isinstance(value, kind)
 
 
-_TOPIC: Spec = {"name": str, "description": str, "public": bool, "position": int}
+# The same range as the console's topic form (a topic's position is an int column).
+TOPIC_POSITIONS = Whole(-100_000, 100_000)
+_TOPIC: Spec = {"name": str, "description": str, "public": bool, "position": TOPIC_POSITIONS}
 _SOURCE: Spec = {
     "url": str,
     "name": str,

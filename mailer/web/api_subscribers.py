@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDict, MultiMapping
 
 from mailer.audience.search import Search, search_subscribers
@@ -30,6 +31,7 @@ from mailer.imports.types import ImportOptions, Mode, UnknownTopics, check_optio
 from mailer.numbers import whole_number
 from mailer.web import keys
 from mailer.web.api import ApiProblem, _date_param, api_key_name, dumps_json, path_id
+from mailer.web.text_guard import NUL, refuse
 
 log = logging.getLogger(__name__)
 
@@ -143,18 +145,10 @@ async def _receive(request: web.Request) -> tuple[Path, Options, str]:
     key_name = request[api_key_name]
     kind = request.content_type
     if kind == "multipart/form-data":
-        fields: MultiDict[str] = MultiDict(request.query)
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                continue
-            if part.filename is None and part.name != "file":
-                fields.add(part.name or "", (await part.read(decode=True))[:10_000].decode())
-                continue
-            options = _options(fields, key_name)
-            name = part.filename or "upload"
-            return await _save(lambda p=part: p.read_chunk(64 * 1024), name), options, name
-        raise InvalidInput("no file in the form", {"file": "send the file in a part named 'file'"})
+        try:
+            return await _receive_form(request, key_name)
+        except _MULTIPART_ERRORS as exc:
+            raise _malformed(exc) from exc
     options = _options(request.query, key_name)
     if kind not in _RAW_TYPES | _JSONL_TYPES:
         raise ApiProblem(
@@ -162,6 +156,36 @@ async def _receive(request: web.Request) -> tuple[Path, Options, str]:
         )
     name = "upload.jsonl" if kind in _JSONL_TYPES else "upload.csv"
     return await _save(lambda: request.content.read(64 * 1024), name), options, name
+
+
+# What aiohttp's multipart reader raises on a malformed part (a header line without a
+# colon, an unknown transfer encoding or charset, a broken boundary, bytes that are not UTF-8).
+_MULTIPART_ERRORS = (HttpProcessingError, ValueError, LookupError, RuntimeError)
+
+
+async def _receive_form(request: web.Request, key_name: str) -> tuple[Path, Options, str]:
+    fields: MultiDict[str] = MultiDict(request.query)
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue
+        if part.filename is None and part.name != "file":
+            name, value = part.name or "", (await part.read(decode=True))[:10_000].decode()
+            if NUL in name or NUL in value:
+                raise refuse(name.replace(NUL, "") or "file")
+            fields.add(name, value)
+            continue
+        options = _options(fields, key_name)
+        name = part.filename or "upload"
+        return await _save(lambda p=part: p.read_chunk(64 * 1024), name), options, name
+    raise InvalidInput("no file in the form", {"file": "send the file in a part named 'file'"})
+
+
+def _malformed(exc: Exception) -> InvalidInput:
+    reason = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
+    return InvalidInput(
+        "the multipart form cannot be read", {"file": f"a malformed part of the form: {reason}"}
+    )
 
 
 def _temp_path(name: str) -> Path:

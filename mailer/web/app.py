@@ -17,9 +17,15 @@ from mailer.resources import migrations_dir, templates_dir
 from mailer.tokens import Signer
 from mailer.web import keys
 from mailer.web.access_log import access_log_middleware
+from mailer.web.connections import (
+    ConnectionGuard,
+    connection_clock_middleware,
+    connection_guard_key,
+)
 from mailer.web.middleware import error_middleware, security_headers_middleware
 from mailer.web.routes import add_routes
 from mailer.web.sns_fetch import SnsFetcher
+from mailer.web.text_guard import text_guard_middleware
 
 
 def page_environment(settings: Settings) -> jinja2.Environment:
@@ -48,15 +54,26 @@ def create_app(
 ) -> web.Application:
     """The web application; `full=False` serves only the probes and metrics (worker role)."""
     app = web.Application(
-        middlewares=[access_log_middleware, security_headers_middleware, error_middleware],
+        middlewares=[
+            access_log_middleware,
+            connection_clock_middleware,
+            security_headers_middleware,
+            error_middleware,
+            text_guard_middleware,
+        ],
         client_max_size=1024 * 1024,
     )
     app[keys.settings_key] = settings
+    app[connection_guard_key] = ConnectionGuard(
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        per_ip=0 if settings.trust_proxy else settings.connections_per_ip,
+    )
     app[keys.pool_key] = pool
     app[keys.pages_key] = page_environment(settings)
     app[keys.migrations_dir_key] = migrations or migrations_dir()
     app[keys.metrics_key] = metrics or Metrics()
-    app[keys.signer_key] = Signer(settings.secret_key)
+    app[keys.signer_key] = Signer(settings.signing_keys)
     app[keys.limits_key] = SignupLimits(settings.signup_rate_per_ip)
     app[keys.bounce_limits_key] = SlidingWindow(settings.bounces.webhook_rate_per_minute, 60.0)
     app[keys.sns_fetch_key] = SnsFetcher()

@@ -12,6 +12,9 @@ from multidict import MultiDictProxy
 from mailer.errors import InvalidInput
 
 MAX_WEBHOOK_BODY = 64 * 1024
+# Bodies the text guard (mailer/web/text_guard.py) reads before the handler; aiohttp keeps
+# them, so the handler reads them from memory rather than from the connection.
+BUFFERED = ("application/json", "application/x-www-form-urlencoded")
 
 
 class BodyProblem(Exception):
@@ -24,6 +27,11 @@ async def read_limited(request: web.Request, limit: int = MAX_WEBHOOK_BODY) -> b
     """The raw body, or BodyProblem(413) as soon as it exceeds `limit` (never buffered whole)."""
     if request.content_length is not None and request.content_length > limit:
         raise BodyProblem(413, f"the body is larger than {limit // 1024} KB")
+    if request.content_type in BUFFERED:  # the text guard has read it already
+        body = await request.read()
+        if len(body) > limit:
+            raise BodyProblem(413, f"the body is larger than {limit // 1024} KB")
+        return body
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(16 * 1024):

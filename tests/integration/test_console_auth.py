@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import asyncpg
@@ -10,7 +11,15 @@ from yarl import URL
 
 from mailer.accounts import editors
 from mailer.errors import Conflict, InvalidInput
-from tests.support.console import PASSWORD, add_editor, console_app, csrf_of, sign_in, signed_in
+from tests.support.console import (
+    PASSWORD,
+    Client,
+    add_editor,
+    console_app,
+    csrf_of,
+    sign_in,
+    signed_in,
+)
 from tests.support.helpers import ClientFactory
 
 
@@ -94,16 +103,16 @@ async def test_sign_in_is_rate_limited_per_account_and_per_ip(
 ) -> None:
     await add_editor(pool)
     client = await aiohttp_client(console_app(pool, tmp_path))
-    for _ in range(editors.MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(editors.MAX_FAILURES_PER_ACCOUNT_IP):
         assert (await sign_in(client, "ana@example.org", "wrong password!!"))[0] == 401
-    status, html = await sign_in(client)  # even the right password, for now
+    status, html = await sign_in(client)  # even the right password, from this IP, for now
     assert status == 429
     assert "Too many failed sign-ins" in html
     # Another account from the same IP still gets through, until the IP's limit.
     await add_editor(pool, "bo@example.org", name="Bo")
     assert (await sign_in(client, "bo@example.org"))[0] == 303
     client.session.cookie_jar.clear()  # signed out again
-    remaining = editors.MAX_FAILURES_PER_IP - editors.MAX_FAILURES_PER_ACCOUNT
+    remaining = editors.MAX_FAILURES_PER_IP - editors.MAX_FAILURES_PER_ACCOUNT_IP
     for i in range(remaining):
         assert (await sign_in(client, f"guess{i}@example.org", "wrong password!!"))[0] == 401
     assert (await sign_in(client, "bo@example.org"))[0] == 429
@@ -294,3 +303,61 @@ async def test_editor_accounts_are_validated(pool: asyncpg.Pool) -> None:
         await editors.create_editor(pool, email="x@example.org", password="x@example.org")
     stored = await pool.fetchval("SELECT password_hash FROM editors")
     assert stored.startswith("$argon2id$")
+
+
+def from_ip(client: Client, ip: str) -> None:
+    """Requests from now on come from `ip` (the app trusts X-Forwarded-For here)."""
+    client.session.headers["X-Forwarded-For"] = ip
+
+
+async def test_failures_from_one_ip_do_not_keep_the_owner_out_from_another(
+    pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    await add_editor(pool, role="admin")
+    client = await aiohttp_client(console_app(pool, tmp_path, trust_proxy=True))
+    from_ip(client, "203.0.113.9")  # the attacker
+    for _ in range(editors.MAX_FAILURES_PER_ACCOUNT_IP):
+        assert (await sign_in(client, "ana@example.org", "wrong password!!"))[0] == 401
+    assert (await sign_in(client, "ana@example.org", "wrong password!!"))[0] == 429
+    assert (await sign_in(client))[0] == 429  # this IP is refused, whatever it sends
+    from_ip(client, "198.51.100.7")  # the admin, elsewhere
+    client.session.cookie_jar.clear()
+    started = time.monotonic()
+    status, _ = await sign_in(client)
+    assert status == 303  # signed in
+    assert time.monotonic() - started >= editors.slowdown(editors.MAX_FAILURES_PER_ACCOUNT_IP)
+    assert (await client.get("/console/", allow_redirects=False)).status == 200
+
+
+async def test_a_guess_spread_over_many_ips_slows_the_account_but_never_locks_it(
+    pool: asyncpg.Pool,
+) -> None:
+    await add_editor(pool, role="admin")
+    # 400 failures on the account in the last minutes, 5 from each of 80 addresses.
+    await pool.execute(
+        """INSERT INTO editor_sign_in_attempts (ip, email_key, succeeded, attempted_at)
+           SELECT '192.0.2.' || (i % 80), 'ana@example.org', false,
+                  now() - make_interval(secs => i)
+           FROM generate_series(1, 400) AS i"""
+    )
+    with pytest.raises(editors.TooManyAttempts):  # each of those addresses is refused
+        await editors.authenticate(pool, email="ana@example.org", password=PASSWORD, ip="192.0.2.1")
+    started = time.monotonic()
+    editor_id = await editors.authenticate(
+        pool, email="ana@example.org", password=PASSWORD, ip="198.51.100.7"
+    )
+    waited = time.monotonic() - started
+    assert editor_id
+    assert editors.SLOWDOWN_MAX_SECONDS <= waited < editors.SLOWDOWN_MAX_SECONDS + 3
+    with pytest.raises(editors.SignInRefused):  # a wrong password is still just wrong
+        await editors.authenticate(
+            pool, email="ana@example.org", password="wrong password!!", ip="198.51.100.8"
+        )
+
+
+def test_the_slowdown_grows_with_failures_up_to_its_ceiling() -> None:
+    assert editors.slowdown(0) == editors.slowdown(editors.SLOWDOWN_AFTER - 1) == 0
+    assert (
+        0 < editors.slowdown(editors.SLOWDOWN_AFTER) < editors.slowdown(editors.SLOWDOWN_AFTER + 3)
+    )
+    assert editors.slowdown(10_000) == editors.SLOWDOWN_MAX_SECONDS

@@ -270,9 +270,15 @@ async def test_redirect_gzip_malformed_future_and_entity_bomb(
         "SELECT published_at, first_seen_at FROM items WHERE link = 'https://future.example.org/a'"
     )
     assert published == seen
-    bomb = await poll(pool, session, feed_server.url("/f/bomb.xml"))
-    assert bomb.error is None
-    assert await pool.fetchval("SELECT max(length(title)) FROM items") < 400  # nothing expanded
+    before = await pool.fetchval("SELECT count(*) FROM items")
+    for name in ("bomb.xml", "external-entity.xml"):  # refused with a recorded error
+        refused = await poll(pool, session, feed_server.url(f"/f/{name}"))
+        assert refused.error is not None and "declares entities" in refused.error
+        assert await pool.fetchval(
+            "SELECT last_error FROM feed_sources WHERE url = $1", feed_server.url(f"/f/{name}")
+        ) == refused.error  # fmt: skip
+    assert await pool.fetchval("SELECT count(*) FROM items") == before
+    assert not await pool.fetchval("SELECT count(*) FROM items WHERE title LIKE '%&lol%'")
 
 
 async def test_ten_thousand_items_then_all_duplicates(

@@ -21,6 +21,7 @@ from mailer.web.console.session import (
     clear_session_cookie,
     current,
     public,
+    session_keys,
     session_token,
     set_cookie,
     set_session_cookie,
@@ -32,7 +33,7 @@ _SAFE_NEXT = re.compile(r"^/console/[A-Za-z0-9/_\-.?=&%]*$")
 
 def _pre_serializer(request: web.Request) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(
-        request.app[keys.settings_key].secret_key, salt="mailer.console.pre-session"
+        session_keys(request.app[keys.settings_key]), salt="mailer.console.pre-session"
     )
 
 
@@ -136,7 +137,7 @@ async def sign_in_post(request: web.Request) -> web.StreamResponse:
         response = _sign_in_page(
             request,
             status=429,
-            error="Too many failed sign-ins. Wait 15 minutes and try again.",
+            error="Too many failed sign-ins from this network. Wait 15 minutes and try again.",
             email=email,
             next_path=next_path,
         )

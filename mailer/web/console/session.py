@@ -63,10 +63,16 @@ def before_new_password(handler: H) -> H:
 CHOOSE_PASSWORD = "/console/choose-password"  # noqa: S105 -- a path
 
 
+def session_keys(settings: Settings) -> list[str]:
+    """The secret keys as itsdangerous takes them: it signs with the last and verifies with
+    all, so a rotation keeps editors signed in."""
+    return list(reversed(settings.signing_keys))
+
+
 def serializer(settings: Settings) -> URLSafeTimedSerializer:
     # itsdangerous signs and timestamps the cookie; a tampered or stale one is refused
     # before the database is asked.
-    return URLSafeTimedSerializer(settings.secret_key, salt="mailer.console.session")
+    return URLSafeTimedSerializer(session_keys(settings), salt="mailer.console.session")
 
 
 def secure_cookies(settings: Settings) -> bool:
