@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -25,10 +25,23 @@ from mailer.web.middleware import error_response
 # Which API key made the request (its name), for handlers that record who did what.
 api_key_name = web.RequestKey("api_key_name", str)
 
+# The handlers an admin's key alone may call (an editor's key gets 403), as in the console:
+# topics, feeds and series changed, subscriber data, erasure, imports and exports,
+# suppressions added or lifted, outbound webhooks. Filled by @admin_key.
+ADMIN_ONLY: set[Any] = set()
+_H = TypeVar("_H")
+
+
+def admin_key(handler: _H) -> _H:
+    """Mark an API handler as needing an admin's key."""
+    ADMIN_ONLY.add(handler)
+    return handler
+
 
 @web.middleware
 async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every API call carries `Authorization: Bearer <key>`; 401 otherwise."""
+    """Every API call carries `Authorization: Bearer <key>`; 401 otherwise, 403 when an
+    editor's key calls what admins alone may."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     found = None
@@ -38,7 +51,11 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
         response = error_response(request, 401, "a valid API key is required")
         response.headers["WWW-Authenticate"] = 'Bearer realm="mailer"'
         return response
-    request[api_key_name] = found[1]
+    if not found.is_admin and request.match_info.handler in ADMIN_ONLY:
+        return error_response(
+            request, 403, "this needs an admin's API key (this key is an editor's)"
+        )
+    request[api_key_name] = found.name
     return await handler(request)
 
 
@@ -159,6 +176,7 @@ async def list_topics_handler(request: web.Request) -> web.Response:
     return web.json_response({"topics": [t.as_json() for t in found]})
 
 
+@admin_key
 async def create_topic_handler(request: web.Request) -> web.Response:
     data = await json_object(request)
     fields = read_fields(data, _TOPIC, "topic")
@@ -178,6 +196,7 @@ async def create_topic_handler(request: web.Request) -> web.Response:
     return web.json_response(topic.as_json(), status=201)
 
 
+@admin_key
 async def update_topic_handler(request: web.Request) -> web.Response:
     fields = read_fields(await json_object(request), _TOPIC, "topic")
     topic = await topics.update_topic(
@@ -186,6 +205,7 @@ async def update_topic_handler(request: web.Request) -> web.Response:
     return web.json_response(topic.as_json())
 
 
+@admin_key
 async def delete_topic_handler(request: web.Request) -> web.Response:
     await topics.delete_topic(request.app[keys.pool_key], request.match_info["slug"])
     return web.Response(status=204)
@@ -198,6 +218,7 @@ def _address_from(data: dict[str, Any] | Any) -> str:
     return email
 
 
+@admin_key
 async def subscriber_data(request: web.Request) -> web.Response:
     """A data-subject access request: everything held about one address."""
     pool = request.app[keys.pool_key]
@@ -205,6 +226,7 @@ async def subscriber_data(request: web.Request) -> web.Response:
     return web.json_response(await preferences.export_data(pool, subscriber_id), dumps=dumps_json)
 
 
+@admin_key
 async def subscriber_erase(request: web.Request) -> web.Response:
     """A data-subject erasure request, made by an editor on the person's behalf."""
     pool = request.app[keys.pool_key]
@@ -301,6 +323,7 @@ async def list_feeds_handler(request: web.Request) -> web.Response:
     )
 
 
+@admin_key
 async def create_feed_handler(request: web.Request) -> web.Response:
     data = await json_object(request)
     url = data.get("url")
@@ -318,6 +341,7 @@ async def create_feed_handler(request: web.Request) -> web.Response:
     return web.json_response(source, status=201, dumps=dumps_json)
 
 
+@admin_key
 async def update_feed_handler(request: web.Request) -> web.Response:
     data = await json_object(request)
     fields = read_fields(data, _SOURCE, "feed source")
@@ -327,11 +351,13 @@ async def update_feed_handler(request: web.Request) -> web.Response:
     return web.json_response(source, dumps=dumps_json)
 
 
+@admin_key
 async def delete_feed_handler(request: web.Request) -> web.Response:
     await feeds.delete_source(request.app[keys.pool_key], path_id(request, "source_id"))
     return web.Response(status=204)
 
 
+@admin_key
 async def poll_feed_handler(request: web.Request) -> web.Response:
     settings = request.app[keys.settings_key]
     async with make_session(allow_private=settings.feed_allow_private) as session:
