@@ -4,7 +4,9 @@ Nothing is lost: a row is `sending` only while a worker holds its lease; every a
 in `sent`, `deferred` (with backoff), `failed` (with the reply) or `suppressed`; a worker
 that dies leaves rows whose lease expires and which any worker then takes back. A mail can
 be sent twice only if the worker dies after the SMTP server accepted it and before its
-outcome was written: at most the messages in flight plus the unflushed outcomes.
+outcome was written. A worker holds at most 2 x MAILER_CLAIM_BATCH rows whose outcome is not
+written (queued, in flight, or accepted and waiting in the Ledger), so that bounds both the
+rows `sending` under one worker and the mails a crash can send twice.
 """
 
 from __future__ import annotations
@@ -113,7 +115,10 @@ class DeliveryWorker:
         self.grace_seconds = grace_seconds
         self.connection_factory = connection_factory
         self.batch = settings.claim_batch
-        self.capacity = max(2 * self.batch, 2 * settings.smtp_concurrency)
+        # The hold: rows claimed whose outcome is not yet written (queued, in an SMTP
+        # transaction, or accepted and waiting in the Ledger). It never exceeds `capacity`.
+        self.capacity = 2 * self.batch
+        self.held = 0
         self.queue: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
         self.ledger = Ledger(record_bounces=record_bounces)
         self.budget = SendBudget(pool, settings.send_rate)
@@ -190,7 +195,7 @@ class DeliveryWorker:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                await self.ledger.flush(self.pool)
+                await self._flush()
                 await deliveries.release_claims(self.pool, unstarted, self.name)
                 return
             except DB_ERRORS as exc:
@@ -217,16 +222,17 @@ class DeliveryWorker:
     async def _claim_loop(self) -> None:
         delay = 0.2
         while not self.stopping.is_set():
-            room = self.capacity - self.queue.qsize()
-            # Outcomes not yet recorded (the database is away) count as held: what a crash
-            # would send twice stays bounded by what is in flight.
-            if room < min(self.batch, self.capacity // 2) or len(self.ledger) >= self.capacity:
+            # Claim only while a whole batch fits in the hold: a row counts until its outcome
+            # is written (also while the database is away), so what a crash can send twice
+            # stays within 2 x batch.
+            room = self.capacity - self.held
+            if room < self.batch:
                 self.room.clear()
                 await _wait_any(self.room, self.stopping, timeout=1.0)
                 continue
             self.wake.clear()
             try:
-                granted, wait = await self.budget.take(min(self.batch, room))
+                granted, wait = await self.budget.take(self.batch)
                 if granted == 0:
                     await _wait_any(self.stopping, timeout=max(wait, 0.01))
                     continue
@@ -248,6 +254,7 @@ class DeliveryWorker:
             if claimed:
                 self.idle.clear()
                 self.metrics.claimed.inc(len(claimed))
+                self.held += len(claimed)
                 for delivery in claimed:
                     self.queue.put_nowait(delivery)
             elif not settled:
@@ -304,8 +311,6 @@ class DeliveryWorker:
                 delivery = await self.queue.get()
                 if delivery is None:
                     break
-                if self.queue.qsize() <= self.capacity // 2:
-                    self.room.set()
                 connection_failed = await self._deliver(connection, delivery)
                 if connection_failed:
                     # The server is down or refusing: don't burn through the queue.
@@ -399,13 +404,20 @@ class DeliveryWorker:
         if len(self.ledger) >= _FLUSH_SIZE:
             self.flush_now.set()
 
+    async def _flush(self) -> None:
+        """Write the Ledger; the rows written leave the hold, which may make room to claim."""
+        written = await self.ledger.flush(self.pool)
+        self.held -= written  # not `held -= await ...`: that reads `held` before the await
+        if self.capacity - self.held >= self.batch:
+            self.room.set()
+
     async def _flush_loop(self) -> None:
         delay = 0.2
         while True:
             await _wait_any(self.flush_now, timeout=_FLUSH_INTERVAL)
             self.flush_now.clear()
             try:
-                await self.ledger.flush(self.pool)
+                await self._flush()
                 delay = 0.2
             except DB_ERRORS as exc:
                 log.warning(
