@@ -144,6 +144,19 @@ def read_fields(data: dict[str, Any], spec: Spec, what: str) -> dict[str, Any]:
 
 
 _NAMES = {str: "a string", int: "an integer", bool: "true or false", dict: "an object"}
+_JSON_TYPES = {str: "string", int: "integer", bool: "boolean", dict: "object"}
+
+
+def spec_schema(spec: Spec) -> dict[str, Any]:
+    """The JSON Schema properties `read_fields` checks with this spec: the OpenAPI document
+    describes request bodies from the same specs the handlers validate with."""
+    return {key: _kind_schema(kind) for key, kind in spec.items()}
+
+
+def _kind_schema(kind: type | ListOf) -> dict[str, Any]:
+    if isinstance(kind, ListOf):
+        return {"type": "array", "items": _kind_schema(kind.kind)}
+    return {"type": _JSON_TYPES[kind]}
 
 
 def _describe(kind: type | ListOf) -> str:
@@ -160,8 +173,8 @@ def _is(value: Any, kind: type | ListOf) -> bool:
     return isinstance(value, kind)
 
 
-_TOPIC: Spec = {"name": str, "description": str, "public": bool, "position": int}
-_SOURCE: Spec = {
+TOPIC_FIELDS: Spec = {"name": str, "description": str, "public": bool, "position": int}
+SOURCE_FIELDS: Spec = {
     "url": str,
     "name": str,
     "topics": ListOf(str),
@@ -179,7 +192,7 @@ async def list_topics_handler(request: web.Request) -> web.Response:
 @admin_key
 async def create_topic_handler(request: web.Request) -> web.Response:
     data = await json_object(request)
-    fields = read_fields(data, _TOPIC, "topic")
+    fields = read_fields(data, TOPIC_FIELDS, "topic")
     slug = data.get("slug")
     if fields["name"] is None:
         raise InvalidInput("invalid topic", {"name": "required"})
@@ -198,7 +211,7 @@ async def create_topic_handler(request: web.Request) -> web.Response:
 
 @admin_key
 async def update_topic_handler(request: web.Request) -> web.Response:
-    fields = read_fields(await json_object(request), _TOPIC, "topic")
+    fields = read_fields(await json_object(request), TOPIC_FIELDS, "topic")
     topic = await topics.update_topic(
         request.app[keys.pool_key], request.match_info["slug"], **fields
     )
@@ -329,7 +342,7 @@ async def create_feed_handler(request: web.Request) -> web.Response:
     url = data.get("url")
     if not isinstance(url, str) or not url.strip():
         raise InvalidInput("invalid feed source", {"url": "required"})
-    fields = read_fields(data, _SOURCE, "feed source")
+    fields = read_fields(data, SOURCE_FIELDS, "feed source")
     source = await feeds.create_source(
         request.app[keys.pool_key],
         url=url.strip(),
@@ -344,7 +357,7 @@ async def create_feed_handler(request: web.Request) -> web.Response:
 @admin_key
 async def update_feed_handler(request: web.Request) -> web.Response:
     data = await json_object(request)
-    fields = read_fields(data, _SOURCE, "feed source")
+    fields = read_fields(data, SOURCE_FIELDS, "feed source")
     source = await feeds.update_source(
         request.app[keys.pool_key], path_id(request, "source_id"), **fields
     )

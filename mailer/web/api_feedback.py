@@ -22,8 +22,9 @@ from mailer.web.api import (
     json_object,
     path_id,
     read_fields,
+    spec_schema,
 )
-from mailer.web.openapi_schema import LS, B, S, op
+from mailer.web.openapi_schema import S, op
 
 REPORT_STATUSES = ("processed", "ignored", "unmatched", "unparseable", "refused")
 
@@ -223,7 +224,7 @@ async def resend_failed(request: web.Request) -> web.Response:
 def openapi_paths() -> dict[str, dict[str, Any]]:
     """This module's part of the OpenAPI document (merged in web/openapi.py)."""
 
-    hook = {"url": S, "secret": S, "events": LS, "description": S, "active": B}
+    hook = spec_schema(_HOOK)
     return {
         "/suppressions": {
             "get": op("List suppressions, newest first", query=("reason", "cursor", "limit")),

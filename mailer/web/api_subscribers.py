@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDict, MultiMapping
 
 from mailer.audience.search import Search, search_subscribers
@@ -144,12 +145,18 @@ async def _receive(request: web.Request) -> tuple[Path, Options, str]:
     kind = request.content_type
     if kind == "multipart/form-data":
         fields: MultiDict[str] = MultiDict(request.query)
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
+        try:
+            reader = await request.multipart()
+        except (ValueError, KeyError, AssertionError, HttpProcessingError) as exc:  # boundary
+            raise InvalidInput("malformed multipart form", {"file": "no valid boundary"}) from exc
+        while (part := await _next_part(reader)) is not None:
             if not isinstance(part, BodyPartReader):
                 continue
             if part.filename is None and part.name != "file":
-                fields.add(part.name or "", (await part.read(decode=True))[:10_000].decode())
+                fields.add(
+                    part.name or "",
+                    (await part.read(decode=True))[:10_000].decode("utf-8", "replace"),
+                )
                 continue
             options = _options(fields, key_name)
             name = part.filename or "upload"
@@ -162,6 +169,13 @@ async def _receive(request: web.Request) -> tuple[Path, Options, str]:
         )
     name = "upload.jsonl" if kind in _JSONL_TYPES else "upload.csv"
     return await _save(lambda: request.content.read(64 * 1024), name), options, name
+
+
+async def _next_part(reader: MultipartReader) -> Any:
+    try:
+        return await reader.next()
+    except (ValueError, KeyError, AssertionError, HttpProcessingError) as exc:  # not a form
+        raise InvalidInput("malformed multipart form", {"file": str(exc)[:200]}) from exc
 
 
 def _temp_path(name: str) -> Path:
