@@ -4,9 +4,7 @@ Nothing is lost: a row is `sending` only while a worker holds its lease; every a
 in `sent`, `deferred` (with backoff), `failed` (with the reply) or `suppressed`; a worker
 that dies leaves rows whose lease expires and which any worker then takes back. A mail can
 be sent twice only if the worker dies after the SMTP server accepted it and before its
-outcome was written. A worker holds at most 2 x MAILER_CLAIM_BATCH rows whose outcome is not
-written (queued, in flight, or accepted and waiting in the Ledger), so that bounds both the
-rows `sending` under one worker and the mails a crash can send twice.
+outcome was written: at most its hold, 2 x MAILER_CLAIM_BATCH (see `held`).
 """
 
 from __future__ import annotations
@@ -115,15 +113,14 @@ class DeliveryWorker:
         self.grace_seconds = grace_seconds
         self.connection_factory = connection_factory
         self.batch = settings.claim_batch
-        # The hold: rows claimed whose outcome is not yet written (queued, in an SMTP
-        # transaction, or accepted and waiting in the Ledger). It never exceeds `capacity`.
+        # The hold: claimed rows with no outcome written (queued, in flight, in the Ledger).
         self.capacity = 2 * self.batch
         self.held = 0
         self.queue: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
         self.ledger = Ledger(record_bounces=record_bounces)
         self.budget = SendBudget(pool, settings.send_rate)
         self.wake = asyncio.Event()  # a notification: new rows may be due
-        self.room = asyncio.Event()  # senders drained the local queue below half
+        self.room = asyncio.Event()  # outcomes were written: the hold may have room
         self.flush_now = asyncio.Event()
         self.stopping = asyncio.Event()
         self.idle = asyncio.Event()  # nothing claimed on the last try (tests, benchmarks)
@@ -222,11 +219,8 @@ class DeliveryWorker:
     async def _claim_loop(self) -> None:
         delay = 0.2
         while not self.stopping.is_set():
-            # Claim only while a whole batch fits in the hold: a row counts until its outcome
-            # is written (also while the database is away), so what a crash can send twice
-            # stays within 2 x batch.
-            room = self.capacity - self.held
-            if room < self.batch:
+            # Claim only while a whole batch fits in the hold (full while the database is away).
+            if self.capacity - self.held < self.batch:
                 self.room.clear()
                 await _wait_any(self.room, self.stopping, timeout=1.0)
                 continue
@@ -405,11 +399,9 @@ class DeliveryWorker:
             self.flush_now.set()
 
     async def _flush(self) -> None:
-        """Write the Ledger; the rows written leave the hold, which may make room to claim."""
-        written = await self.ledger.flush(self.pool)
+        written = await self.ledger.flush(self.pool)  # rows written leave the hold
         self.held -= written  # not `held -= await ...`: that reads `held` before the await
-        if self.capacity - self.held >= self.batch:
-            self.room.set()
+        self.room.set()  # the claimer checks whether a batch fits now
 
     async def _flush_loop(self) -> None:
         delay = 0.2
