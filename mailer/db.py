@@ -44,6 +44,13 @@ DB_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, cancelled
 )
 
+# Text the database cannot store (a NUL character, which PostgreSQL's text refuses): the
+# caller's input, so a web request answers 400, not 500.
+DB_BAD_TEXT: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    asyncpg.exceptions.UntranslatableCharacterError,
+)
+
 PACKAGE_DIR = Path(__file__).parent
 _NAME_LINE = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 

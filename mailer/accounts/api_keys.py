@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 import asyncpg
 
+from mailer.accounts.editors import Role
 from mailer.db import Connection, load_queries
 from mailer.errors import InvalidInput, NotFound
 
@@ -19,22 +21,39 @@ def _hash(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-async def create_api_key(conn: Connection, name: str) -> tuple[int, str]:
-    """(id, key); the key is returned only here and never stored."""
+@dataclass(frozen=True)
+class KeyHolder:
+    """Who a valid key speaks for: its name (recorded with what it does) and its role, the
+    same two roles as console accounts (an editor key cannot do what admins alone may)."""
+
+    api_key_id: int
+    name: str
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+async def create_api_key(conn: Connection, name: str, role: str = "editor") -> tuple[int, str]:
+    """(id, key); the key is returned only here and never stored. A key is an editor's
+    unless made an admin's."""
     name = name.strip()
     if not 1 <= len(name) <= 100:
         raise InvalidInput("an API key needs a name of 1 to 100 characters")
+    if role not in {r.value for r in Role}:
+        raise InvalidInput("invalid role", {"role": "editor or admin"})
     key = _PREFIX + secrets.token_urlsafe(32)
-    key_id: int = await conn.fetchval(Q["create_api_key"], name, _hash(key))
+    key_id: int = await conn.fetchval(Q["create_api_key"], name, _hash(key), role)
     return key_id, key
 
 
-async def authenticate(pool: asyncpg.Pool, key: str) -> tuple[int, str] | None:
-    """(id, name) of a valid key, None for an unknown or revoked one."""
+async def authenticate(pool: asyncpg.Pool, key: str) -> KeyHolder | None:
+    """Who holds a valid key, None for an unknown or revoked one."""
     if not key.startswith(_PREFIX) or len(key) > 100:
         return None
     row = await pool.fetchrow(Q["find_api_key"], _hash(key))
-    return (row["api_key_id"], row["name"]) if row else None
+    return KeyHolder(row["api_key_id"], row["name"], Role(row["role"])) if row else None
 
 
 async def list_api_keys(pool: asyncpg.Pool) -> list[asyncpg.Record]:

@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     keys_sub = keys_cmd.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = keys_sub.add_parser("create", help="create a key and print it (shown only once)")
     create.add_argument("name", help="who or what uses the key, e.g. 'cms' or 'Ana Editor'")
+    create.add_argument(
+        "--role",
+        choices=("editor", "admin"),
+        default="editor",
+        help="editor (items, digests, alerts, reading; the default) or admin (also topics, "
+        "feeds, series, subscriber data and erasure, imports, suppressions, webhooks)",
+    )
     keys_sub.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id", type=int)

@@ -23,14 +23,20 @@ async def api_keys_command(settings: Settings, args: argparse.Namespace) -> int:
     async with open_database(settings) as (pool, _):
         if args.action == "create":
             async with pool.acquire() as conn:
-                key_id, key = await api_keys.create_api_key(conn, args.name)
-            print(f"API key {key_id} ({args.name.strip()}); store it now, it is not shown again:")
+                key_id, key = await api_keys.create_api_key(conn, args.name, args.role)
+            print(
+                f"API key {key_id} ({args.name.strip()}, {args.role}); "
+                "store it now, it is not shown again:"
+            )
             print(key)
         elif args.action == "list":
             for row in await api_keys.list_api_keys(pool):
                 state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "active"
                 used = f"{row['last_used_at']:%Y-%m-%d %H:%M}" if row["last_used_at"] else "never"
-                print(f"{row['api_key_id']:>4}  {row['name']:<30} {state:<18} last used {used}")
+                print(
+                    f"{row['api_key_id']:>4}  {row['name']:<30} {row['role']:<7}"
+                    f" {state:<18} last used {used}"
+                )
         else:
             await api_keys.revoke_api_key(pool, args.key_id)
             print(f"API key {args.key_id} revoked")

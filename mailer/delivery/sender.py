@@ -4,7 +4,7 @@ Nothing is lost: a row is `sending` only while a worker holds its lease; every a
 in `sent`, `deferred` (with backoff), `failed` (with the reply) or `suppressed`; a worker
 that dies leaves rows whose lease expires and which any worker then takes back. A mail can
 be sent twice only if the worker dies after the SMTP server accepted it and before its
-outcome was written: at most the messages in flight plus the unflushed outcomes.
+outcome was written: at most its hold, 2 x MAILER_CLAIM_BATCH (see `held`).
 """
 
 from __future__ import annotations
@@ -113,12 +113,14 @@ class DeliveryWorker:
         self.grace_seconds = grace_seconds
         self.connection_factory = connection_factory
         self.batch = settings.claim_batch
-        self.capacity = max(2 * self.batch, 2 * settings.smtp_concurrency)
+        # The hold: claimed rows with no outcome written (queued, in flight, in the Ledger).
+        self.capacity = 2 * self.batch
+        self.held = 0
         self.queue: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
         self.ledger = Ledger(record_bounces=record_bounces)
         self.budget = SendBudget(pool, settings.send_rate)
         self.wake = asyncio.Event()  # a notification: new rows may be due
-        self.room = asyncio.Event()  # senders drained the local queue below half
+        self.room = asyncio.Event()  # outcomes were written: the hold may have room
         self.flush_now = asyncio.Event()
         self.stopping = asyncio.Event()
         self.idle = asyncio.Event()  # nothing claimed on the last try (tests, benchmarks)
@@ -190,7 +192,7 @@ class DeliveryWorker:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                await self.ledger.flush(self.pool)
+                await self._flush()
                 await deliveries.release_claims(self.pool, unstarted, self.name)
                 return
             except DB_ERRORS as exc:
@@ -217,16 +219,14 @@ class DeliveryWorker:
     async def _claim_loop(self) -> None:
         delay = 0.2
         while not self.stopping.is_set():
-            room = self.capacity - self.queue.qsize()
-            # Outcomes not yet recorded (the database is away) count as held: what a crash
-            # would send twice stays bounded by what is in flight.
-            if room < min(self.batch, self.capacity // 2) or len(self.ledger) >= self.capacity:
+            # Claim only while a whole batch fits in the hold (full while the database is away).
+            if self.capacity - self.held < self.batch:
                 self.room.clear()
                 await _wait_any(self.room, self.stopping, timeout=1.0)
                 continue
             self.wake.clear()
             try:
-                granted, wait = await self.budget.take(min(self.batch, room))
+                granted, wait = await self.budget.take(self.batch)
                 if granted == 0:
                     await _wait_any(self.stopping, timeout=max(wait, 0.01))
                     continue
@@ -248,6 +248,7 @@ class DeliveryWorker:
             if claimed:
                 self.idle.clear()
                 self.metrics.claimed.inc(len(claimed))
+                self.held += len(claimed)
                 for delivery in claimed:
                     self.queue.put_nowait(delivery)
             elif not settled:
@@ -304,8 +305,6 @@ class DeliveryWorker:
                 delivery = await self.queue.get()
                 if delivery is None:
                     break
-                if self.queue.qsize() <= self.capacity // 2:
-                    self.room.set()
                 connection_failed = await self._deliver(connection, delivery)
                 if connection_failed:
                     # The server is down or refusing: don't burn through the queue.
@@ -401,13 +400,18 @@ class DeliveryWorker:
         if len(self.ledger) >= _FLUSH_SIZE:
             self.flush_now.set()
 
+    async def _flush(self) -> None:
+        written = await self.ledger.flush(self.pool)  # rows written leave the hold
+        self.held -= written  # not `held -= await ...`: that reads `held` before the await
+        self.room.set()  # the claimer checks whether a batch fits now
+
     async def _flush_loop(self) -> None:
         delay = 0.2
         while True:
             await _wait_any(self.flush_now, timeout=_FLUSH_INTERVAL)
             self.flush_now.clear()
             try:
-                await self.ledger.flush(self.pool)
+                await self._flush()
                 delay = 0.2
             except DB_ERRORS as exc:
                 log.warning(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -25,10 +25,23 @@ from mailer.web.middleware import error_response
 # Which API key made the request (its name), for handlers that record who did what.
 api_key_name = web.RequestKey("api_key_name", str)
 
+# The handlers an admin's key alone may call (an editor's key gets 403), as in the console:
+# topics, feeds and series changed, subscriber data, erasure, imports and exports,
+# suppressions added or lifted, outbound webhooks. Filled by @admin_key.
+ADMIN_ONLY: set[Any] = set()
+_H = TypeVar("_H")
+
+
+def admin_key(handler: _H) -> _H:
+    """Mark an API handler as needing an admin's key."""
+    ADMIN_ONLY.add(handler)
+    return handler
+
 
 @web.middleware
 async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every API call carries `Authorization: Bearer <key>`; 401 otherwise."""
+    """Every API call carries `Authorization: Bearer <key>`; 401 otherwise, 403 when an
+    editor's key calls what admins alone may."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     found = None
@@ -38,7 +51,11 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
         response = error_response(request, 401, "a valid API key is required")
         response.headers["WWW-Authenticate"] = 'Bearer realm="mailer"'
         return response
-    request[api_key_name] = found[1]
+    if not found.is_admin and request.match_info.handler in ADMIN_ONLY:
+        return error_response(
+            request, 403, "this needs an admin's API key (this key is an editor's)"
+        )
+    request[api_key_name] = found.name
     return await handler(request)
 
 
@@ -138,6 +155,21 @@ def read_fields(data: dict[str, Any], spec: Spec, what: str) -> dict[str, Any]:
 
 
 _NAMES = {str: "a string", int: "an integer", bool: "true or false", dict: "an object"}
+_JSON_TYPES = {str: "string", int: "integer", bool: "boolean", dict: "object"}
+
+
+def spec_schema(spec: Spec) -> dict[str, Any]:
+    """The JSON Schema properties `read_fields` checks with this spec: the OpenAPI document
+    describes request bodies from the same specs the handlers validate with."""
+    return {key: _kind_schema(kind) for key, kind in spec.items()}
+
+
+def _kind_schema(kind: type | ListOf | Whole) -> dict[str, Any]:
+    if isinstance(kind, Whole):
+        return {"type": "integer", "minimum": kind.low, "maximum": kind.high}
+    if isinstance(kind, ListOf):
+        return {"type": "array", "items": _kind_schema(kind.kind)}
+    return {"type": _JSON_TYPES[kind]}
 
 
 def _describe(kind: type | ListOf | Whole) -> str:
@@ -166,8 +198,8 @@ def _is(value: Any, kind: type | ListOf | Whole) -> bool:
 
 # The same range as the console's topic form (a topic's position is an int column).
 TOPIC_POSITIONS = Whole(-100_000, 100_000)
-_TOPIC: Spec = {"name": str, "description": str, "public": bool, "position": TOPIC_POSITIONS}
-_SOURCE: Spec = {
+TOPIC_FIELDS: Spec = {"name": str, "description": str, "public": bool, "position": TOPIC_POSITIONS}
+SOURCE_FIELDS: Spec = {
     "url": str,
     "name": str,
     "topics": ListOf(str),
@@ -182,9 +214,10 @@ async def list_topics_handler(request: web.Request) -> web.Response:
     return web.json_response({"topics": [t.as_json() for t in found]})
 
 
+@admin_key
 async def create_topic_handler(request: web.Request) -> web.Response:
     data = await json_object(request)
-    fields = read_fields(data, _TOPIC, "topic")
+    fields = read_fields(data, TOPIC_FIELDS, "topic")
     slug = data.get("slug")
     if fields["name"] is None:
         raise InvalidInput("invalid topic", {"name": "required"})
@@ -201,14 +234,16 @@ async def create_topic_handler(request: web.Request) -> web.Response:
     return web.json_response(topic.as_json(), status=201)
 
 
+@admin_key
 async def update_topic_handler(request: web.Request) -> web.Response:
-    fields = read_fields(await json_object(request), _TOPIC, "topic")
+    fields = read_fields(await json_object(request), TOPIC_FIELDS, "topic")
     topic = await topics.update_topic(
         request.app[keys.pool_key], request.match_info["slug"], **fields
     )
     return web.json_response(topic.as_json())
 
 
+@admin_key
 async def delete_topic_handler(request: web.Request) -> web.Response:
     await topics.delete_topic(request.app[keys.pool_key], request.match_info["slug"])
     return web.Response(status=204)
@@ -221,6 +256,7 @@ def _address_from(data: dict[str, Any] | Any) -> str:
     return email
 
 
+@admin_key
 async def subscriber_data(request: web.Request) -> web.Response:
     """A data-subject access request: everything held about one address."""
     pool = request.app[keys.pool_key]
@@ -228,6 +264,7 @@ async def subscriber_data(request: web.Request) -> web.Response:
     return web.json_response(await preferences.export_data(pool, subscriber_id), dumps=dumps_json)
 
 
+@admin_key
 async def subscriber_erase(request: web.Request) -> web.Response:
     """A data-subject erasure request, made by an editor on the person's behalf."""
     pool = request.app[keys.pool_key]
@@ -324,12 +361,13 @@ async def list_feeds_handler(request: web.Request) -> web.Response:
     )
 
 
+@admin_key
 async def create_feed_handler(request: web.Request) -> web.Response:
     data = await json_object(request)
     url = data.get("url")
     if not isinstance(url, str) or not url.strip():
         raise InvalidInput("invalid feed source", {"url": "required"})
-    fields = read_fields(data, _SOURCE, "feed source")
+    fields = read_fields(data, SOURCE_FIELDS, "feed source")
     source = await feeds.create_source(
         request.app[keys.pool_key],
         url=url.strip(),
@@ -341,20 +379,23 @@ async def create_feed_handler(request: web.Request) -> web.Response:
     return web.json_response(source, status=201, dumps=dumps_json)
 
 
+@admin_key
 async def update_feed_handler(request: web.Request) -> web.Response:
     data = await json_object(request)
-    fields = read_fields(data, _SOURCE, "feed source")
+    fields = read_fields(data, SOURCE_FIELDS, "feed source")
     source = await feeds.update_source(
         request.app[keys.pool_key], path_id(request, "source_id"), **fields
     )
     return web.json_response(source, dumps=dumps_json)
 
 
+@admin_key
 async def delete_feed_handler(request: web.Request) -> web.Response:
     await feeds.delete_source(request.app[keys.pool_key], path_id(request, "source_id"))
     return web.Response(status=204)
 
 
+@admin_key
 async def poll_feed_handler(request: web.Request) -> web.Response:
     settings = request.app[keys.settings_key]
     async with make_session(allow_private=settings.feed_allow_private) as session:

@@ -13,7 +13,7 @@ from mailer.editorial import digests, series
 from mailer.errors import InvalidInput
 from mailer.feedback.deliverability import mailing_rates
 from mailer.web import keys
-from mailer.web.api import ListOf, Spec, dumps_json, json_object, path_id, read_fields
+from mailer.web.api import ListOf, Spec, admin_key, dumps_json, json_object, path_id, read_fields
 from mailer.web.middleware import MAIL_PREVIEW_CSP
 
 
@@ -36,6 +36,7 @@ async def list_series(request: web.Request) -> web.Response:
     return web.json_response({"series": found}, dumps=dumps_json)
 
 
+@admin_key
 async def create_series(request: web.Request) -> web.Response:
     data = await json_object(request)
     fields = read_fields(data, {**_SERIES, "slug": str}, "series")
@@ -56,6 +57,7 @@ async def create_series(request: web.Request) -> web.Response:
     return web.json_response(created, status=201, dumps=dumps_json)
 
 
+@admin_key
 async def update_series(request: web.Request) -> web.Response:
     data = await json_object(request)
     fields = read_fields(data, {**_SERIES, "active": bool}, "series")
@@ -65,6 +67,7 @@ async def update_series(request: web.Request) -> web.Response:
     return web.json_response(updated, dumps=dumps_json)
 
 
+@admin_key
 async def delete_series(request: web.Request) -> web.Response:
     """204; 409 while the series has a digest that is a draft, scheduled or sending."""
     await series.delete_series(request.app[keys.pool_key], path_id(request, "series_id"))

@@ -16,13 +16,15 @@ from mailer.web import keys
 from mailer.web.api import (
     ListOf,
     Spec,
+    admin_key,
     api_key_name,
     dumps_json,
     json_object,
     path_id,
     read_fields,
+    spec_schema,
 )
-from mailer.web.openapi_schema import LS, B, S, op
+from mailer.web.openapi_schema import S, op
 
 REPORT_STATUSES = ("processed", "ignored", "unmatched", "unparseable", "refused")
 
@@ -64,6 +66,7 @@ async def list_suppressions(request: web.Request) -> web.Response:
     return web.json_response({"suppressions": found, "next_cursor": cursor})
 
 
+@admin_key
 async def add_suppression(request: web.Request) -> web.Response:
     data = await json_object(request)
     fields = read_fields(data, {"detail": str}, "suppression")
@@ -76,6 +79,7 @@ async def add_suppression(request: web.Request) -> web.Response:
     return web.json_response({"status": "suppressed"}, status=201)
 
 
+@admin_key
 async def lift_suppression(request: web.Request) -> web.Response:
     lifted = await suppressions.lift(
         request.app[keys.pool_key],
@@ -129,11 +133,13 @@ async def deliverability(request: web.Request) -> web.Response:
 _HOOK: Spec = {"url": str, "secret": str, "events": ListOf(str), "description": str, "active": bool}
 
 
+@admin_key
 async def list_hooks(request: web.Request) -> web.Response:
     found = await hooks.list_endpoints(request.app[keys.pool_key])
     return web.json_response({"hooks": found}, dumps=dumps_json)
 
 
+@admin_key
 async def create_hook(request: web.Request) -> web.Response:
     fields = read_fields(await json_object(request), _HOOK, "webhook endpoint")
     missing = {k: "required" for k in ("url", "events") if fields[k] is None}
@@ -150,11 +156,13 @@ async def create_hook(request: web.Request) -> web.Response:
     return web.json_response(created, status=201, dumps=dumps_json)
 
 
+@admin_key
 async def get_hook(request: web.Request) -> web.Response:
     found = await hooks.list_endpoints(request.app[keys.pool_key], path_id(request, "endpoint_id"))
     return web.json_response(found[0], dumps=dumps_json)
 
 
+@admin_key
 async def update_hook(request: web.Request) -> web.Response:
     fields = read_fields(await json_object(request), _HOOK, "webhook endpoint")
     updated = await hooks.update_endpoint(
@@ -170,11 +178,13 @@ async def update_hook(request: web.Request) -> web.Response:
     return web.json_response(updated, dumps=dumps_json)
 
 
+@admin_key
 async def delete_hook(request: web.Request) -> web.Response:
     await hooks.delete_endpoint(request.app[keys.pool_key], path_id(request, "endpoint_id"))
     return web.Response(status=204)
 
 
+@admin_key
 async def hook_deliveries(request: web.Request) -> web.Response:
     found = await hooks.list_deliveries(
         request.app[keys.pool_key],
@@ -186,6 +196,7 @@ async def hook_deliveries(request: web.Request) -> web.Response:
     return web.json_response({"deliveries": found}, dumps=dumps_json)
 
 
+@admin_key
 async def resend_delivery(request: web.Request) -> web.Response:
     queued = await hooks.resend(
         request.app[keys.pool_key],
@@ -196,6 +207,7 @@ async def resend_delivery(request: web.Request) -> web.Response:
     return web.json_response({"queued": queued}, status=202)
 
 
+@admin_key
 async def resend_failed(request: web.Request) -> web.Response:
     queued = await hooks.resend(
         request.app[keys.pool_key],
@@ -212,7 +224,7 @@ async def resend_failed(request: web.Request) -> web.Response:
 def openapi_paths() -> dict[str, dict[str, Any]]:
     """This module's part of the OpenAPI document (merged in web/openapi.py)."""
 
-    hook = {"url": S, "secret": S, "events": LS, "description": S, "active": B}
+    hook = spec_schema(_HOOK)
     return {
         "/suppressions": {
             "get": op("List suppressions, newest first", query=("reason", "cursor", "limit")),

@@ -30,7 +30,7 @@ from mailer.imports.read import ReadOptions, SourceFormat, open_import
 from mailer.imports.types import ImportOptions, Mode, UnknownTopics, check_options
 from mailer.numbers import whole_number
 from mailer.web import keys
-from mailer.web.api import ApiProblem, _date_param, api_key_name, dumps_json, path_id
+from mailer.web.api import ApiProblem, _date_param, admin_key, api_key_name, dumps_json, path_id
 from mailer.web.text_guard import NUL, refuse
 
 log = logging.getLogger(__name__)
@@ -198,6 +198,7 @@ def _temp_path(name: str) -> Path:
     return Path(handle.name)
 
 
+@admin_key
 async def import_handler(request: web.Request) -> web.Response:
     """POST /subscribers/import: the file is streamed to disk, checked (format, header),
     then imported in the background; the answer waits up to `wait` seconds for the end
@@ -251,11 +252,13 @@ async def import_handler(request: web.Request) -> web.Response:
     return response
 
 
+@admin_key
 async def import_status(request: web.Request) -> web.Response:
     job = await get_import(request.app[keys.pool_key], path_id(request, "import_id"))
     return web.json_response(job, dumps=dumps_json)
 
 
+@admin_key
 async def import_rejects(request: web.Request) -> web.StreamResponse:
     """The rows an import did not apply, as a file like the input plus `reason` and `line`."""
     import_id = path_id(request, "import_id")
@@ -281,6 +284,7 @@ async def import_rejects(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@admin_key
 async def export_handler(request: web.Request) -> web.StreamResponse:
     """GET /subscribers/export: CSV or JSON Lines, streamed from a server-side cursor."""
     fmt = parse_format(request.query.get("format"))

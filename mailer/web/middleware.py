@@ -8,7 +8,7 @@ import math
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from mailer.db import DB_UNAVAILABLE
+from mailer.db import DB_BAD_TEXT, DB_UNAVAILABLE
 from mailer.errors import (
     Conflict,
     Forbidden,
@@ -102,6 +102,8 @@ def describe_error(exc: Exception) -> tuple[int, str, dict[str, str]] | None:
         return 400, str(exc), {}
     if isinstance(exc, DB_UNAVAILABLE):
         return 503, UNAVAILABLE, {}
+    if isinstance(exc, DB_BAD_TEXT):
+        return 400, "the input has a character that cannot be stored (such as NUL)", {}
     return None
 
 
@@ -124,7 +126,7 @@ def log_error(request: web.Request, exc: Exception) -> None:
     expected = (
         web.HTTPException | Gone | NotFound | Conflict | InvalidInput | Forbidden | RateLimited
     )
-    if isinstance(exc, expected):
+    if isinstance(exc, (expected, DB_BAD_TEXT)):
         return
     if isinstance(exc, MailerError):
         log.warning(
@@ -168,6 +170,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         elif status == 503:
             response.headers["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE)
+        elif isinstance(exc, web.HTTPMethodNotAllowed):  # RFC 9110: a 405 says what is
+            response.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
         return response
 
 

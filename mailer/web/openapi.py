@@ -8,7 +8,9 @@ from aiohttp import web
 
 from mailer import __version__
 from mailer.web import api_feedback, keys
-from mailer.web.openapi_schema import ERROR, LI, LS, OBJECT, B, I, S, file_op, op
+from mailer.web.api import SOURCE_FIELDS, TOPIC_FIELDS, spec_schema
+from mailer.web.openapi_responses import describe_answers
+from mailer.web.openapi_schema import ERROR, LI, LS, B, I, S, file_op, op
 
 
 def _import_op() -> dict[str, Any]:
@@ -59,24 +61,20 @@ def _import_op() -> dict[str, Any]:
 PATHS: dict[str, dict[str, Any]] = {
     "/topics": {
         "get": op("List topics"),
-        "post": op("Create a topic", ok=201, body={"name": S, "slug": S, "description": S,
-                                                     "public": B, "position": I}),
+        "post": op("Create a topic", ok=201, body={"slug": S} | spec_schema(TOPIC_FIELDS)),
     },
     "/topics/{slug}": {
-        "patch": op("Change a topic", params=("slug",),
-                     body={"name": S, "description": S, "public": B, "position": I}),
+        "patch": op("Change a topic", params=("slug",), body=spec_schema(TOPIC_FIELDS)),
         "delete": op("Remove a topic", params=("slug",), ok=204),
     },
     "/feeds": {
         "get": op("List feed sources"),
         "post": op("Add a feed source", ok=201,
-                    body={"url": S, "name": S, "topics": LS, "poll_interval": I,
-                          "category_rules": {"type": "object", "additionalProperties": LS}}),
+                    body=spec_schema(SOURCE_FIELDS)),
     },
     "/feeds/{source_id}": {
         "patch": op("Change, pause or resume a source", params=("source_id",),
-                     body={"url": S, "name": S, "topics": LS, "poll_interval": I, "paused": B,
-                           "category_rules": OBJECT}),
+                     body=spec_schema(SOURCE_FIELDS)),
         "delete": op("Remove a source (its items stay)", params=("source_id",), ok=204),
     },
     "/feeds/{source_id}/poll": {"post": op("Poll a source now", params=("source_id",))},
@@ -190,6 +188,7 @@ PATHS: dict[str, dict[str, Any]] = {
     },
 }  # fmt: skip
 PATHS.update(api_feedback.openapi_paths())  # suppressions, bounces, rates, outbound webhooks
+describe_answers(PATHS)  # each operation's success answer: web/openapi_responses.py
 
 
 def document(base_url: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from tests.support.process import mailer_env, run_mailer
 
 async def make_key(pool: asyncpg.Pool, name: str = "test") -> tuple[int, str]:
     async with pool.acquire() as conn:
-        return await create_api_key(conn, name)
+        return await create_api_key(conn, name, "admin")
 
 
 async def test_api_requires_a_valid_key(pool: asyncpg.Pool, aiohttp_client: ClientFactory) -> None:

@@ -46,7 +46,7 @@ A = "reader0@example.org"
 
 async def api_key(pool: asyncpg.Pool) -> dict[str, str]:
     async with pool.acquire() as conn:
-        _, key = await create_api_key(conn, "editor")
+        _, key = await create_api_key(conn, "editor", "admin")
     return {"Authorization": f"Bearer {key}"}
 
 

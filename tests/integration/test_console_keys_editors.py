@@ -29,7 +29,7 @@ async def test_a_key_is_shown_once_works_and_is_revoked(
     )
     assert await pool.fetchval("SELECT count(*) FROM api_keys") == 0
 
-    response = await post(client, "/console/api-keys", csrf, name=f"CMS {XSS}")
+    response = await post(client, "/console/api-keys", csrf, name=f"CMS {XSS}", role="editor")
     page = await response.text()
     assert response.status == 201
     assert response.headers["Cache-Control"] == "no-store"

@@ -385,9 +385,10 @@ async def test_outcomes_that_cannot_be_recorded_hold_claiming_and_are_kept(
 
         await wait_until(failed_both_ways)
         await asyncio.sleep(0.5)
-        # Nothing is recorded, so nothing more is claimed once the ledger holds a queue's
-        # worth: a crash now would resend at most what was claimed, not the whole list.
-        assert len(smtp_sink.received) <= 2 * worker.capacity + settings.smtp_concurrency
+        # Nothing is recorded, so nothing more is claimed once the hold is full: a crash
+        # now would resend at most 2 x batch, not the whole list.
+        assert worker.capacity == 2 * settings.claim_batch
+        assert len(smtp_sink.received) <= worker.capacity
         assert (await statuses(pool, mailing_id)).get("sent", 0) == 0
         BrokenLedger.broken = False
 

@@ -324,7 +324,7 @@ async def test_editor_api_for_series_and_digests(
     settings = replace(engine_settings(tmp_path))
     client: Client = await aiohttp_client(create_app(settings, pool))
     async with pool.acquire() as conn:
-        _, key = await create_api_key(conn, "editor")
+        _, key = await create_api_key(conn, "editor", "admin")
     h = {"Authorization": f"Bearer {key}"}
     spec = await (await client.get("/api/v1/openapi.json")).json()
     assert "/digests/{mailing_id}/schedule" in spec["paths"]

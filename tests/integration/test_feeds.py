@@ -393,7 +393,7 @@ async def test_editors_list_edit_and_hide_items(
         {"id": f"p{i}", "title": f"Story {i}", "topics": ["tobacco-control"] if i % 2 else [],
          "published": f"2026-11-{10 + i}T08:00:00Z"} for i in range(5)]})  # fmt: skip
     async with pool.acquire() as conn:
-        _, key = await create_api_key(conn, "editor")
+        _, key = await create_api_key(conn, "editor", "admin")
     headers = {"Authorization": f"Bearer {key}"}
     page = await (await client.get("/api/v1/items?limit=2", headers=headers)).json()
     assert [i["title"] for i in page["items"]] == ["Story 4", "Story 3"]

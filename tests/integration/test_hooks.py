@@ -94,7 +94,7 @@ def settings(tmp_path: Path) -> Settings:
 
 async def headers(pool: asyncpg.Pool) -> dict[str, str]:
     async with pool.acquire() as conn:
-        _, key = await create_api_key(conn, "admin")
+        _, key = await create_api_key(conn, "admin", "admin")
     return {"Authorization": f"Bearer {key}"}
 
 

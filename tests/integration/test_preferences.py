@@ -332,7 +332,7 @@ async def test_editor_data_subject_requests(
     client: Client, pool: asyncpg.Pool, reader: int
 ) -> None:
     async with pool.acquire() as conn:
-        _, key = await create_api_key(conn, "privacy officer")
+        _, key = await create_api_key(conn, "privacy officer", "admin")
     headers = {"Authorization": f"Bearer {key}"}
     found = await client.get("/api/v1/subscribers/data?email=READER0@example.org", headers=headers)
     assert found.status == 200

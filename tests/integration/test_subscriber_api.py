@@ -40,7 +40,7 @@ async def api(pool: asyncpg.Pool, tmp_path: Path, aiohttp_client: ClientFactory)
         is_default=True,
     )  # fmt: skip
     async with pool.acquire() as conn:
-        _, key = await create_api_key(conn, "Ana Editor")
+        _, key = await create_api_key(conn, "Ana Editor", "admin")
     client = await aiohttp_client(create_app(engine_settings(tmp_path), pool))
     client.session.headers["Authorization"] = f"Bearer {key}"
     return client
@@ -250,7 +250,7 @@ async def test_export_then_import_into_an_empty_database_gives_the_same_subscrib
         await create_topic(other, name="Overdose Prevention")
         await create_topic(other, name="Tobacco Control")
         async with other.acquire() as conn:
-            _, key = await create_api_key(conn, "restore")
+            _, key = await create_api_key(conn, "restore", "admin")
         client = await aiohttp_client(create_app(engine_settings(tmp_path / "b"), other))
         response = await client.post(
             "/api/v1/subscribers/import?mode=consented&source=restore",

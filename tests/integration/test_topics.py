@@ -13,7 +13,7 @@ from tests.support.process import mailer_env, run_mailer
 
 async def test_topics_api(pool: asyncpg.Pool, aiohttp_client: ClientFactory) -> None:
     async with pool.acquire() as conn:
-        _, key = await create_api_key(conn, "editor")
+        _, key = await create_api_key(conn, "editor", "admin")
     headers = {"Authorization": f"Bearer {key}"}
     client = await aiohttp_client(create_app(load_settings({}, dotenv=False), pool))
 

@@ -87,7 +87,7 @@ async def add_reader(
 
 async def editor_headers(pool: asyncpg.Pool) -> dict[str, str]:
     async with pool.acquire() as conn:
-        _, key = await create_api_key(conn, "Ana Editor")
+        _, key = await create_api_key(conn, "Ana Editor", "admin")
     return {"Authorization": f"Bearer {key}"}
 
 

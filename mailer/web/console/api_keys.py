@@ -1,4 +1,4 @@
-"""API keys (admin): list (never the keys themselves), create, revoke.
+"""API keys (admin): list (never the keys themselves) with their roles, create, revoke.
 
 A new key is shown once, on the page that answers the creating POST, rather than after a
 redirect: carrying it across a redirect would mean storing it (a cookie, a table), and only
@@ -19,6 +19,8 @@ from mailer.web.console.form_input import FormInput, status_of
 from mailer.web.console.page import already_done, render
 from mailer.web.console.session import admin_only, current
 
+ROLES = ("editor", "admin")
+
 
 def add_routes(r: web.UrlDispatcher) -> None:
     r.add_get("/api-keys", api_keys_page)
@@ -38,7 +40,7 @@ async def api_keys_page(
         title="API keys",
         api_keys=await api_keys.list_api_keys(request.app[keys.pool_key]),
         revoked=whole_number(revoked),
-        form=form or FormInput.prefilled({}),
+        form=form or FormInput.prefilled({"role": "editor"}),
     )
 
 
@@ -46,6 +48,7 @@ async def api_keys_page(
 async def create_api_key(request: web.Request) -> web.StreamResponse:
     form = await FormInput.read(request)
     name = form.text("name", label="The name", required=True, max_length=100)
+    role = form.choice("role", label="Role", options=ROLES)
     nonce = form.nonce()
     if form.ok:
         try:
@@ -54,7 +57,7 @@ async def create_api_key(request: web.Request) -> web.StreamResponse:
                     conn, nonce, editor_id=current(request).editor.editor_id,
                     done=f"API key “{name}” was made",
                 )  # fmt: skip
-                key_id, key = await api_keys.create_api_key(conn, name)
+                key_id, key = await api_keys.create_api_key(conn, name, role)
         except form_nonces.AlreadyDone as exc:
             return already_done(
                 request, exc, back="/console/api-keys", back_label="API keys",
@@ -66,7 +69,7 @@ async def create_api_key(request: web.Request) -> web.StreamResponse:
         else:
             return render(
                 request, "console/api_key_created.html", status=201, title="API key created",
-                key_id=key_id, name=name, key=key,
+                key_id=key_id, name=name, key=key, role=role,
             )  # fmt: skip
     return await api_keys_page(request, form=form)
 
