@@ -93,6 +93,14 @@ class Settings:
         "Newsroom <newsroom@example.org>",
         help="the From of every mail (`Name <address>` or a bare address); required in production",
     )
+    reply_to: str = setting(
+        "MAILER_REPLY_TO",
+        "",
+        shown="none",
+        parse=values.reply_to,
+        help="the Reply-To of every mail (`Name <address>` or a bare address); without it, "
+        "replies go to From",
+    )
     postal_address: str = setting(
         "MAILER_POSTAL_ADDRESS",
         "",

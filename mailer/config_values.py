@@ -180,6 +180,23 @@ def postal_address(text: str, s: Setting, problems: list[str]) -> str:
     return text
 
 
+def reply_to(text: str, s: Setting, problems: list[str]) -> str:
+    from email.utils import parseaddr
+
+    text = text.strip()
+    if not text:
+        return ""
+    _, address = parseaddr(text)
+    if any(c in text for c in "\r\n\x00") or "@" not in address:
+        problems.append(f"{s.env} must be an address (`Name <address>` or a bare address)")
+        return ""
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        problems.append(f"{s.env} is not a valid address ({exc})")
+    return text
+
+
 def log_level(text: str, s: Setting, problems: list[str]) -> str:
     level = text.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
