@@ -129,6 +129,42 @@ class Settings:
         shown="`0` (unlimited)",
         help="global send rate limit, messages per second",
     )
+    throttle_gmail: str = setting(
+        "MAILER_THROTTLE_GMAIL",
+        "0",
+        shown="`0` (unlimited)",
+        parse=values.throttle_limit,
+        help="mail to gmail.com and googlemail.com: "
+        "`MESSAGES_PER_MINUTE/CONNECTIONS` per worker process, e.g. `3000/20`; "
+        "`0` for no limit (a 421 or 4.7.x deferral pauses the group all the same)",
+    )
+    throttle_yahoo: str = setting(
+        "MAILER_THROTTLE_YAHOO",
+        "0",
+        shown="`0` (unlimited)",
+        parse=values.throttle_limit,
+        help="mail to Yahoo and AOL domains: "
+        "`MESSAGES_PER_MINUTE/CONNECTIONS` per worker process, e.g. `1500/10`; "
+        "`0` for no limit (a 421 or 4.7.x deferral pauses the group all the same)",
+    )
+    throttle_microsoft: str = setting(
+        "MAILER_THROTTLE_MICROSOFT",
+        "0",
+        shown="`0` (unlimited)",
+        parse=values.throttle_limit,
+        help="mail to outlook, hotmail, live and msn domains: "
+        "`MESSAGES_PER_MINUTE/CONNECTIONS` per worker process, e.g. `3000/10`; "
+        "`0` for no limit (a 421 or 4.7.x deferral pauses the group all the same)",
+    )
+    throttle_other: str = setting(
+        "MAILER_THROTTLE_OTHER",
+        "0",
+        shown="`0` (unlimited)",
+        parse=values.throttle_limit,
+        help="mail to each other receiving domain, on its own: "
+        "`MESSAGES_PER_MINUTE/CONNECTIONS` per worker process, e.g. `600/5`; "
+        "`0` for no limit (a 421 or 4.7.x deferral pauses the group all the same)",
+    )
     log_level: str = setting(
         "MAILER_LOG_LEVEL",
         "INFO",

@@ -3,6 +3,7 @@ each value and of values together (read in config.py; kept here so each file sta
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -194,6 +195,14 @@ def reply_to(text: str, s: Setting, problems: list[str]) -> str:
         validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
         problems.append(f"{s.env} is not a valid address ({exc})")
+    return text
+
+
+def throttle_limit(text: str, s: Setting, problems: list[str]) -> str:
+    text = text.strip()
+    if not re.fullmatch(r"\d{1,9}(/\d{1,6})?", text):
+        problems.append(f"{s.env} must be MESSAGES_PER_MINUTE or MESSAGES_PER_MINUTE/CONNECTIONS")
+        return "0"
     return text
 
 
