@@ -165,6 +165,12 @@ class Settings:
         "`MESSAGES_PER_MINUTE/CONNECTIONS` per worker process, e.g. `600/5`; "
         "`0` for no limit (a 421 or 4.7.x deferral pauses the group all the same)",
     )
+    dns_resolver: str = setting(
+        "MAILER_DNS_RESOLVER",
+        "",
+        shown="the system's",
+        help="the DNS server `mailer doctor` asks (`HOST` or `HOST:PORT`); empty: the system's",
+    )
     log_level: str = setting(
         "MAILER_LOG_LEVEL",
         "INFO",
