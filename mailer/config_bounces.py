@@ -20,6 +20,13 @@ def _mailgun_key(text: str, s: Setting, problems: list[str]) -> str:
     return text
 
 
+def _sns_topics(text: str, s: Setting, problems: list[str]) -> tuple[str, ...]:
+    topics = tuple(t.strip() for t in text.split(",") if t.strip())
+    if any(not t.startswith("arn:aws") or len(t) > 256 for t in topics):
+        problems.append(f"{s.env} must be SNS topic ARNs (arn:aws:sns:...), comma-separated")
+    return topics
+
+
 @dataclass(frozen=True)
 class BounceSettings:
     listen_host: str = setting(
@@ -92,6 +99,14 @@ class BounceSettings:
         help="`user:password` Postmark's webhook sends as basic auth (enables "
         "`/webhooks/bounce/postmark`)",
     )
+    ses_topic_arns: tuple[str, ...] = setting(
+        "MAILER_SES_TOPIC_ARNS",
+        (),
+        parse=_sns_topics,
+        shown="empty (off)",
+        help="comma-separated Amazon SNS topic ARNs whose signed SES notifications are accepted "
+        "at `/webhooks/bounce/ses` (none: the endpoint is off)",
+    )
     report_retention_days: int = setting(
         "MAILER_BOUNCE_REPORT_DAYS",
         90,
@@ -106,6 +121,7 @@ class BounceSettings:
             for name, secret in (
                 ("mailgun", self.mailgun_signing_key),
                 ("postmark", self.postmark_auth),
+                ("ses", ",".join(self.ses_topic_arns)),
             )
             if secret
         ]

@@ -1,6 +1,8 @@
-"""The SMTP receiver for DSNs and complaint reports (aiosmtpd): it accepts mail only for
+"""The SMTP receiver for bounces and complaint reports (aiosmtpd): it accepts mail only for
 our signed VERP addresses (and postmaster/abuse/fbl of the bounce domain), stores every
-report before answering 250, and answers 4xx when it cannot store (the sender retries)."""
+message before answering 250, and answers 4xx when it cannot store (the sender retries).
+Whatever the format (DSN, ARF, another MTA's bounce), mail to a signed VERP address acts
+on that delivery; auto-replies and delay warnings are kept and change nothing."""
 
 from __future__ import annotations
 
@@ -130,7 +132,7 @@ class ReportHandler:
             recipient=parsed.recipient,
             original=parsed.original,
             delivery_id=delivery_id,
-            summary=parsed.summary,
+            summary={**parsed.summary, "category": parsed.category},
         )
         taken = await self.intake.take(self.pool, feedback, raw, envelope)
         assert taken is not None

@@ -18,6 +18,7 @@ from mailer.tokens import Signer
 from mailer.web import keys
 from mailer.web.middleware import error_middleware, security_headers_middleware
 from mailer.web.routes import add_routes
+from mailer.web.sns_fetch import SnsFetcher
 
 
 def page_environment(settings: Settings) -> jinja2.Environment:
@@ -57,6 +58,7 @@ def create_app(
     app[keys.signer_key] = Signer(settings.secret_key)
     app[keys.limits_key] = SignupLimits(settings.signup_rate_per_ip)
     app[keys.bounce_limits_key] = SlidingWindow(settings.bounces.webhook_rate_per_minute, 60.0)
+    app[keys.sns_fetch_key] = SnsFetcher()
     waker = DeliveryWaker(pool)
     app[keys.signups_key] = signups = SignupWriter(
         pool, confirm_ttl_seconds=settings.confirm_ttl_seconds, waker=waker

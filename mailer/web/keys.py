@@ -13,6 +13,7 @@ from mailer.config import Settings
 from mailer.limits import SignupLimits, SlidingWindow
 from mailer.metrics import Metrics
 from mailer.tokens import Signer
+from mailer.web.sns_fetch import SnsFetcher
 
 settings_key = web.AppKey("settings", Settings)
 pool_key = web.AppKey("pool", asyncpg.Pool)
@@ -22,4 +23,6 @@ metrics_key = web.AppKey("metrics", Metrics)
 signer_key = web.AppKey("signer", Signer)
 limits_key = web.AppKey("limits", SignupLimits)
 bounce_limits_key = web.AppKey("bounce_limits", SlidingWindow)
+# Fetches SNS certificates and confirmation links (tests replace it: no internet).
+sns_fetch_key = web.AppKey("sns_fetch", SnsFetcher)
 signups_key = web.AppKey("signups", SignupWriter)

@@ -48,6 +48,7 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     app.router.add_post("/webhooks/bounce", bounce_webhooks.generic)
     app.router.add_post("/webhooks/bounce/mailgun", bounce_webhooks.mailgun)
     app.router.add_post("/webhooks/bounce/postmark", bounce_webhooks.postmark)
+    app.router.add_post("/webhooks/bounce/ses", bounce_webhooks.ses)
 
     # Subscribers (no account; links in mail)
     app.router.add_get("/subscribe", public.subscribe_page)
