@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint browser-deps deploy-deps pgbouncer-deps screenshots bench-delivery bench-signup bench-ingest bench-import clean
+.PHONY: run test check lint browser-deps deploy-deps pgbouncer-deps mail-deps screenshots bench-delivery bench-signup bench-ingest bench-import clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,8 +37,12 @@ deploy-deps:
 pgbouncer-deps:
 	test -x /usr/sbin/pgbouncer || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends pgbouncer)
 
+## mail-deps: Debian's SpamAssassin and Perl's Mail::DKIM for tests/unit/test_deliverability.py
+mail-deps:
+	test -x /usr/bin/spamassassin && perl -MMail::DKIM -MNet::DNS -e 1 2>/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends spamassassin libmail-dkim-perl libnet-dns-perl)
+
 ## test: every check and the whole test suite, against a real PostgreSQL and SMTP
-test: lint browser-deps deploy-deps pgbouncer-deps
+test: lint browser-deps deploy-deps pgbouncer-deps mail-deps
 	$(BIN)/pytest
 
 ## screenshots: walk the README's first-run path in Chromium and copy its pictures over docs/screenshots/

@@ -154,6 +154,14 @@ class Settings:
         "Newsroom <newsroom@example.org>",
         help="the From of every mail (`Name <address>` or a bare address); required in production",
     )
+    reply_to: str = setting(
+        "MAILER_REPLY_TO",
+        "",
+        shown="none",
+        parse=values.reply_to,
+        help="the Reply-To of every mail (`Name <address>` or a bare address); without it, "
+        "replies go to From",
+    )
     postal_address: str = setting(
         "MAILER_POSTAL_ADDRESS",
         "",
@@ -181,6 +189,48 @@ class Settings:
         high=1_000_000.0,
         shown="`0` (unlimited)",
         help="global send rate limit, messages per second",
+    )
+    throttle_gmail: str = setting(
+        "MAILER_THROTTLE_GMAIL",
+        "0",
+        shown="`0` (unlimited)",
+        parse=values.throttle_limit,
+        help="mail to gmail.com and googlemail.com: "
+        "`MESSAGES_PER_MINUTE/CONNECTIONS` per worker process, e.g. `3000/20`; "
+        "`0` for no limit (a 421 or 4.7.x deferral pauses the group all the same)",
+    )
+    throttle_yahoo: str = setting(
+        "MAILER_THROTTLE_YAHOO",
+        "0",
+        shown="`0` (unlimited)",
+        parse=values.throttle_limit,
+        help="mail to Yahoo and AOL domains: "
+        "`MESSAGES_PER_MINUTE/CONNECTIONS` per worker process, e.g. `1500/10`; "
+        "`0` for no limit (a 421 or 4.7.x deferral pauses the group all the same)",
+    )
+    throttle_microsoft: str = setting(
+        "MAILER_THROTTLE_MICROSOFT",
+        "0",
+        shown="`0` (unlimited)",
+        parse=values.throttle_limit,
+        help="mail to outlook, hotmail, live and msn domains: "
+        "`MESSAGES_PER_MINUTE/CONNECTIONS` per worker process, e.g. `3000/10`; "
+        "`0` for no limit (a 421 or 4.7.x deferral pauses the group all the same)",
+    )
+    throttle_other: str = setting(
+        "MAILER_THROTTLE_OTHER",
+        "0",
+        shown="`0` (unlimited)",
+        parse=values.throttle_limit,
+        help="mail to each other receiving domain, on its own: "
+        "`MESSAGES_PER_MINUTE/CONNECTIONS` per worker process, e.g. `600/5`; "
+        "`0` for no limit (a 421 or 4.7.x deferral pauses the group all the same)",
+    )
+    dns_resolver: str = setting(
+        "MAILER_DNS_RESOLVER",
+        "",
+        shown="the system's",
+        help="the DNS server `mailer doctor` asks (`HOST` or `HOST:PORT`); empty: the system's",
     )
     log_level: str = setting(
         "MAILER_LOG_LEVEL",

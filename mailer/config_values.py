@@ -3,6 +3,7 @@ each value and of values together (read in config.py; kept here so each file sta
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -204,6 +205,31 @@ def secret_list(text: str, s: Setting, problems: list[str]) -> tuple[str, ...]:
 def postal_address(text: str, s: Setting, problems: list[str]) -> str:
     if "\r" in text or "\x00" in text:
         problems.append(f"{s.env} must not contain control characters")
+    return text
+
+
+def reply_to(text: str, s: Setting, problems: list[str]) -> str:
+    from email.utils import parseaddr
+
+    text = text.strip()
+    if not text:
+        return ""
+    _, address = parseaddr(text)
+    if any(c in text for c in "\r\n\x00") or "@" not in address:
+        problems.append(f"{s.env} must be an address (`Name <address>` or a bare address)")
+        return ""
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        problems.append(f"{s.env} is not a valid address ({exc})")
+    return text
+
+
+def throttle_limit(text: str, s: Setting, problems: list[str]) -> str:
+    text = text.strip()
+    if not re.fullmatch(r"\d{1,9}(/\d{1,6})?", text):
+        problems.append(f"{s.env} must be MESSAGES_PER_MINUTE or MESSAGES_PER_MINUTE/CONNECTIONS")
+        return "0"
     return text
 
 

@@ -18,6 +18,7 @@ from mailer import __version__
 from mailer.commands import alerts as alert_commands
 from mailer.commands import delivery as delivery_commands
 from mailer.commands import demo as demo_commands
+from mailer.commands import doctor as doctor_commands
 from mailer.commands import editorial as commands
 from mailer.commands import editors as editor_commands
 from mailer.commands import feedback as commands_feedback
@@ -230,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     editor_commands.add_parser(subcommands)
     alert_commands.add_parsers(subcommands)
     commands_feedback.add_parsers(subcommands)
+    doctor_commands.add_parser(subcommands)
     delivery_commands.add_parser(subcommands)
     demo_commands.add_parser(subcommands)
     subscriber_commands.add_parser(subcommands)

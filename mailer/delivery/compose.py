@@ -6,7 +6,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,13 @@ import asyncpg
 
 from mailer.config import Settings
 from mailer.db import load_queries
+from mailer.delivery.headers import (
+    LIST_KINDS,
+    UNSUBSCRIBE_LOCAL,
+    new_message_id,
+    rfc5322_date,
+    static_extras,
+)
 from mailer.delivery.render import CompiledMessage, MessageCompiler, Recipient, TemplateProblem
 from mailer.models import ClaimedDelivery
 from mailer.resources import templates_dir
@@ -142,15 +148,38 @@ class Composer:
                 context["subject"] = f"[Test] {mailing['subject']}"
             list_id = mailing["list_id"]
         try:
-            return self.compiler.compile(
-                delivery.kind,
-                context,
-                sender=self.settings.from_address,
-                list_id=list_id,
-                bulk=bulk,
+            return self.compile_kind(
+                delivery.kind, context, list_id=list_id, mailing_id=mailing_id, bulk=bulk
             )
         except TemplateProblem as problem:
             return problem  # remembered, so a broken template is not recompiled per row
+
+    def compile_kind(
+        self,
+        kind: str,
+        context: Mapping[str, Any],
+        *,
+        list_id: str | None,
+        mailing_id: int | None,
+        bulk: bool,
+    ) -> CompiledMessage:
+        """One kind's templates with a context (org and signup terms added) and the
+        headers every copy shares; TemplateProblem if the templates are broken."""
+        return self.compiler.compile(
+            kind,
+            {"org": self.org(), "base_url": self.settings.base_url, "signup": self.signup_terms()}
+            | dict(context),
+            sender=self.settings.from_address,
+            list_id=list_id,
+            bulk=bulk,
+            extra=static_extras(
+                self.settings,
+                kind=kind,
+                mailing_id=mailing_id,
+                bulk=bulk,
+                sender_id=self.from_domain,
+            ),
+        )
 
     def forget(self, mailing_id: int) -> None:
         self._cache.pop(("mailing", mailing_id), None)
@@ -158,7 +187,7 @@ class Composer:
     def _now(self) -> str:
         second = int(time.time())
         if second != self._date_second:
-            self._date_second, self._date = second, formatdate(second, usegmt=True)
+            self._date_second, self._date = second, rfc5322_date(second)
         return self._date
 
     def values_for(self, delivery: ClaimedDelivery) -> dict[str, str]:
@@ -193,14 +222,26 @@ class Composer:
 
     async def compose(self, delivery: ClaimedDelivery) -> Outgoing:
         """The message for one delivery; TemplateProblem if it cannot be built."""
-        compiled = await self.compiled_for(delivery)
+        return self.build(await self.compiled_for(delivery), delivery)
+
+    def build(self, compiled: CompiledMessage, delivery: ClaimedDelivery) -> Outgoing:
+        """One delivery's copy of a compiled message, signed; TemplateProblem if a value
+        the templates need is missing."""
         values = self.values_for(delivery)
         missing = compiled.slots - values.keys()
         if missing:
             raise TemplateProblem(f"template {delivery.kind} needs values for {sorted(missing)}")
         address, smtputf8 = _ascii_address(delivery.recipient)
-        message_id = f"{delivery.delivery_id}.{delivery.kind}@{self.from_domain}"
-        has_list = compiled.bulk and delivery.subscriber_id is not None
+        message_id = new_message_id(
+            self.settings.secret_key,
+            delivery.delivery_id,
+            delivery.kind,
+            delivery.created_at,
+            self.from_domain,
+        )
+        has_list = delivery.subscriber_id is not None and (
+            compiled.bulk or delivery.kind in LIST_KINDS
+        )
         data = compiled.build(
             Recipient(
                 address=address,
@@ -210,6 +251,9 @@ class Composer:
                 values=values,
                 item_ids=frozenset(delivery.item_ids) if delivery.item_ids is not None else None,
                 unsubscribe_url=values["unsubscribe_url"] if has_list else None,
+                unsubscribe_mailto=self.signer.bounce_address(
+                    UNSUBSCRIBE_LOCAL, self.settings.bounce_domain, delivery.delivery_id
+                ),
                 text_only=delivery.plain_text_only,
             )
         )
@@ -219,35 +263,3 @@ class Composer:
             "bounces", self.settings.bounce_domain, delivery.delivery_id
         )
         return Outgoing(envelope_from, address, data, f"<{message_id}>", smtputf8)
-
-
-def dkim_signer(key_file: Path, selector: str, domain: str) -> Callable[[bytes], bytes]:
-    """A function returning the DKIM-Signature header for a message (dkimpy, rsa-sha256)."""
-    import dkim
-
-    private_key = key_file.read_bytes()
-    headers = [
-        b"from",
-        b"to",
-        b"subject",
-        b"date",
-        b"message-id",
-        b"mime-version",
-        b"content-type",
-        b"list-id",
-        b"list-unsubscribe",
-        b"list-unsubscribe-post",
-    ]
-
-    def sign(message: bytes) -> bytes:
-        signature: bytes = dkim.sign(
-            message,
-            selector.encode(),
-            domain.encode(),
-            private_key,
-            include_headers=headers,
-            linesep=b"\r\n",
-        )
-        return signature
-
-    return sign

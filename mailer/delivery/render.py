@@ -244,7 +244,8 @@ class Recipient:
     date: str  # RFC 5322 date
     values: Mapping[str, str]  # slot values
     item_ids: frozenset[int] | None = None  # None: every item
-    unsubscribe_url: str | None = None  # bulk mail: List-Unsubscribe
+    unsubscribe_url: str | None = None  # list mail: List-Unsubscribe (one-click)
+    unsubscribe_mailto: str | None = None  # its mailto: fallback (an address, no "mailto:")
     text_only: bool = False
 
 
@@ -270,7 +271,11 @@ class CompiledMessage:
         head += [b"Message-ID: <", clean_header_text(recipient.message_id).encode(), b">", _CRLF]
         if recipient.unsubscribe_url is not None:
             url = clean_header_text(recipient.unsubscribe_url).encode()
-            head += [b"List-Unsubscribe: <", url, b">", _CRLF]
+            head += [b"List-Unsubscribe: <", url, b">"]
+            if recipient.unsubscribe_mailto is not None:
+                mailto = clean_header_text(recipient.unsubscribe_mailto).encode()
+                head += [b",", _CRLF, b" <mailto:", mailto, b"?subject=unsubscribe>"]
+            head += [_CRLF]
             head += [b"List-Unsubscribe-Post: List-Unsubscribe=One-Click", _CRLF]
         text = self.text.encode(recipient.values, recipient.item_ids)
         if self.html is None or recipient.text_only:
@@ -354,6 +359,7 @@ class MessageCompiler:
         sender: str,
         list_id: str | None,
         bulk: bool,
+        extra: Mapping[str, str] | None = None,
     ) -> CompiledMessage:
         subject = " ".join(
             self._render(self.text_env, f"email/{kind}/subject.txt", context).split()
@@ -374,7 +380,7 @@ class MessageCompiler:
             html_part = compile_part(inlined, escape=True)
         return CompiledMessage(
             kind=kind,
-            head=static_head(sender=sender, subject=subject, list_id=list_id),
+            head=static_head(sender=sender, subject=subject, list_id=list_id, extra=extra),
             text=text,
             html=html_part,
             boundary=f"=_mailer_{secrets.token_hex(12)}".encode(),

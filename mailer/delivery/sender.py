@@ -16,28 +16,25 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from mailer.config import Settings, SmtpSettings
-from mailer.db import DB_ERRORS, Connection
+from mailer.db import DB_ERRORS
 from mailer.delivery import mailings
 from mailer.delivery import queue as deliveries
 from mailer.delivery.compose import Composer
+from mailer.delivery.ledger import BounceRecorder, Ledger
 from mailer.delivery.ratelimit import SendBudget
 from mailer.delivery.render import TemplateProblem
 from mailer.delivery.smtp import SmtpConnection, SmtpFailure
+from mailer.delivery.throttle import Throttle, throttle_limits
 from mailer.metrics import Metrics, reply_class
 from mailer.models import Bounce, ClaimedDelivery
 
 log = logging.getLogger(__name__)
-
-# What the worker is given to record the bounces SMTP replies tell it, with their
-# consequences (feedback.policy.bounce_recorder): delivery knows no bounce policy.
-BounceRecorder = Callable[[Connection, Sequence[Bounce]], Awaitable[object]]
 
 _FLUSH_INTERVAL = 0.05  # seconds: outcomes reach the database within this, bounding duplicates
 _FLUSH_SIZE = 500
@@ -53,39 +50,6 @@ async def _wait_any(*events: asyncio.Event, timeout: float | None = None) -> Non
     finally:
         for waiter in waiters:
             waiter.cancel()
-
-
-@dataclass
-class Ledger:
-    """Outcomes waiting to be written; flushed together in one transaction."""
-
-    sent: list[tuple[int, str]] = field(default_factory=list)
-    deferred: list[tuple[int, datetime, str]] = field(default_factory=list)
-    failed: list[tuple[int, str]] = field(default_factory=list)
-    bounces: list[Bounce] = field(default_factory=list)
-    record_bounces: BounceRecorder | None = None
-
-    def __len__(self) -> int:
-        return len(self.sent) + len(self.deferred) + len(self.failed)
-
-    async def flush(self, pool: asyncpg.Pool) -> int:
-        """Write everything recorded so far; on error nothing is dropped (retry later)."""
-        if not len(self) and not self.bounces:
-            return 0
-        batch = Ledger(self.sent, self.deferred, self.failed, self.bounces, self.record_bounces)
-        self.sent, self.deferred, self.failed, self.bounces = [], [], [], []
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                await deliveries.mark_sent(conn, batch.sent)
-                await deliveries.mark_deferred(conn, batch.deferred)
-                await deliveries.mark_failed(conn, batch.failed)
-                if batch.bounces and self.record_bounces is not None:
-                    await self.record_bounces(conn, batch.bounces)
-        except BaseException:
-            self.sent[:0], self.deferred[:0] = batch.sent, batch.deferred
-            self.failed[:0], self.bounces[:0] = batch.failed, batch.bounces
-            raise
-        return len(batch)
 
 
 class DeliveryWorker:
@@ -119,6 +83,7 @@ class DeliveryWorker:
         self.queue: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
         self.ledger = Ledger(record_bounces=record_bounces)
         self.budget = SendBudget(pool, settings.send_rate)
+        self.throttle = Throttle(throttle_limits(settings))
         self.wake = asyncio.Event()  # a notification: new rows may be due
         self.room = asyncio.Event()  # outcomes were written: the hold may have room
         self.flush_now = asyncio.Event()
@@ -317,6 +282,16 @@ class DeliveryWorker:
 
     async def _deliver(self, connection: SmtpConnection, delivery: ClaimedDelivery) -> bool:
         """One attempt; returns True when the connection itself failed."""
+        wait = self.throttle.admit(delivery.recipient)
+        if wait > 0:  # its domain's limit or back-off: later, while other domains go on
+            self._defer(delivery, "throttled for its receiving domain", wait)
+            return False
+        try:
+            return await self._attempt(connection, delivery)
+        finally:
+            self.throttle.done(delivery.recipient)
+
+    async def _attempt(self, connection: SmtpConnection, delivery: ClaimedDelivery) -> bool:
         try:
             outgoing = await self.composer.compose(delivery)
         except TemplateProblem as problem:
@@ -355,6 +330,7 @@ class DeliveryWorker:
         return False
 
     def _smtp_failure(self, delivery: ClaimedDelivery, failure: SmtpFailure) -> None:
+        self.throttle.failed(delivery.recipient, failure.code, failure.enhanced, failure.phase)
         if not failure.permanent:
             self._defer(delivery, failure.reply)
             return
@@ -379,14 +355,15 @@ class DeliveryWorker:
         delay = min(s.retry_base_seconds * 2 ** max(attempts - 1, 0), s.retry_max_delay_seconds)
         return delay * random.uniform(0.8, 1.2)
 
-    def _defer(self, delivery: ClaimedDelivery, reply: str) -> None:
+    def _defer(self, delivery: ClaimedDelivery, reply: str, wait: float | None = None) -> None:
         now = datetime.now(UTC)
         age = (now - delivery.created_at).total_seconds()
         if age >= self.settings.retry_max_age_seconds:
             self._fail(delivery, f"gave up after {delivery.attempts} attempts: {reply}")
             self._bounce(delivery, "soft", f"gave up after {delivery.attempts} attempts: {reply}")
             return
-        next_attempt = now + timedelta(seconds=self.retry_delay(delivery.attempts))
+        delay = self.retry_delay(delivery.attempts) if wait is None else wait
+        next_attempt = now + timedelta(seconds=delay)
         self.metrics.deliveries.labels("deferred").inc()
         self.ledger.deferred.append((delivery.delivery_id, next_attempt, reply[:1000]))
         self._maybe_flush()

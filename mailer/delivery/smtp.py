@@ -155,6 +155,9 @@ class SmtpConnection:
         try:
             await client.rcpt(recipient, encoding=encoding, timeout=None)
         except aiosmtplib.SMTPResponseException as exc:
+            if exc.code == 421:  # the recipient's domain defers us: its failure, not ours
+                await self.close()
+                raise _failure(exc, "recipient") from exc
             raise await self._refused(client, exc, "recipient") from exc
         start = await client.execute_command(b"DATA", timeout=None)
         if start.code != 354:

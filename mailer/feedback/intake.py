@@ -21,7 +21,7 @@ from mailer.tokens import InvalidToken, Purpose, Signer
 
 Q = load_queries("feedback/feedback")
 MAX_RAW = 256 * 1024  # what is kept of a report for a human to read
-_MESSAGE_ID = re.compile(r"^<?(\d{1,18})\.([a-z0-9_]+)@([^>\s]+)>?$")
+_MESSAGE_ID = re.compile(r"^<?(\d{1,18})\.([a-z0-9_]+)(?:\.[A-Za-z0-9_-]+)?@([^>\s]+)>?$")
 _UNSUBSCRIBE = re.compile(r"/unsubscribe/([A-Za-z0-9_-]{20,64})>?")
 
 

@@ -18,6 +18,7 @@ from mailer.db import DB_ERRORS
 from mailer.errors import StartupError, bind_problem
 from mailer.feedback.intake import Envelope as ReportEnvelope
 from mailer.feedback.intake import Feedback, Intake, keep_report
+from mailer.feedback.mail_unsubscribe import unsubscribe_by_mail, unsubscribe_delivery
 from mailer.feedback.parse import UnreadableReport, parse_report
 from mailer.limits import SlidingWindow
 from mailer.tokens import Signer
@@ -60,10 +61,10 @@ class ReportHandler:
         if domain.lower() == self.settings.bounce_domain and local.lower() in ROLE_ADDRESSES:
             envelope.rcpt_tos.append(address)
             return "250 OK"
-        if self.intake.verp_delivery(address) is not None:
+        if self.intake.verp_delivery(address) is not None or self._unsubscribe(address):
             envelope.rcpt_tos.append(address)
             return "250 OK"
-        forged = address.lower().startswith("bounces+")
+        forged = address.lower().startswith(("bounces+", "unsubscribe+"))
         log.warning(
             "bounce receiver refused %s from %s (%s)",
             address,
@@ -108,7 +109,14 @@ class ReportHandler:
             return "451 4.3.0 Cannot store the report right now; try again later"
         return "250 OK: report received"
 
+    def _unsubscribe(self, address: str | None) -> int | None:
+        return unsubscribe_delivery(self.intake.signer, self.settings.bounce_domain, address)
+
     async def take(self, raw: bytes, envelope: ReportEnvelope) -> None:
+        unsubscribing = self._unsubscribe(envelope.rcpt_to)
+        if unsubscribing is not None:  # List-Unsubscribe's mailto: whatever the mail says
+            log.info("mailed unsubscribe: %s", await unsubscribe_by_mail(self.pool, unsubscribing))
+            return
         delivery_id = self.intake.verp_delivery(envelope.rcpt_to)
         try:
             parsed = parse_report(raw)

@@ -14,7 +14,8 @@ import asyncpg
 from aiohttp import web
 
 from mailer.config import Settings, SmtpSecurity, SmtpSettings
-from mailer.delivery.compose import Composer, dkim_signer
+from mailer.delivery.compose import Composer
+from mailer.delivery.dkim import dkim_signer
 from mailer.delivery.sender import DeliveryWorker
 from mailer.delivery.smtp import check_relay
 from mailer.demo.first_run import announce, first_run

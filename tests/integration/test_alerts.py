@@ -113,7 +113,7 @@ async def test_an_alert_reaches_only_alert_accepting_active_subscribers_of_its_t
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Hello Ana," in text and "URGENT ALERT" in text
     # Its own stream: List-Unsubscribe stops alerts only.
-    stop = re.fullmatch(r"<https://news\.example\.org(/unsubscribe/alerts/\S+)>",
+    stop = re.fullmatch(r"<https://news\.example\.org(/unsubscribe/alerts/\S+)>, <mailto:\S+>",
                         message["List-Unsubscribe"])  # fmt: skip
     assert stop is not None
     one_click = await client.post(stop.group(1), data={"List-Unsubscribe": "One-Click"})

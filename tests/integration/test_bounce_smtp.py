@@ -322,3 +322,28 @@ async def test_serve_role_bounces_runs_the_receiver(
     finally:
         await asyncio.to_thread(service.stop)
     assert "bounce receiver (SMTP) on 127.0.0.1" in service.output()
+
+
+async def test_mailto_unsubscribe_of_a_digest_unsubscribes_its_reader(
+    pool: asyncpg.Pool, sent: Sent, receiver: BounceReceiver
+) -> None:
+    header = str(sent.mails[A].message["List-Unsubscribe"])
+    mailto = header.split(",")[1].strip().strip("<>")
+    address = mailto.removeprefix("mailto:").split("?")[0]
+    assert address.startswith("unsubscribe+") and address.endswith("@health.example.org")
+    # A forged address (another signature) is refused at RCPT, and changes nothing.
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+        await send_report(
+            receiver, address.replace("-", "-x", 1), b"Subject: unsubscribe\r\n\r\nx\r\n", A
+        )
+    assert await subscriber_status(pool, sent.subscriber_ids[1]) == "active"
+    await send_report(receiver, address, b"Subject: unsubscribe\r\n\r\nplease\r\n", A)
+    assert await subscriber_status(pool, sent.subscriber_ids[0]) == "unsubscribed"
+    assert await subscriber_status(pool, sent.subscriber_ids[1]) == "active"
+    consent = await fetch_one(
+        pool, "SELECT action, source FROM consent_events WHERE subscriber_id = $1 "
+        "ORDER BY 1 DESC LIMIT 1", sent.subscriber_ids[0],
+    )  # fmt: skip
+    assert (consent["action"], consent["source"]) == ("unsubscribe", "mailto unsubscribe")
+    # The refusal is recorded for editors; the unsubscribe itself is not a bounce report.
+    assert [r["status"] for r in await reports(pool)] == ["refused"]

@@ -143,7 +143,9 @@ async def test_digest_from_feed_to_inbox_personalised(
     assert (await client.get(preferences.group(1))).status == 200
     assert (await client.get(unsubscribe.group(1))).status == 200
     header = by_rcpt["ben@example.org"]["List-Unsubscribe"]
-    assert header == f"<https://news.example.org{unsubscribe.group(1)}>"
+    https, mailto = header.split(", ")
+    assert https == f"<https://news.example.org{unsubscribe.group(1)}>"
+    assert mailto.startswith("<mailto:unsubscribe+")
     # The archive shows it, with no personal link in it.
     archive = await (await client.get("/archive")).text()
     slug = await pool.fetchval("SELECT slug FROM mailings WHERE mailing_id = $1", mailing_id)

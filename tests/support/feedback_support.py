@@ -40,7 +40,7 @@ class Sent:
 
     def unsubscribe_url(self, address: str) -> str:
         header = str(self.mails[address].message["List-Unsubscribe"])
-        return header.strip("<>")
+        return header.split(",")[0].strip().strip("<>")  # the https one, not the mailto:
 
     def message_id(self, address: str) -> str:
         return str(self.mails[address].message["Message-ID"])

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailer.delivery.compose import dkim_signer
+from mailer.delivery.dkim import dkim_signer
 from mailer.delivery.render import (
     CompiledMessage,
     MessageCompiler,
