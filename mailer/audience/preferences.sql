@@ -86,3 +86,7 @@ INSERT INTO subscriber_topics (subscriber_id, topic_id)
 SELECT $1, topic_id FROM topics
 WHERE public AND NOT EXISTS (SELECT FROM subscriber_topics WHERE subscriber_id = $1)
 ON CONFLICT DO NOTHING;
+
+-- name: set_locale
+-- The language chosen on the preference page: their mails and pages come in it.
+UPDATE subscribers SET locale = $2 WHERE subscriber_id = $1;
