@@ -219,7 +219,9 @@ def _describe(
     paused_until: datetime | None,
 ) -> list[str]:
     added, removed = N_("Added %(topic)s"), N_("Removed %(topic)s")
-    changes = [Said.of(added, topic=public[slug]["name"]) for slug in sorted(after - before)]
+    changes: list[str] = [
+        Said.of(added, topic=public[slug]["name"]) for slug in sorted(after - before)
+    ]
     changes += [Said.of(removed, topic=public[slug]["name"]) for slug in sorted(before - after)]
     if choice.name != subscriber.name:
         named = Said.of(N_("Name set to %(name)s"), name=choice.name) if choice.name else None

@@ -66,7 +66,7 @@ def error_response(
         if fields:
             body["error"] = {"status": status, "message": message, "fields": fields}
         return web.json_response(body, status=status)
-    language = request.get("language") or from_accept_language(
+    language = request.get(keys.language_key) or from_accept_language(
         request.headers.get("Accept-Language")
     )
     pages = request.config_dict[keys.localized_pages_key].get(language)

@@ -24,6 +24,7 @@ from mailer.audience.signup_input import parse_signup
 from mailer.audience.topics import list_topics
 from mailer.errors import InvalidInput, NotFound
 from mailer.i18n import (
+    DEFAULT,
     N_,
     Said,
     from_accept_language,
@@ -66,7 +67,7 @@ def render(
     the request's); error pages later in the same request use it too."""
     settings = request.app[keys.settings_key]
     code = language_of(language) if language else request_language(request)
-    request["language"] = code
+    request[keys.language_key] = code
     page = request.config_dict[keys.localized_pages_key].get(code).get_template(template)
     html = page.render(org=settings.organisation, logo_url=settings.logo_url, **context)
     response = web.Response(text=html, status=status, content_type="text/html")
@@ -239,6 +240,8 @@ async def subscribe_post(request: web.Request) -> web.Response:
     except InvalidInput as exc:
         errors = {key: _FIELD_HELP.get(key, problem) for key, problem in exc.fields.items()}
         return await _form(request, embed=embed, status=400, errors=errors, values=data)
+    # The thanks page speaks the language chosen on the form (English needs no mention).
+    lang = "" if language == DEFAULT else f"&lang={language}"
     wait = 0.0
     if outcome is SignupOutcome.THROTTLED:
         # Nothing was sent: "check your inbox" would have them wait for a mail that never
@@ -252,9 +255,10 @@ async def subscribe_post(request: web.Request) -> web.Response:
     if wait > 0:
         minutes = min(10, max(1, math.ceil(wait / 60)))
         raise web.HTTPSeeOther(
-            f"/subscribe/thanks?{'embed=1&' if embed else ''}recent={minutes}&lang={language}"
+            f"/subscribe/thanks?{'embed=1&' if embed else ''}recent={minutes}{lang}"
         )
-    raise web.HTTPSeeOther(f"/subscribe/thanks?{'embed=1&' if embed else ''}lang={language}")
+    query = (("&embed=1" if embed else "") + lang)[1:]
+    raise web.HTTPSeeOther("/subscribe/thanks" + (f"?{query}" if query else ""))
 
 
 async def subscribe_thanks(request: web.Request) -> web.Response:

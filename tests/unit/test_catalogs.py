@@ -12,7 +12,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from mailer.i18n import languages, locale_dir, say, Said, N_
+from mailer.i18n import N_, Said, languages, locale_dir, say
 
 ROOT = Path(__file__).resolve().parents[2]
 OTHERS = [code for code in languages() if code != "en"]
