@@ -133,7 +133,10 @@ def language_choices() -> list[tuple[str, str]]:
     return [(code, language_name(code)) for code in languages()]
 
 
-def format_date(value: date | datetime, language: str, form: str = "long") -> str:
+def format_date(value: date | datetime | str, language: str, form: str = "long") -> str:
+    """A date the language's way ('March 1, 2026', '1 de marzo de 2026'); ISO text too."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
     return babel.dates.format_date(value, format=form, locale=language_of(language))
 
 

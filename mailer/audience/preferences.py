@@ -46,6 +46,7 @@ class Subscriber:
     series: tuple[int, ...] = ()  # the digest series they receive
     accepts_alerts: bool = False  # urgent alerts on their topics
     locale: str | None = None  # the language they read (a tag such as es or pt-BR)
+    both_languages: bool = False  # items in every language, not only theirs
 
     @property
     def masked_email(self) -> str:
@@ -99,6 +100,7 @@ async def load_subscriber(pool: asyncpg.Pool, subscriber_id: int) -> Subscriber 
         series=tuple(s["series_id"] for s in series),
         accepts_alerts=row["accepts_alerts"],
         locale=row["locale"],
+        both_languages=row["both_languages"],
     )
 
 
@@ -111,6 +113,7 @@ class PreferenceChoice:
     series: tuple[int, ...] | None = None  # None: leave the series as they are
     alerts: bool | None = None  # None: leave the alert choice as it is
     language: str | None = None  # None: leave the language as it is
+    both_languages: bool | None = None  # None: leave it as it is
 
 
 async def save_preferences(
@@ -168,6 +171,15 @@ async def save_preferences(
                 )
             )
             await conn.execute(Q["set_locale"], subscriber.subscriber_id, choice.language)
+        if choice.both_languages is not None and choice.both_languages != subscriber.both_languages:
+            changes.append(
+                N_("You will receive items in every language")
+                if choice.both_languages
+                else N_("You will receive items in your language only")
+            )
+            await conn.execute(
+                Q["set_both_languages"], subscriber.subscriber_id, choice.both_languages
+            )
         if not changes:
             return []
         await conn.execute(Q["clear_public_topics"], subscriber.subscriber_id)

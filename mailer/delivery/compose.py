@@ -145,10 +145,13 @@ class Composer:
             mailing = await self.pool.fetchrow(MQ["get_mailing"], mailing_id)
             if mailing is None:
                 return TemplateProblem(f"mailing {mailing_id} no longer exists")
-            context |= mailing["content"]
-            context["subject"] = mailing["subject"]
+            content = mailing["content"]
+            # What editors wrote for this language (subject, intro) replaces the English.
+            texts = (content.get("texts") or {}).get(language) or {}
+            context |= content | texts
+            context["subject"] = texts.get("subject") or mailing["subject"]
             if preview_of is not None:
-                context["subject"] = f"[Test] {mailing['subject']}"
+                context["subject"] = f"[Test] {context['subject']}"
             list_id = mailing["list_id"]
         try:
             return self.compiler.in_language(language).compile(

@@ -133,6 +133,7 @@ async def preferences_save(request: web.Request) -> web.Response:
         accepts_alerts=form.get("alerts") == "on",
         plain_text_only=form.get("plain_text_only") == "on",
         locale=language or subscriber.locale,
+        both_languages=form.get("both_languages") == "on",
     )
     if errors:
         return await _page(request, posted, status=400, errors=errors, pause=pause)
@@ -144,6 +145,7 @@ async def preferences_save(request: web.Request) -> web.Response:
         pause_months=None if pause == "keep" else PAUSE_CHOICES[pause],
         alerts=form.get("alerts") == "on" if form.get("alerts_shown") else None,
         language=language,
+        both_languages=form.get("both_languages") == "on" if language else None,
     )
     try:
         changes = await save_preferences(
