@@ -7,6 +7,7 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -70,8 +71,8 @@ async def test_a_spanish_signup_is_mailed_in_spanish_and_consents_in_spanish(
     assert "lang=es" in posted.headers["Location"]
     thanks = await (await client.get(posted.headers["Location"])).text()
     assert "Revise su bandeja de entrada" in thanks
-    row = await pool.fetchrow("SELECT locale FROM subscribers WHERE email = 'lucia@example.org'")
-    assert row["locale"] == "es"
+    locale = await pool.fetchval("SELECT locale FROM subscribers WHERE email = 'lucia@example.org'")
+    assert locale == "es"
     wording = await pool.fetchval(
         "SELECT t.text FROM consent_events e JOIN consent_texts t "
         "ON t.text_hash = e.consent_text_hash JOIN subscribers s USING (subscriber_id) "
@@ -103,7 +104,7 @@ async def test_the_webhook_takes_a_language(
     assert "language" in refused.value.fields
 
 
-async def _push(pool: asyncpg.Pool, body: dict) -> None:  # type: ignore[type-arg]
+async def _push(pool: asyncpg.Pool, body: dict[str, Any]) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await store_push(conn, parse_push(body))
 
@@ -224,5 +225,5 @@ async def test_compiled_once_per_mailing_and_language(
     assert await composer.compiled_for(delivery("es-MX")) is spanish
     assert await composer.compiled_for(delivery("fr")) is english  # no catalog: English
     assert len(composer._cache) == 2
-    composer.forget(mailing_id)
+    composer.forget(int(mailing_id or 0))
     assert len(composer._cache) == 0
