@@ -227,3 +227,29 @@ async def test_compiled_once_per_mailing_and_language(
     assert len(composer._cache) == 2
     composer.forget(int(mailing_id or 0))
     assert len(composer._cache) == 0
+
+
+async def test_an_alert_goes_out_in_each_readers_language(
+    pool: asyncpg.Pool, db_url: str, smtp_sink: SmtpSink, tmp_path: Path,
+    bilingual: dict[str, int],
+) -> None:  # fmt: skip
+    from mailer.editorial import alerts
+
+    topic, sid = bilingual["topic"], bilingual["series"]
+    await _reader(pool, "ana@example.org", "en", topic, sid)
+    await _reader(pool, "beto@example.org", "es", topic, sid)
+    await pool.execute("UPDATE subscribers SET accepts_alerts = true")
+    settings = engine_settings(tmp_path)
+    original = await pool.fetchval("SELECT item_id FROM items WHERE guid = 'a'")
+    draft = await alerts.create(pool, settings, original, requested_by="editor@example.org")
+    await alerts.confirm(
+        pool, settings, draft.notice_id, confirmed=2, confirmed_by="editor@example.org"
+    )
+    async with running_worker(pool, db_url, smtp_sink, settings):
+        await smtp_sink.wait_for(2)
+    by_rcpt = {m.rcpt_tos[0]: m.message for m in smtp_sink.received}
+    assert by_rcpt["ana@example.org"]["Subject"] == "[Alert] Naloxone in libraries"
+    assert by_rcpt["beto@example.org"]["Subject"] == "[Alerta] Naloxona en las bibliotecas"
+    beto = body(by_rcpt["beto@example.org"], "plain")
+    assert "Naloxona en las bibliotecas" in beto and "Naloxone" not in beto
+    assert "ALERTA URGENTE" in beto and english_left(beto) == []
