@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
-from mailer.i18n import DEFAULT, languages
+from mailer.i18n import DEFAULT, format_date, languages
 
 MAX_SUBJECT = 200
 MAX_INTRO = 20_000
@@ -38,6 +39,18 @@ def check_texts(texts: Any, problems: dict[str, str]) -> dict[str, dict[str, str
         else:
             checked[language] = {"subject": subject.strip(), "intro_md": intro}
     return checked
+
+
+def dated_subjects(series_name: str, day: date) -> str:
+    """The default subject ("Weekly — 1 de marzo de 2026") in each language but English,
+    as mailings.texts JSON: a digest nobody titled is dated the reader's way."""
+    return json.dumps(
+        {
+            code: {"subject": f"{series_name} — {format_date(day, code)}", "intro_md": ""}
+            for code in languages()
+            if code != DEFAULT
+        }
+    )
 
 
 def stored(value: Any) -> dict[str, dict[str, str]]:

@@ -21,7 +21,7 @@ from mailer.content.sanitise import sanitise_html
 from mailer.db import Connection, load_queries
 from mailer.delivery import mailings, queue
 from mailer.delivery.render import MessageCompiler, TemplateProblem
-from mailer.editorial.digest_languages import check_texts, content_texts, for_language
+from mailer.editorial import digest_languages as by_language
 from mailer.editorial.series import next_occurrence
 from mailer.errors import Conflict, InvalidInput, NotFound
 from mailer.events import record_event
@@ -77,9 +77,10 @@ async def create_digest(
         local = now.astimezone(_zone(series["timezone"]))
         title = subject or f"{series['name']} — {local:%d %B %Y}"
         slug = f"{series['slug']}-{local:%Y-%m-%d}-{secrets.token_hex(2)}"
+        dated = "{}" if subject else by_language.dated_subjects(series["name"], local)
         mailing_id = await conn.fetchval(
             Q["create_digest"], title, _list_id(series["slug"], settings), series_id,
-            occurrence_at, slug,
+            occurrence_at, slug, dated,
         )  # fmt: skip
         if mailing_id is None:
             return None
@@ -132,7 +133,7 @@ async def refresh_content(conn: Connection, settings: Settings, mailing_id: int)
         "sections": sections,
         "archive_url": f"{settings.base_url}/archive/{digest['slug']}" if digest["slug"] else "",
         "item_count": sum(len(s["items"]) for s in sections),
-        "texts": content_texts(digest["texts"], intro_html),
+        "texts": by_language.content_texts(digest["texts"], intro_html),
     }
     await conn.execute(Q["store_content"], mailing_id, content)
     return content
@@ -165,7 +166,7 @@ async def edit_digest(
         problems["intro_md"] = "at most 20,000 characters"
     if item_ids is not None and len(item_ids) > MAX_ITEMS:
         problems["items"] = f"at most {MAX_ITEMS} items"
-    per_language = check_texts(texts, problems)
+    per_language = by_language.check_texts(texts, problems)
     if problems:
         raise InvalidInput("invalid digest", problems)
     async with pool.acquire() as conn, conn.transaction():
@@ -366,7 +367,7 @@ async def preview(
 
     name = person["name"] if person is not None else None
     code = language_of(language or (person["locale"] if person is not None else None))
-    content = for_language(content, code)
+    content = by_language.for_language(content, code)
     html, text = render_parts(settings, content, item_ids=item_ids, name=name, language=code)
     return {
         "language": code,

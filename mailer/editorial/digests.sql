@@ -1,8 +1,9 @@
 -- Digests: assembly, editing, the personalised fan-out, the archive.
 
 -- name: create_digest
-INSERT INTO mailings (kind, subject, list_id, series_id, occurrence_at, slug, status)
-VALUES ('digest', $1, $2, $3, $4, $5, 'draft')
+-- $6: the subject per reader language (mailings.texts), dated the language's way
+INSERT INTO mailings (kind, subject, list_id, series_id, occurrence_at, slug, status, texts)
+VALUES ('digest', $1, $2, $3, $4, $5, 'draft', $6::jsonb)
 ON CONFLICT (series_id, occurrence_at) WHERE occurrence_at IS NOT NULL DO NOTHING
 RETURNING mailing_id;
 

@@ -209,6 +209,9 @@ async def test_compiled_once_per_mailing_and_language(
 ) -> None:
     settings = engine_settings(tmp_path)
     mailing_id = await digests.create_digest(pool, settings, bilingual["series"], now=NOW)
+    assert mailing_id is not None
+    spanish_view = await digests.preview(pool, settings, mailing_id, language="es")
+    assert re.fullmatch(r"Weekly — \d+ de [a-z]+ de \d{4}", spanish_view["subject"])
     composer = Composer(pool, settings)
 
     def delivery(locale: str | None) -> ClaimedDelivery:
@@ -225,7 +228,7 @@ async def test_compiled_once_per_mailing_and_language(
     assert await composer.compiled_for(delivery("es-MX")) is spanish
     assert await composer.compiled_for(delivery("fr")) is english  # no catalog: English
     assert len(composer._cache) == 2
-    composer.forget(int(mailing_id or 0))
+    composer.forget(mailing_id)
     assert len(composer._cache) == 0
 
 
