@@ -26,12 +26,13 @@ from mailer.errors import InvalidInput, NotFound
 from mailer.i18n import (
     DEFAULT,
     N_,
-    Said,
+    format_number,
     from_accept_language,
     gettext_for,
     language_choices,
     language_of,
     say,
+    translations,
 )
 from mailer.limits import client_ip
 from mailer.numbers import whole_number
@@ -154,13 +155,23 @@ async def _too_many(
     """The form again, as it was filled in, saying when to try again (not a bare error
     page that loses what the person typed)."""
     seconds = max(1, math.ceil(wait))
-    if seconds < 120:
-        when = Said.of(N_("Please try again in %(count)s seconds."), count=seconds)
-    else:
-        when = Said.of(N_("Please try again in %(count)s minutes."), count=math.ceil(seconds / 60))
     posted = str(values.get("language", ""))
     code = language_of(posted) if posted else request_language(request)
-    message = f"{say(why, code)} {say(when, code)}"
+    catalog = translations(code)
+    if seconds < 120:
+        when = catalog.ngettext(
+            "Please try again in %(count)s second.",
+            "Please try again in %(count)s seconds.",
+            seconds,
+        ) % {"count": format_number(seconds, code)}
+    else:
+        minutes = math.ceil(seconds / 60)
+        when = catalog.ngettext(
+            "Please try again in %(count)s minute.",
+            "Please try again in %(count)s minutes.",
+            minutes,
+        ) % {"count": format_number(minutes, code)}
+    message = f"{say(why, code)} {when}"
     response = await _form(
         request, embed=embed, status=429, errors={"form": message}, values=values
     )

@@ -87,3 +87,24 @@ def test_said_speaks_each_language_with_its_dates() -> None:
     assert say(said, "es") == "En pausa hasta el 1 de marzo de 2026"
     assert say(N_("Nothing changed."), "es-MX") == "No cambió nada."
     assert say(N_("Nothing changed."), "fr") == "Nothing changed."
+
+
+def test_the_browser_language_and_stored_tags() -> None:
+    from mailer.i18n import from_accept_language, language_of
+
+    assert from_accept_language("fr-FR,es;q=0.8,en;q=0.5") == "es"
+    assert from_accept_language("en;q=0.4, es-MX;q=0.9") == "es"
+    assert from_accept_language("es;q=0, en") == "en"
+    assert from_accept_language("de, fr") == "en"
+    assert from_accept_language(None) == "en"
+    assert from_accept_language("es;q=abc") == "en"  # a q it cannot read counts for nothing
+    assert language_of("es_ES") == "es" and language_of("ES-mx") == "es"
+    assert language_of("pt-BR") == "en" and language_of("") == "en" and language_of(None) == "en"
+
+
+def test_plural_rules_are_the_languages() -> None:
+    from mailer.delivery.compose import duration_words
+
+    assert duration_words(86400) == "1 day" and duration_words(7 * 86400) == "7 days"
+    assert duration_words(86400, "es") == "1 día" and duration_words(2 * 86400, "es") == "2 días"
+    assert duration_words(60, "es") == "1 minuto" and duration_words(3600, "es") == "1 hora"
