@@ -137,7 +137,10 @@ def format_date(value: date | datetime | str, language: str, form: str = "long")
     """A date the language's way ('March 1, 2026', '1 de marzo de 2026'); ISO text too."""
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
-    return babel.dates.format_date(value, format=form, locale=language_of(language))
+    code = language_of(language)
+    # English keeps the newsroom's "04 March 2026" (day first, as its pages always had it).
+    pattern = "dd MMMM y" if code == DEFAULT and form == "long" else form
+    return babel.dates.format_date(value, format=pattern, locale=code)
 
 
 def format_number(value: float, language: str) -> str:

@@ -249,7 +249,13 @@ async def subscribe_post(request: web.Request) -> web.Response:
             request.app[keys.signups_key], request.app[keys.signer_key], signup_request
         )
     except InvalidInput as exc:
-        errors = {key: _FIELD_HELP.get(key, problem) for key, problem in exc.fields.items()}
+        # English keeps the parser's precise words (the email checker's say what is wrong);
+        # other languages get the field's help in their words.
+        errors = (
+            exc.fields
+            if language == DEFAULT
+            else {key: _FIELD_HELP.get(key, problem) for key, problem in exc.fields.items()}
+        )
         return await _form(request, embed=embed, status=400, errors=errors, values=data)
     # The thanks page speaks the language chosen on the form (English needs no mention).
     lang = "" if language == DEFAULT else f"&lang={language}"

@@ -83,7 +83,7 @@ def test_said_speaks_each_language_with_its_dates() -> None:
     from datetime import date
 
     said = Said.of(N_("Paused until %(date)s"), date=date(2026, 3, 1))
-    assert said == "Paused until March 1, 2026"
+    assert said == "Paused until 01 March 2026"
     assert say(said, "es") == "En pausa hasta el 1 de marzo de 2026"
     assert say(N_("Nothing changed."), "es-MX") == "No cambió nada."
     assert say(N_("Nothing changed."), "fr") == "Nothing changed."
