@@ -26,7 +26,7 @@ lint: $(STAMP)
 ## messages: extract the readers' texts (babel.cfg), merge them into every catalog, compile the .mo files
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --omit-header -o mailer/locale/messages.pot .
-	$(BIN)/pybabel update -i mailer/locale/messages.pot -d mailer/locale --no-location --width 100
+	$(BIN)/pybabel update -i mailer/locale/messages.pot -d mailer/locale --width 100
 	$(BIN)/pybabel compile -d mailer/locale
 
 ## browser-deps: Debian's chromium for tests/browser (Playwright drives it; never downloads a browser)
