@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint browser-deps deploy-deps pgbouncer-deps mail-deps screenshots bench-delivery bench-signup bench-ingest bench-import clean
+.PHONY: run test check lint messages browser-deps deploy-deps pgbouncer-deps mail-deps screenshots bench-delivery bench-signup bench-ingest bench-import clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+## messages: extract the readers' texts (babel.cfg), merge them into every catalog, compile the .mo files
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --omit-header -o mailer/locale/messages.pot .
+	$(BIN)/pybabel update -i mailer/locale/messages.pot -d mailer/locale --width 100
+	$(BIN)/pybabel compile -d mailer/locale
 
 ## browser-deps: Debian's chromium for tests/browser (Playwright drives it; never downloads a browser)
 browser-deps:

@@ -51,6 +51,7 @@ class ClaimedDelivery:
     name: str | None
     key_version: int | None
     plain_text_only: bool
+    locale: str | None = None  # the subscriber's language tag: the mail is written in it
 
 
 @dataclass(frozen=True, slots=True)

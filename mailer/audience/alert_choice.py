@@ -8,12 +8,15 @@ import asyncpg
 from mailer.audience.consent import Context, record_consent
 from mailer.db import Connection, load_queries
 from mailer.events import record_event
+from mailer.i18n import N_
 
 Q = load_queries("audience/alert_choice")
 
 
 def alerts_change(accepts: bool) -> str:
-    return "You will receive urgent alerts" if accepts else "You will no longer receive alerts"
+    return (
+        N_("You will receive urgent alerts") if accepts else N_("You will no longer receive alerts")
+    )
 
 
 async def set_alerts(conn: Connection, subscriber_id: int, accepts: bool) -> str | None:

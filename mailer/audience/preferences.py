@@ -18,6 +18,7 @@ from mailer.audience.consent import Context, consent_history, record_consent
 from mailer.db import load_queries
 from mailer.errors import Conflict, Gone, InvalidInput, NotFound
 from mailer.events import record_event
+from mailer.i18n import N_, Said, language_name, language_of
 from mailer.models import SubscriberStatus
 from mailer.tokens import InvalidToken, Purpose, Signer
 
@@ -44,6 +45,8 @@ class Subscriber:
     topics: tuple[str, ...]  # slugs
     series: tuple[int, ...] = ()  # the digest series they receive
     accepts_alerts: bool = False  # urgent alerts on their topics
+    locale: str | None = None  # the language they read (a tag such as es or pt-BR)
+    both_languages: bool = False  # items in every language, not only theirs
 
     @property
     def masked_email(self) -> str:
@@ -62,15 +65,19 @@ async def subscriber_from_link(
     try:
         subscriber_id, key_version = signer.read_subscriber_token(purpose, token)
     except InvalidToken as exc:
-        raise NotFound("This link is not valid. Please use the link in one of our mails.") from exc
+        raise NotFound(
+            N_("This link is not valid. Please use the link in one of our mails.")
+        ) from exc
     subscriber = await load_subscriber(pool, subscriber_id)
     if subscriber is None:  # erased on request (or a signup never confirmed, purged)
         raise LinkRevoked(
-            "This link no longer works. The subscription it belonged to was deleted, and "
-            "no mail goes to that address. You are welcome to subscribe again."
+            N_(
+                "This link no longer works. The subscription it belonged to was deleted, "
+                "and no mail goes to that address. You are welcome to subscribe again."
+            )
         )
     if subscriber.key_version != key_version:
-        raise LinkRevoked("This link no longer works. The links in our newest mail do.")
+        raise LinkRevoked(N_("This link no longer works. The links in our newest mail do."))
     return subscriber
 
 
@@ -92,6 +99,8 @@ async def load_subscriber(pool: asyncpg.Pool, subscriber_id: int) -> Subscriber 
         topics=tuple(t["slug"] for t in topics),
         series=tuple(s["series_id"] for s in series),
         accepts_alerts=row["accepts_alerts"],
+        locale=row["locale"],
+        both_languages=row["both_languages"],
     )
 
 
@@ -103,6 +112,8 @@ class PreferenceChoice:
     pause_months: int | None  # None: leave the pause as it is; 0: no pause
     series: tuple[int, ...] | None = None  # None: leave the series as they are
     alerts: bool | None = None  # None: leave the alert choice as it is
+    language: str | None = None  # None: leave the language as it is
+    both_languages: bool | None = None  # None: leave it as it is
 
 
 async def save_preferences(
@@ -113,15 +124,17 @@ async def save_preferences(
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(Q["get_subscriber_for_update"], subscriber.subscriber_id)
         if row is None:
-            raise LinkRevoked("This link no longer works.")
+            raise LinkRevoked(N_("This link no longer works."))
         if row["status"] not in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
-            raise Conflict("You are unsubscribed. Subscribe again to choose topics.")
+            raise Conflict(N_("You are unsubscribed. Subscribe again to choose topics."))
         public = {t["slug"]: t for t in await conn.fetch(TQ["list_topics"]) if t["public"]}
         unknown = [slug for slug in choice.topics if slug not in public]
         if unknown:
             raise InvalidInput("unknown topics", {"topics": f"unknown: {', '.join(unknown[:5])}"})
         if not choice.topics:
-            raise InvalidInput("no topic", {"topics": "Choose at least one topic, or unsubscribe."})
+            raise InvalidInput(
+                "no topic", {"topics": N_("Choose at least one topic, or unsubscribe.")}
+            )
         before = set(subscriber.topics) & set(public)
         after = set(choice.topics)
         paused_until = row["paused_until"]
@@ -135,16 +148,38 @@ async def save_preferences(
         if choice.series is not None:
             offered = {r["series_id"]: r["name"] for r in await conn.fetch(Q["active_series"])}
             if any(s not in offered for s in choice.series):
-                raise InvalidInput("unknown series", {"series": "choose among the offered digests"})
+                raise InvalidInput(
+                    "unknown series", {"series": N_("Choose among the offered digests.")}
+                )
             had, has = set(subscriber.series) & set(offered), set(choice.series)
-            changes += [f"You will receive {offered[s]}" for s in sorted(has - had)]
-            changes += [f"You will no longer receive {offered[s]}" for s in sorted(had - has)]
+            gets, stops = (
+                N_("You will receive %(series)s"),
+                N_("You will no longer receive %(series)s"),
+            )
+            changes += [Said.of(gets, series=offered[s]) for s in sorted(has - had)]
+            changes += [Said.of(stops, series=offered[s]) for s in sorted(had - has)]
             if has != had:
                 await conn.execute(Q["clear_series"], subscriber.subscriber_id)
                 await conn.execute(Q["add_series"], subscriber.subscriber_id, sorted(has))
         if choice.alerts is not None and choice.alerts != subscriber.accepts_alerts:
             changes.append(alerts_change(choice.alerts))
             await set_alerts(conn, subscriber.subscriber_id, choice.alerts)
+        if choice.language is not None and choice.language != language_of(subscriber.locale):
+            changes.append(
+                Said.of(
+                    N_("Mails will come in %(language)s"), language=language_name(choice.language)
+                )
+            )
+            await conn.execute(Q["set_locale"], subscriber.subscriber_id, choice.language)
+        if choice.both_languages is not None and choice.both_languages != subscriber.both_languages:
+            changes.append(
+                N_("You will receive items in every language")
+                if choice.both_languages
+                else N_("You will receive items in your language only")
+            )
+            await conn.execute(
+                Q["set_both_languages"], subscriber.subscriber_id, choice.both_languages
+            )
         if not changes:
             return []
         await conn.execute(Q["clear_public_topics"], subscriber.subscriber_id)
@@ -195,22 +230,26 @@ def _describe(
     public: dict[str, Any],
     paused_until: datetime | None,
 ) -> list[str]:
-    changes = [f"Added {public[slug]['name']}" for slug in sorted(after - before)]
-    changes += [f"Removed {public[slug]['name']}" for slug in sorted(before - after)]
+    added, removed = N_("Added %(topic)s"), N_("Removed %(topic)s")
+    changes: list[str] = [
+        Said.of(added, topic=public[slug]["name"]) for slug in sorted(after - before)
+    ]
+    changes += [Said.of(removed, topic=public[slug]["name"]) for slug in sorted(before - after)]
     if choice.name != subscriber.name:
-        changes.append(f"Name set to {choice.name}" if choice.name else "Name removed")
+        named = Said.of(N_("Name set to %(name)s"), name=choice.name) if choice.name else None
+        changes.append(named or N_("Name removed"))
     if choice.plain_text_only != subscriber.plain_text_only:
         changes.append(
-            "Mails will come as plain text only"
+            N_("Mails will come as plain text only")
             if choice.plain_text_only
-            else "Mails will come with pictures and layout again"
+            else N_("Mails will come with pictures and layout again")
         )
     if choice.pause_months is not None and paused_until != subscriber.paused_until:
         if paused_until is None:
             if subscriber.paused:
-                changes.append("Pause ended: digests will come again")
+                changes.append(N_("Pause ended: digests will come again"))
         else:
-            changes.append(f"Paused until {paused_until:%d %B %Y}")
+            changes.append(Said.of(N_("Paused until %(date)s"), date=paused_until))
     return changes
 
 

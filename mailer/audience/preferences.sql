@@ -2,7 +2,8 @@
 
 -- name: get_subscriber
 SELECT subscriber_id, email, name, status, locale, plain_text_only, paused_until, key_version,
-       source, created_at, updated_at, confirmed_at, unsubscribed_at, accepts_alerts
+       source, created_at, updated_at, confirmed_at, unsubscribed_at, accepts_alerts,
+       both_languages
 FROM subscribers WHERE subscriber_id = $1;
 
 -- name: get_subscriber_for_update
@@ -86,3 +87,11 @@ INSERT INTO subscriber_topics (subscriber_id, topic_id)
 SELECT $1, topic_id FROM topics
 WHERE public AND NOT EXISTS (SELECT FROM subscriber_topics WHERE subscriber_id = $1)
 ON CONFLICT DO NOTHING;
+
+-- name: set_locale
+-- The language chosen on the preference page: their mails and pages come in it.
+UPDATE subscribers SET locale = $2 WHERE subscriber_id = $1;
+
+-- name: set_both_languages
+-- true: their digests carry items in every language; false: their language's (and untagged).
+UPDATE subscribers SET both_languages = $2 WHERE subscriber_id = $1;

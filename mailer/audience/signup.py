@@ -27,6 +27,7 @@ from mailer.delivery.compose import SlotProvider
 from mailer.delivery.queue import enqueue_transactional
 from mailer.errors import InvalidInput, NotFound
 from mailer.events import record_event
+from mailer.i18n import N_
 from mailer.models import ClaimedDelivery
 from mailer.tokens import Signer, looks_like_confirmation_token, token_hash
 
@@ -151,9 +152,10 @@ class ConfirmView:
     key_version: int
     name: str | None
     status: str  # the subscriber's: pending, active, unsubscribed
+    locale: str | None = None  # the language they chose: the pages speak it
 
 
-NOT_VALID = "This confirmation link is not valid."
+NOT_VALID = N_("This confirmation link is not valid.")
 
 
 async def _find(conn: Connection, token: str) -> asyncpg.Record:
@@ -176,7 +178,9 @@ def _view(row: asyncpg.Record) -> ConfirmView:
         state = ConfirmState.EXPIRED
     else:
         state = ConfirmState.VALID
-    return ConfirmView(state, row["subscriber_id"], row["key_version"], row["name"], row["status"])
+    return ConfirmView(
+        state, row["subscriber_id"], row["key_version"], row["name"], row["status"], row["locale"]
+    )
 
 
 async def inspect_confirmation(pool: asyncpg.Pool, token: str) -> ConfirmView:
@@ -216,7 +220,9 @@ async def confirm(
             await enqueue_transactional(
                 conn, kind="welcome", recipient=row["email"], subscriber_id=subscriber_id
             )
-    return ConfirmView(ConfirmState.VALID, subscriber_id, row["key_version"], row["name"], "active")
+    return ConfirmView(
+        ConfirmState.VALID, subscriber_id, row["key_version"], row["name"], "active", row["locale"]
+    )
 
 
 async def resend_confirmation(

@@ -33,7 +33,7 @@ VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5));
 SELECT c.confirmation_id, c.subscriber_id, c.expires_at, c.used_at,
        c.expires_at <= now() AS expired,
        s.status = 'unsubscribed' AND s.unsubscribed_at >= c.created_at AS superseded,
-       s.status, s.email, s.name, s.key_version
+       s.status, s.email, s.name, s.key_version, s.locale
 FROM confirmations c JOIN subscribers s USING (subscriber_id)
 WHERE c.token_hash = $1
 FOR UPDATE OF c, s;

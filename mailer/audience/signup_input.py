@@ -110,9 +110,11 @@ def parse_signup(
     topics = _topics(data.get("topics"), problems)
     source = _text(data, "source", 500, problems, single_line=True)
     consent_text = _text(data, "consent_text", 5000, problems, single_line=False)
-    locale = _text(data, "locale", 35, problems, single_line=True)
+    # `language` (the webhook's name for it) or `locale` (the older name): a tag like es.
+    key = "language" if data.get("language") is not None else "locale"
+    locale = _text(data, key, 35, problems, single_line=True)
     if locale is not None and not _LOCALE.match(locale):
-        problems["locale"] = "a language tag such as en or pt-BR"
+        problems[key] = "a language tag such as en or pt-BR"
     given_ip = _text(data, "ip", 45, problems, single_line=True)
     given_agent = _text(data, "user_agent", 500, problems, single_line=True)
     alerts = _flag(data.get("alerts"), "alerts", problems)

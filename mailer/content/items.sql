@@ -91,3 +91,14 @@ WHERE source_id = $1 AND guid = ANY($2::text[]) RETURNING guid;
 
 -- name: topic_ids_by_slug
 SELECT slug, topic_id FROM topics;
+
+-- name: link_translations
+-- CMS pushes: each translation ($2, CMS ids) points at its original ($3, CMS ids); a
+-- translation pushed without topics takes its original's, so it reaches the same readers.
+UPDATE items t
+SET translation_of = o.item_id,
+    topic_ids = CASE WHEN cardinality(t.topic_ids) = 0 THEN o.topic_ids ELSE t.topic_ids END
+FROM unnest($2::text[], $3::text[]) AS x(guid, original)
+JOIN items o ON o.source_id = $1 AND o.guid = x.original
+WHERE t.source_id = $1 AND t.guid = x.guid AND o.item_id <> t.item_id
+RETURNING t.guid;

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -92,6 +92,8 @@ class ParsedPush:
     items: list[tuple[ParsedItem, list[str]]]  # each with its topic slugs
     delete: list[str]
     hide: list[str]
+    # CMS id of a translation -> CMS id of its original (an item pushed now or before)
+    translations: dict[str, str] = field(default_factory=dict)
 
 
 def parse_push(body: dict[str, Any]) -> ParsedPush:
@@ -104,13 +106,30 @@ def parse_push(body: dict[str, Any]) -> ParsedPush:
     if len(raw_items) > MAX_BATCH:
         raise InvalidInput("invalid push", {"items": f"at most {MAX_BATCH} per request"})
     parsed = [p for i, raw in enumerate(raw_items) if (p := _item(raw, i, problems))]
+    translations = _translations(raw_items, problems)
     delete = _ids(body.get("delete"), "delete", problems)
     hide = _ids(body.get("hide"), "hide", problems)
     if not raw_items and not delete and not hide:
         problems["items"] = "nothing to do: send items, delete or hide"
     if problems:
         raise InvalidInput("invalid push", problems)
-    return ParsedPush(parsed, delete, hide)
+    return ParsedPush(parsed, delete, hide, translations)
+
+
+def _translations(raw_items: list[Any], problems: dict[str, str]) -> dict[str, str]:
+    """`translation_of`: the CMS id of the item this one translates (same push or before)."""
+    links: dict[str, str] = {}
+    for index, raw in enumerate(raw_items):
+        original = raw.get("translation_of") if isinstance(raw, dict) else None
+        if original is None:
+            continue
+        if not isinstance(original, (str, int)) or not str(original).strip():
+            problems[f"items[{index}].translation_of"] = "the CMS id of the original item"
+        elif str(original).strip() == str(raw.get("id")).strip():
+            problems[f"items[{index}].translation_of"] = "an item cannot translate itself"
+        else:
+            links[str(raw.get("id")).strip()[:500]] = str(original).strip()[:500]
+    return links
 
 
 async def store_push(conn: Connection, push: ParsedPush) -> PushOutcome:
@@ -126,6 +145,19 @@ async def store_push(conn: Connection, push: ParsedPush) -> PushOutcome:
     )
     stored = await conn.fetch(Q["items_by_guid"], source_id, list(explicit))
     ids = {row["guid"]: row["item_id"] for row in stored}
+    if push.translations:
+        linked = await conn.fetch(
+            Q["link_translations"],
+            source_id,
+            list(push.translations),
+            list(push.translations.values()),
+        )
+        unknown_originals = sorted(set(push.translations) - {r["guid"] for r in linked})
+        if unknown_originals:
+            raise InvalidInput(
+                "invalid push",
+                {"translation_of": f"no such original for: {', '.join(unknown_originals[:10])}"},
+            )
     gone = await conn.fetch(Q["delete_items_by_guid"], source_id, push.delete)
     hidden = await conn.fetch(Q["hide_items_by_guid"], source_id, push.hide)
     return PushOutcome(

@@ -21,6 +21,7 @@ from mailer.delivery.headers import (
     static_extras,
 )
 from mailer.delivery.render import CompiledMessage, MessageCompiler, Recipient, TemplateProblem
+from mailer.i18n import DEFAULT, N_, language_of, languages, translations
 from mailer.models import ClaimedDelivery
 from mailer.resources import templates_dir
 from mailer.tokens import Purpose, Signer
@@ -43,14 +44,19 @@ class Outgoing:
     smtputf8: bool
 
 
-def duration_words(seconds: float) -> str:
-    """'7 days', '36 hours', '1 day', '45 minutes': the largest whole unit that fits."""
-    for unit, size in (("day", 86400), ("hour", 3600)):
-        if seconds >= size and round(seconds) % size == 0:
-            count = round(seconds) // size
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    minutes = max(1, round(seconds / 60))
-    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+def duration_words(seconds: float, language: str = DEFAULT) -> str:
+    """'7 days', '36 hours', '1 day', '45 minutes': the largest whole unit that fits, with
+    the language's plural rules (the catalog's Plural-Forms)."""
+    catalog = translations(language_of(language))
+    whole = round(seconds)
+    if whole >= 86400 and whole % 86400 == 0:
+        count = whole // 86400
+        return catalog.ngettext("%(count)s day", "%(count)s days", count) % {"count": count}
+    if whole >= 3600 and whole % 3600 == 0:
+        count = whole // 3600
+        return catalog.ngettext("%(count)s hour", "%(count)s hours", count) % {"count": count}
+    count = max(1, round(seconds / 60))
+    return catalog.ngettext("%(count)s minute", "%(count)s minutes", count) % {"count": count}
 
 
 def _ascii_address(address: str) -> tuple[str, bool]:
@@ -86,7 +92,8 @@ class Composer:
         self.slot_providers = dict(slot_providers or {})
         self.dkim = dkim
         self.from_domain = settings.from_address.rpartition("@")[2].rstrip(">").strip()
-        self._cache: OrderedDict[tuple[str, int | str], CompiledMessage | TemplateProblem] = (
+        # (mailing id or kind, language): compiled once per mailing and language.
+        self._cache: OrderedDict[tuple[str, int | str, str], CompiledMessage | TemplateProblem] = (
             OrderedDict()
         )
         self._date_second = -1
@@ -96,12 +103,12 @@ class Composer:
         s = self.settings
         return {"name": s.organisation, "postal_address": s.postal_address, "base_url": s.base_url}
 
-    def signup_terms(self) -> dict[str, str]:
+    def signup_terms(self, language: str = DEFAULT) -> dict[str, str]:
         """What a confirmation mail promises, in words, from the settings in force."""
         s = self.settings
         return {
-            "link_lasts": duration_words(s.confirm_ttl_seconds),
-            "forgotten_after": duration_words(s.pending_purge_days * 86400.0),
+            "link_lasts": duration_words(s.confirm_ttl_seconds, language),
+            "forgotten_after": duration_words(s.pending_purge_days * 86400.0, language),
         }
 
     async def compiled_for(self, delivery: ClaimedDelivery) -> CompiledMessage:
@@ -112,10 +119,11 @@ class Composer:
             if isinstance(compiled, TemplateProblem):
                 raise compiled
             return compiled
-        key: tuple[str, int | str] = (
-            ("mailing", delivery.mailing_id)
+        language = language_of(delivery.locale)
+        key: tuple[str, int | str, str] = (
+            ("mailing", delivery.mailing_id, language)
             if delivery.mailing_id is not None
-            else ("kind", delivery.kind)
+            else ("kind", delivery.kind, language)
         )
         found = self._cache.get(key)
         if found is None:
@@ -130,10 +138,11 @@ class Composer:
     async def _compile(
         self, delivery: ClaimedDelivery, preview_of: int | None = None
     ) -> CompiledMessage | TemplateProblem:
+        language = language_of(delivery.locale)
         context: dict[str, Any] = {
             "org": self.org(),
             "base_url": self.settings.base_url,
-            "signup": self.signup_terms(),
+            "signup": self.signup_terms(language),
         }
         list_id = None
         mailing_id = delivery.mailing_id or preview_of
@@ -142,14 +151,22 @@ class Composer:
             mailing = await self.pool.fetchrow(MQ["get_mailing"], mailing_id)
             if mailing is None:
                 return TemplateProblem(f"mailing {mailing_id} no longer exists")
-            context |= mailing["content"]
-            context["subject"] = mailing["subject"]
+            content = mailing["content"]
+            # What editors wrote for this language (subject, intro) replaces the English.
+            texts = (content.get("texts") or {}).get(language) or {}
+            context |= content | texts
+            context["subject"] = texts.get("subject") or mailing["subject"]
             if preview_of is not None:
-                context["subject"] = f"[Test] {mailing['subject']}"
+                context["subject"] = f"[Test] {context['subject']}"
             list_id = mailing["list_id"]
         try:
             return self.compile_kind(
-                delivery.kind, context, list_id=list_id, mailing_id=mailing_id, bulk=bulk
+                delivery.kind,
+                context,
+                list_id=list_id,
+                mailing_id=mailing_id,
+                bulk=bulk,
+                language=language,
             )
         except TemplateProblem as problem:
             return problem  # remembered, so a broken template is not recompiled per row
@@ -162,13 +179,18 @@ class Composer:
         list_id: str | None,
         mailing_id: int | None,
         bulk: bool,
+        language: str = DEFAULT,
     ) -> CompiledMessage:
-        """One kind's templates with a context (org and signup terms added) and the
-        headers every copy shares; TemplateProblem if the templates are broken."""
-        return self.compiler.compile(
+        """One kind's templates in one language with a context (org and signup terms added)
+        and the headers every copy shares; TemplateProblem if the templates are broken."""
+        defaults = {
+            "org": self.org(),
+            "base_url": self.settings.base_url,
+            "signup": self.signup_terms(language),
+        }
+        return self.compiler.in_language(language).compile(
             kind,
-            {"org": self.org(), "base_url": self.settings.base_url, "signup": self.signup_terms()}
-            | dict(context),
+            defaults | dict(context),
             sender=self.settings.from_address,
             list_id=list_id,
             bulk=bulk,
@@ -182,7 +204,8 @@ class Composer:
         )
 
     def forget(self, mailing_id: int) -> None:
-        self._cache.pop(("mailing", mailing_id), None)
+        for language in languages():
+            self._cache.pop(("mailing", mailing_id, language), None)
 
     def _now(self) -> str:
         second = int(time.time())
@@ -193,13 +216,15 @@ class Composer:
     def values_for(self, delivery: ClaimedDelivery) -> dict[str, str]:
         """Slot values: greeting, personal links, why they get it, and the payload's."""
         base = self.settings.base_url
+        catalog = translations(language_of(delivery.locale))
+        hello = catalog.gettext(N_("Hello %(name)s,")) % {"name": delivery.name}
+        reason = catalog.gettext(
+            N_("You receive this because you subscribed to %(organisation)s news at %(site)s.")
+        )
         values = {
-            "greeting": f"Hello {delivery.name}," if delivery.name else "Hello,",
+            "greeting": hello if delivery.name else catalog.gettext(N_("Hello,")),
             "email": delivery.recipient,
-            "reason": (
-                f"You receive this because you subscribed to {self.settings.organisation} "
-                f"news at {base}."
-            ),
+            "reason": reason % {"organisation": self.settings.organisation, "site": base},
             "preferences_url": f"{base}/",
             "unsubscribe_url": f"{base}/",
         }

@@ -53,6 +53,7 @@ def _claimed(row: asyncpg.Record) -> ClaimedDelivery:
         name=row["name"],
         key_version=row["key_version"],
         plain_text_only=bool(row["plain_text_only"]),
+        locale=row["locale"],
     )
 
 

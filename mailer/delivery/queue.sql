@@ -16,7 +16,7 @@ SELECT pg_notify('mailer_deliveries', '');
 WITH due AS (
     SELECT d.delivery_id,
            s.status IN ('suppressed', 'erased') AS ineligible,
-           s.name, s.key_version, s.plain_text_only
+           s.name, s.key_version, s.plain_text_only, s.locale
     FROM deliveries d
     LEFT JOIN subscribers s ON s.subscriber_id = d.subscriber_id
     WHERE d.mailing_id IS NULL
@@ -37,7 +37,7 @@ FROM due
 WHERE d.delivery_id = due.delivery_id
 RETURNING d.delivery_id, d.mailing_id, d.subscriber_id, d.kind, d.recipient, d.payload,
           d.item_ids, d.status, d.attempts, d.created_at,
-          due.name, due.key_version, due.plain_text_only;
+          due.name, due.key_version, due.plain_text_only, due.locale;
 
 -- name: claim_bulk
 -- Due rows of one sending mailing. The subscriber is checked again at claim time, so an
@@ -46,7 +46,7 @@ WITH due AS (
     SELECT d.delivery_id,
            s.status IS DISTINCT FROM 'active'
                OR coalesce(s.paused_until > now(), false) AS ineligible,
-           s.name, s.key_version, s.plain_text_only
+           s.name, s.key_version, s.plain_text_only, s.locale
     FROM deliveries d
     LEFT JOIN subscribers s ON s.subscriber_id = d.subscriber_id
     WHERE d.mailing_id = $4
@@ -68,7 +68,7 @@ FROM due
 WHERE d.delivery_id = due.delivery_id
 RETURNING d.delivery_id, d.mailing_id, d.subscriber_id, d.kind, d.recipient, d.payload,
           d.item_ids, d.status, d.attempts, d.created_at,
-          due.name, due.key_version, due.plain_text_only;
+          due.name, due.key_version, due.plain_text_only, due.locale;
 
 -- name: list_sending_mailings
 -- Bulk mailings workers may claim from, most urgent stream first.

@@ -24,6 +24,8 @@ import css_inline
 import jinja2
 from markupsafe import Markup
 
+from mailer.i18n import DEFAULT, install, language_of
+
 # Private-use characters never appear in real content, survive jinja and css-inline, and
 # mark where a recipient's values (slots) and conditional blocks (items) go.
 _OPEN, _CLOSE = "\ue000", "\ue001"
@@ -343,13 +345,30 @@ def static_head(
 
 
 class MessageCompiler:
-    """Compiles a kind's templates (templates/email/<kind>/) with a context, once."""
+    """Compiles a kind's templates (templates/email/<kind>/) with a context, once per
+    language: each language has its own pair of environments with its catalog."""
 
-    def __init__(self, template_dirs: list[Path]) -> None:
+    def __init__(self, template_dirs: list[Path], language: str = DEFAULT) -> None:
+        self.template_dirs = template_dirs
+        self.language = language_of(language)
         self.html_env, self.text_env = mail_environments(template_dirs)
+        install(self.html_env, self.language)
+        install(self.text_env, self.language)
+        self._others: dict[str, MessageCompiler] = {}
         # Media queries (dark mode, phones) cannot be inlined: templates put them in a
         # <style data-css-inline="keep"> block, which css-inline leaves in place.
         self.inliner = css_inline.CSSInliner(keep_style_tags=False, keep_link_tags=False)
+
+    def in_language(self, language: str | None) -> MessageCompiler:
+        """The compiler for a reader's language (this one for its own), built once."""
+        code = language_of(language)
+        if code == self.language:
+            return self
+        other = self._others.get(code)
+        if other is None:
+            other = self._others[code] = MessageCompiler(self.template_dirs, code)
+            other.inliner = self.inliner
+        return other
 
     def compile(
         self,

@@ -9,6 +9,7 @@ inside its own); the pool ones are one transaction each.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from mailer.editorial import notices
 from mailer.editorial.notices import Draft, Q
 from mailer.errors import Conflict, NotFound
 from mailer.events import record_event
+from mailer.i18n import N_, languages, translations
 from mailer.models import ClaimedDelivery
 from mailer.tokens import Purpose, Signer
 
@@ -52,25 +54,52 @@ async def lock_sendable_item(conn: Connection, item_id: int) -> asyncpg.Record:
     return item
 
 
-def content(settings: Settings, item: asyncpg.Record, slug: str) -> dict[str, Any]:
-    """The alert template's context (templates/email/alert/)."""
-    archive_url = f"{settings.base_url}/archive/{slug}"
+# The default subject prefix is translated; one an operator chose is kept as written.
+DEFAULT_PREFIX = N_("[Alert]")
+
+
+def _item_view(item: Mapping[str, Any] | asyncpg.Record, archive_url: str) -> dict[str, Any]:
+    published = item["published_at"]
+    if isinstance(published, str):
+        published = datetime.fromisoformat(published)
     return {
-        "subject": f"{settings.alert_subject_prefix} {item['title']}".strip(),
+        "item_id": item["item_id"],
+        "title": item["title"],
+        "url": item["link"] or archive_url,
+        "summary_html": item["summary_html"],
+        "summary_text": item["summary_text"],
+        "image_url": item["image_url"],
+        "image_alt": item["image_alt"],
+        "author": item["author"],
+        "published": f"{published:%d %B %Y}",
+        "published_on": published.date().isoformat(),  # written the reader's way
+    }
+
+
+def content(settings: Settings, item: asyncpg.Record, slug: str) -> dict[str, Any]:
+    """The alert template's context (templates/email/alert/), with, per reader language,
+    the item's version in that language (a translation linked by the CMS) and the subject."""
+    archive_url = f"{settings.base_url}/archive/{slug}"
+    prefix = settings.alert_subject_prefix
+    raw = item.get("translations") or []
+    versions = {t["language"]: t for t in (json.loads(raw) if isinstance(raw, str) else raw)}
+    texts: dict[str, dict[str, Any]] = {}
+    for language in languages():
+        version = versions.get(language)
+        title = version["title"] if version else item["title"]
+        said = translations(language).gettext(prefix) if prefix == DEFAULT_PREFIX else prefix
+        entry: dict[str, Any] = {"subject": f"{said} {title}".strip()}
+        if version:
+            entry["preheader"] = version["summary_text"][:150]
+            entry["item"] = _item_view(version, archive_url)
+        texts[language] = entry
+    return {
+        "subject": f"{prefix} {item['title']}".strip(),
         "preheader": item["summary_text"][:150],
         "topics": ", ".join(item["topic_names"]),
         "archive_url": archive_url,
-        "item": {
-            "item_id": item["item_id"],
-            "title": item["title"],
-            "url": item["link"] or archive_url,
-            "summary_html": item["summary_html"],
-            "summary_text": item["summary_text"],
-            "image_url": item["image_url"],
-            "image_alt": item["image_alt"],
-            "author": item["author"],
-            "published": f"{item['published_at']:%d %B %Y}",
-        },
+        "item": _item_view(item, archive_url),
+        "texts": texts,
     }
 
 

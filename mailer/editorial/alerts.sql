@@ -6,7 +6,18 @@
 SELECT i.item_id, i.title, i.link, i.summary_html, i.summary_text, i.image_url, i.image_alt,
        i.author, i.published_at, i.topic_ids, i.hidden,
        ARRAY(SELECT t.name FROM topics t WHERE t.topic_id = ANY(i.topic_ids)
-             ORDER BY t.position, t.name) AS topic_names
+             ORDER BY t.position, t.name) AS topic_names,
+       -- its versions in other languages (linked by the CMS): an alert goes out in each
+       coalesce((SELECT jsonb_agg(jsonb_build_object(
+                    'language', mailer_language(o.language), 'item_id', o.item_id,
+                    'title', o.title, 'link', o.link, 'summary_html', o.summary_html,
+                    'summary_text', o.summary_text, 'image_url', o.image_url,
+                    'image_alt', o.image_alt, 'author', o.author,
+                    'published_at', o.published_at) ORDER BY o.item_id)
+                 FROM items o
+                 WHERE o.item_id <> i.item_id AND NOT o.hidden AND o.language IS NOT NULL
+                   AND (o.translation_of = i.item_id OR o.item_id = i.translation_of
+                        OR o.translation_of = i.translation_of)), '[]') AS translations
 FROM items i WHERE i.item_id = $1
 FOR UPDATE OF i;
 

@@ -95,6 +95,7 @@ def content(settings: Settings, row: asyncpg.Record | dict[str, Any]) -> dict[st
         "retraction": retraction,
         "note": row["note"],
         "date": f"{row['created_at']:%d %B %Y}",
+        "date_on": row["created_at"].date().isoformat(),  # written the reader's way
         "title": title,
         "old_title": row["old_title"],
         "title_changed": row["old_title"] != row["new_title"],

@@ -4,6 +4,7 @@ each recipient getting only the items of their topics that they never received."
 from __future__ import annotations
 
 import binascii
+import json
 import logging
 import secrets
 from datetime import datetime, timedelta
@@ -20,9 +21,11 @@ from mailer.content.sanitise import sanitise_html
 from mailer.db import Connection, load_queries
 from mailer.delivery import mailings, queue
 from mailer.delivery.render import MessageCompiler, TemplateProblem
+from mailer.editorial import digest_languages as by_language
 from mailer.editorial.series import next_occurrence
 from mailer.errors import Conflict, InvalidInput, NotFound
 from mailer.events import record_event
+from mailer.i18n import DEFAULT, language_of, translations
 from mailer.numbers import whole_number
 from mailer.resources import templates_dir
 
@@ -74,9 +77,10 @@ async def create_digest(
         local = now.astimezone(_zone(series["timezone"]))
         title = subject or f"{series['name']} — {local:%d %B %Y}"
         slug = f"{series['slug']}-{local:%Y-%m-%d}-{secrets.token_hex(2)}"
+        dated = "{}" if subject else by_language.dated_subjects(series["name"], local)
         mailing_id = await conn.fetchval(
             Q["create_digest"], title, _list_id(series["slug"], settings), series_id,
-            occurrence_at, slug,
+            occurrence_at, slug, dated,
         )  # fmt: skip
         if mailing_id is None:
             return None
@@ -84,6 +88,7 @@ async def create_digest(
         await conn.execute(
             Q["assemble_items"], mailing_id, series_id, since, MAX_ITEMS, _LATE_ARRIVAL
         )
+        await conn.execute(Q["assemble_translations"], mailing_id)
         await refresh_content(conn, settings, mailing_id)
         await record_event(conn, "digest.drafted", "digest", mailing_id, {"series_id": series_id})
     return int(mailing_id)
@@ -115,6 +120,7 @@ async def refresh_content(conn: Connection, settings: Settings, mailing_id: int)
                 "image_url": row["image_url"],
                 "image_alt": row["image_alt"],
                 "published": f"{row['published_at']:%d %B %Y}",
+                "published_on": row["published_at"].date().isoformat(),  # per reader locale
                 "author": row["author"],
             }
         )
@@ -127,6 +133,7 @@ async def refresh_content(conn: Connection, settings: Settings, mailing_id: int)
         "sections": sections,
         "archive_url": f"{settings.base_url}/archive/{digest['slug']}" if digest["slug"] else "",
         "item_count": sum(len(s["items"]) for s in sections),
+        "texts": by_language.content_texts(digest["texts"], intro_html),
     }
     await conn.execute(Q["store_content"], mailing_id, content)
     return content
@@ -148,6 +155,7 @@ async def edit_digest(
     subject: str | None = None,
     intro_md: str | None = None,
     item_ids: list[int] | None = None,
+    texts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Subject, intro (Markdown) and the items in order (add, remove, reorder); only while
     the digest is a draft or scheduled."""
@@ -158,6 +166,7 @@ async def edit_digest(
         problems["intro_md"] = "at most 20,000 characters"
     if item_ids is not None and len(item_ids) > MAX_ITEMS:
         problems["items"] = f"at most {MAX_ITEMS} items"
+    per_language = by_language.check_texts(texts, problems)
     if problems:
         raise InvalidInput("invalid digest", problems)
     async with pool.acquire() as conn, conn.transaction():
@@ -170,8 +179,13 @@ async def edit_digest(
                 raise InvalidInput("invalid digest", {"items": f"unknown items: {missing[:10]}"})
             await conn.execute(Q["clear_digest_items"], mailing_id)
             await conn.execute(Q["set_digest_items"], mailing_id, unique)
+            await conn.execute(Q["assemble_translations"], mailing_id)
         await conn.execute(
-            Q["update_digest_text"], mailing_id, subject.strip() if subject else None, intro_md
+            Q["update_digest_text"],
+            mailing_id,
+            subject.strip() if subject else None,
+            intro_md,
+            None if per_language is None else json.dumps(per_language),
         )
         return await refresh_content(conn, settings, mailing_id)
 
@@ -324,10 +338,15 @@ async def test_send(
 
 
 async def preview(
-    pool: asyncpg.Pool, settings: Settings, mailing_id: int, *, subscriber: str | None = None
+    pool: asyncpg.Pool,
+    settings: Settings,
+    mailing_id: int,
+    *,
+    subscriber: str | None = None,
+    language: str | None = None,
 ) -> dict[str, Any]:
-    """The digest as one subscriber would get it (their items, their greeting), or as
-    everyone's copy when no subscriber is named."""
+    """The digest as one subscriber would get it (their items, greeting and language), or
+    as everyone's copy in `language` (English by default) when no subscriber is named."""
     async with pool.acquire() as conn, conn.transaction():
         digest = await conn.fetchrow(Q["get_digest"], mailing_id)
         if digest is None:
@@ -347,8 +366,11 @@ async def preview(
             item_ids = frozenset(chosen)
 
     name = person["name"] if person is not None else None
-    html, text = render_parts(settings, content, item_ids=item_ids, name=name)
+    code = language_of(language or (person["locale"] if person is not None else None))
+    content = by_language.for_language(content, code)
+    html, text = render_parts(settings, content, item_ids=item_ids, name=name, language=code)
     return {
+        "language": code,
         "subject": content["subject"],
         "html": html,
         "text": text,
@@ -363,10 +385,12 @@ def render_parts(
     item_ids: frozenset[int] | None = None,
     name: str | None = None,
     kind: str = "digest",
+    language: str = DEFAULT,
 ) -> tuple[str, str]:
     """(HTML, text) of a digest (or another kind of mailing) as a page shows it: no
     personal links in it."""
-    compiler = MessageCompiler([settings.data_dir / "templates", templates_dir()])
+    compiler = MessageCompiler([settings.data_dir / "templates", templates_dir()], language)
+    catalog = translations(compiler.language)
     org = {
         "name": settings.organisation,
         "postal_address": settings.postal_address,
@@ -380,8 +404,13 @@ def render_parts(
     except TemplateProblem as problem:
         raise Conflict(f"the {kind} template is broken: {problem}") from problem
     values = dict.fromkeys(compiled.slots, f"{settings.base_url}/subscribe") | {
-        "greeting": f"Hello {name}," if name else "Hello,",
-        "reason": f"You receive this because you subscribed to {settings.organisation} news.",
+        "greeting": catalog.gettext("Hello %(name)s,") % {"name": name}
+        if name
+        else catalog.gettext("Hello,"),
+        "reason": catalog.gettext(
+            "You receive this because you subscribed to %(organisation)s news at %(site)s."
+        )
+        % {"organisation": settings.organisation, "site": settings.base_url},
         "preferences_url": f"{settings.base_url}/subscribe",
         "unsubscribe_url": f"{settings.base_url}/subscribe",
     }

@@ -1,8 +1,9 @@
 -- Digests: assembly, editing, the personalised fan-out, the archive.
 
 -- name: create_digest
-INSERT INTO mailings (kind, subject, list_id, series_id, occurrence_at, slug, status)
-VALUES ('digest', $1, $2, $3, $4, $5, 'draft')
+-- $6: the subject per reader language (mailings.texts), dated the language's way
+INSERT INTO mailings (kind, subject, list_id, series_id, occurrence_at, slug, status, texts)
+VALUES ('digest', $1, $2, $3, $4, $5, 'draft', $6::jsonb)
 ON CONFLICT (series_id, occurrence_at) WHERE occurrence_at IS NOT NULL DO NOTHING
 RETURNING mailing_id;
 
@@ -25,6 +26,18 @@ WHERE NOT i.hidden
       WHERE mi.item_id = i.item_id AND m.series_id = $2 AND m.status IN ('sending', 'sent'))
 ORDER BY i.published_at DESC
 LIMIT $4
+ON CONFLICT DO NOTHING;
+
+-- name: assemble_translations
+-- An item's translations (and the original of a translation) travel with it: each reader
+-- gets the version in their language (digest_audience picks).
+INSERT INTO mailing_items (mailing_id, item_id, position)
+SELECT $1, other.item_id, mi.position
+FROM mailing_items mi
+JOIN items i ON i.item_id = mi.item_id
+JOIN items other ON other.translation_of = i.item_id OR other.item_id = i.translation_of
+                    OR (other.translation_of = i.translation_of AND other.item_id <> i.item_id)
+WHERE mi.mailing_id = $1 AND NOT other.hidden
 ON CONFLICT DO NOTHING;
 
 -- name: digest_items
@@ -69,7 +82,7 @@ LIMIT 200;
 
 -- name: update_digest_text
 UPDATE mailings SET subject = coalesce($2, subject), intro_md = coalesce($3, intro_md),
-       updated_at = now()
+       texts = coalesce($4::jsonb, texts), updated_at = now()
 WHERE mailing_id = $1;
 
 -- name: store_content
@@ -100,6 +113,9 @@ CROSS JOIN LATERAL (
     WHERE mi.mailing_id = $1 AND NOT i.hidden
       AND i.topic_ids && ARRAY(SELECT st.topic_id FROM subscriber_topics st
                                WHERE st.subscriber_id = s.subscriber_id)
+      -- their language's items (and untagged ones), or every language if they chose both
+      AND (s.both_languages OR i.language IS NULL
+           OR mailer_language(i.language) = coalesce(mailer_language(s.locale), 'en'))
       AND NOT EXISTS (
           SELECT 1 FROM deliveries d
           WHERE d.subscriber_id = s.subscriber_id
@@ -127,7 +143,7 @@ FROM mailings m
 WHERE m.kind IN ('digest', 'alert') AND m.status IN ('sending', 'sent') AND m.slug = $1;
 
 -- name: subscriber_for_preview
-SELECT s.subscriber_id, s.email, s.name, s.key_version, s.plain_text_only,
+SELECT s.subscriber_id, s.email, s.name, s.key_version, s.plain_text_only, s.locale,
        ARRAY(SELECT topic_id FROM subscriber_topics st WHERE st.subscriber_id = s.subscriber_id)
            AS topic_ids
 FROM subscribers s WHERE s.subscriber_id = $1 OR s.email_key = $2;
@@ -140,6 +156,9 @@ JOIN items i ON i.item_id = mi.item_id
 WHERE mi.mailing_id = $1 AND NOT i.hidden
   AND i.topic_ids && ARRAY(SELECT st.topic_id FROM subscriber_topics st
                            WHERE st.subscriber_id = $2)
+  AND (SELECT s.both_languages OR i.language IS NULL
+              OR mailer_language(i.language) = coalesce(mailer_language(s.locale), 'en')
+       FROM subscribers s WHERE s.subscriber_id = $2)
   AND NOT EXISTS (
       SELECT 1 FROM deliveries d
       WHERE d.subscriber_id = $2 AND d.mailing_id IS DISTINCT FROM $1

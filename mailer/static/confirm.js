@@ -5,7 +5,8 @@ document.addEventListener("DOMContentLoaded", function () {
   if (form && !form.dataset.sent) {
     form.dataset.sent = "1";
     var note = document.getElementById("confirm-status");
-    if (note) { note.textContent = "Confirming your subscription…"; }
+    // The words come from the page, in the reader's language (data-confirming).
+    if (note && form.dataset.confirming) { note.textContent = form.dataset.confirming; }
     form.submit();
   }
 });

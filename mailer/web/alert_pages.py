@@ -9,6 +9,7 @@ from mailer.audience.alert_choice import stop_alerts
 from mailer.audience.preferences import Subscriber, subscriber_from_link
 from mailer.editorial import archive
 from mailer.errors import NotFound
+from mailer.i18n import N_
 from mailer.numbers import whole_number
 from mailer.tokens import Purpose
 from mailer.web import keys
@@ -32,7 +33,8 @@ def _page(request: web.Request, subscriber: Subscriber, *, stopped: bool) -> web
     response = render(
         request,
         "web/alerts_stop.html",
-        title="Alerts stopped" if stopped else "Stop urgent alerts",
+        language=subscriber.locale,
+        title=N_("Alerts stopped") if stopped else N_("Stop urgent alerts"),
         subscriber=subscriber,
         links=links,
         stopped=stopped,

@@ -12,6 +12,7 @@ from mailer.delivery import mailings
 from mailer.editorial import digests, series
 from mailer.errors import InvalidInput
 from mailer.feedback.deliverability import mailing_rates
+from mailer.i18n import languages
 from mailer.web import keys
 from mailer.web.api import ListOf, Spec, admin_key, dumps_json, json_object, path_id, read_fields
 from mailer.web.middleware import MAIL_PREVIEW_CSP
@@ -109,7 +110,7 @@ async def get_digest(request: web.Request) -> web.Response:
 async def edit_digest(request: web.Request) -> web.Response:
     fields = read_fields(
         await json_object(request),
-        {"subject": str, "intro_md": str, "items": ListOf(int)},
+        {"subject": str, "intro_md": str, "items": ListOf(int), "texts": dict},
         "digest",
     )
     mailing_id = path_id(request, "mailing_id")
@@ -120,6 +121,7 @@ async def edit_digest(request: web.Request) -> web.Response:
         subject=fields["subject"],
         intro_md=fields["intro_md"],
         item_ids=fields["items"],
+        texts=fields["texts"],
     )
     return await _digest(request, mailing_id)
 
@@ -163,8 +165,17 @@ async def preview_digest(request: web.Request) -> web.Response:
         request.app[keys.settings_key],
         path_id(request, "mailing_id"),
         subscriber=request.query.get("subscriber") or None,
+        language=_language(request),
     )
     return preview_response(request, result)
+
+
+def _language(request: web.Request) -> str | None:
+    """?language=es: the preview as a reader of that language (400 for one not offered)."""
+    asked = request.query.get("language") or None
+    if asked is not None and asked not in languages():
+        raise InvalidInput("invalid preview", {"language": f"one of {', '.join(languages())}"})
+    return asked
 
 
 def preview_response(request: web.Request, result: dict[str, Any]) -> web.Response:

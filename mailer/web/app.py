@@ -11,6 +11,7 @@ from aiohttp import web
 from mailer.audience.signup_batch import SignupWriter
 from mailer.config import Settings
 from mailer.delivery.wakeup import DeliveryWaker
+from mailer.i18n import Localized
 from mailer.limits import SignupLimits, SlidingWindow
 from mailer.metrics import Metrics
 from mailer.resources import migrations_dir, templates_dir
@@ -71,6 +72,9 @@ def create_app(
     )
     app[keys.pool_key] = pool
     app[keys.pages_key] = page_environment(settings)
+    app[keys.localized_pages_key] = Localized(
+        lambda: page_environment(settings), english=app[keys.pages_key]
+    )
     app[keys.migrations_dir_key] = migrations or migrations_dir()
     app[keys.metrics_key] = metrics or Metrics()
     app[keys.signer_key] = Signer(settings.signing_keys)

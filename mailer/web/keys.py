@@ -10,6 +10,7 @@ from aiohttp import web
 
 from mailer.audience.signup_batch import SignupWriter
 from mailer.config import Settings
+from mailer.i18n import Localized
 from mailer.limits import SignupLimits, SlidingWindow
 from mailer.metrics import Metrics
 from mailer.tokens import Signer
@@ -18,6 +19,10 @@ from mailer.web.sns_fetch import SnsFetcher
 settings_key = web.AppKey("settings", Settings)
 pool_key = web.AppKey("pool", asyncpg.Pool)
 pages_key = web.AppKey("pages", jinja2.Environment)
+# The subscriber pages, one environment per reader language (English is pages_key's).
+localized_pages_key = web.AppKey("localized_pages", Localized)
+# The language a request's page was shown in: its error page, if any, follows it.
+language_key = web.RequestKey("language", str)
 migrations_dir_key = web.AppKey("migrations_dir", Path)
 metrics_key = web.AppKey("metrics", Metrics)
 signer_key = web.AppKey("signer", Signer)

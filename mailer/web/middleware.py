@@ -18,6 +18,7 @@ from mailer.errors import (
     NotFound,
     RateLimited,
 )
+from mailer.i18n import N_, from_accept_language
 from mailer.web import keys
 from mailer.web.access_log import ERROR_KEY
 
@@ -30,20 +31,20 @@ MAIL_PREVIEW_CSP = (
 )
 
 _TITLES = {
-    400: "Bad request",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    410: "Gone",
-    413: "Too large",
-    415: "Unsupported content type",
-    429: "Too many requests",
-    500: "Something went wrong",
-    503: "Temporarily unavailable",
+    400: N_("Bad request"),
+    403: N_("Forbidden"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    409: N_("Conflict"),
+    410: N_("Gone"),
+    413: N_("Too large"),
+    415: N_("Unsupported content type"),
+    429: N_("Too many requests"),
+    500: N_("Something went wrong"),
+    503: N_("Temporarily unavailable"),
 }
 
-UNAVAILABLE = "The service is briefly unavailable. Please try again in a minute."
+UNAVAILABLE = N_("The service is briefly unavailable. Please try again in a minute.")
 RETRY_AFTER_UNAVAILABLE = 30  # seconds: about what a database restart or failover takes
 
 
@@ -67,7 +68,10 @@ def error_response(
         if fields:
             body["error"] = {"status": status, "message": message, "fields": fields}
         return web.json_response(body, status=status)
-    pages = request.app[keys.pages_key]
+    language = request.get(keys.language_key) or from_accept_language(
+        request.headers.get("Accept-Language")
+    )
+    pages = request.config_dict[keys.localized_pages_key].get(language)
     settings = request.app[keys.settings_key]
     html = pages.get_template("web/error.html").render(
         title=title,
@@ -147,7 +151,7 @@ def log_error(request: web.Request, exc: Exception) -> None:
         log.error("unexpected error on %s %s", request.method, loggable_path(request), exc_info=exc)
 
 
-UNEXPECTED = "An unexpected error occurred; it has been logged."
+UNEXPECTED = N_("An unexpected error occurred; it has been logged.")
 
 
 def translate_error(request: web.Request, exc: Exception) -> tuple[int, str, dict[str, str]]:

@@ -10,7 +10,7 @@ from mailer import __version__
 from mailer.web import api_feedback, keys
 from mailer.web.api import SOURCE_FIELDS, TOPIC_FIELDS, spec_schema
 from mailer.web.openapi_responses import describe_answers
-from mailer.web.openapi_schema import ERROR, LI, LS, B, I, S, file_op, op
+from mailer.web.openapi_schema import ERROR, LI, LS, OBJECT, B, I, S, file_op, op
 
 
 def _import_op() -> dict[str, Any]:
@@ -106,8 +106,10 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/digests/{mailing_id}": {
         "get": op("A digest", params=("mailing_id",)),
-        "patch": op("Edit subject, intro (Markdown) and items (ordered ids)",
-                     params=("mailing_id",), body={"subject": S, "intro_md": S, "items": LI}),
+        "patch": op("Edit subject, intro (Markdown), items (ordered ids), and the subject and "
+                    "intro per reader language (texts: {\"es\": {\"subject\", \"intro_md\"}})",
+                     params=("mailing_id",),
+                     body={"subject": S, "intro_md": S, "items": LI, "texts": OBJECT}),
     },
     "/digests/{mailing_id}/schedule": {
         "post": op("Schedule a digest", params=("mailing_id",), body={"send_at": S}),
@@ -116,7 +118,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/digests/{mailing_id}/cancel": {"post": op("Cancel", params=("mailing_id",))},
     "/digests/{mailing_id}/preview": {
         "get": op("Preview as a subscriber would get it", params=("mailing_id",),
-                   query=("subscriber", "format")),
+                   query=("subscriber", "format", "language")),
     },
     "/digests/{mailing_id}/test-send": {
         "post": op("Send a test to some addresses", params=("mailing_id",), ok=202,

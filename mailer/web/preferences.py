@@ -24,6 +24,7 @@ from mailer.audience.resubscribe import Resubscribed
 from mailer.audience.resubscribe import resubscribe as resubscribe_subscriber
 from mailer.audience.topics import list_topics
 from mailer.errors import Conflict, InvalidInput
+from mailer.i18n import N_, language_choices, language_of, languages
 from mailer.limits import client_ip
 from mailer.numbers import whole_number
 from mailer.tokens import Purpose
@@ -75,11 +76,15 @@ async def _page(
     pool = request.app[keys.pool_key]
     topics = await list_topics(pool, public_only=True)
     series = await active_series(pool)
+    language = language_of(subscriber.locale)
     response = render(
         request,
         "web/preferences.html",
         status=status,
-        title="Your preferences",
+        language=language,
+        title=N_("Your preferences"),
+        language_choices=language_choices(),
+        chosen_language=language,
         subscriber=subscriber,
         topics=topics,
         series=series,
@@ -89,7 +94,7 @@ async def _page(
         notice=notice,
         pause=pause,
         resubscribed=resubscribed,
-        consent=consent_wording(request.app[keys.settings_key].organisation),
+        consent=consent_wording(request.app[keys.settings_key].organisation, language),
     )
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -105,16 +110,19 @@ async def preferences_save(request: web.Request) -> web.Response:
     name = str(form.get("name", "")).strip()
     errors: dict[str, str] = {}
     if len(name) > 100 or any(c in name for c in "<>\r\n\x00"):
-        errors["name"] = "At most 100 characters, on one line, without < or >."
+        errors["name"] = N_("At most 100 characters, on one line, without < or >.")
     pause = str(form.get("pause", "keep"))
     if pause != "keep" and pause not in PAUSE_CHOICES:
-        errors["pause"] = "Choose one of the offered pauses."
+        errors["pause"] = N_("Choose one of the offered pauses.")
     slugs = tuple(str(v)[:MAX_FIELD] for v in form.getall("topics", []))
     if len(slugs) > 100:
-        errors["topics"] = "Too many topics."
+        errors["topics"] = N_("Too many topics.")
     picked = [whole_number(str(v)) for v in form.getall("series", [])]
     if len(picked) > 50 or None in picked:
-        errors["series"] = "Choose among the offered digests."
+        errors["series"] = N_("Choose among the offered digests.")
+    language = str(form.get("language", "")) or None
+    if language is not None and language not in languages():
+        errors["language"] = N_("Choose one of the offered languages.")
     # A refused form comes back as it was filled in, not as it is stored: "choose a
     # topic" beside a ticked box, and every other change undone, confused people.
     posted = replace(
@@ -124,6 +132,8 @@ async def preferences_save(request: web.Request) -> web.Response:
         series=tuple(n for n in picked if n is not None),
         accepts_alerts=form.get("alerts") == "on",
         plain_text_only=form.get("plain_text_only") == "on",
+        locale=language or subscriber.locale,
+        both_languages=form.get("both_languages") == "on",
     )
     if errors:
         return await _page(request, posted, status=400, errors=errors, pause=pause)
@@ -134,6 +144,8 @@ async def preferences_save(request: web.Request) -> web.Response:
         plain_text_only=form.get("plain_text_only") == "on",
         pause_months=None if pause == "keep" else PAUSE_CHOICES[pause],
         alerts=form.get("alerts") == "on" if form.get("alerts_shown") else None,
+        language=language,
+        both_languages=form.get("both_languages") == "on" if language else None,
     )
     try:
         changes = await save_preferences(
@@ -144,7 +156,7 @@ async def preferences_save(request: web.Request) -> web.Response:
     except Conflict as exc:
         return await _page(request, subscriber, status=409, notice=str(exc))
     updated = await _subscriber(request, Purpose.PREFERENCES)
-    return await _page(request, updated, changes=changes or ["Nothing changed."])
+    return await _page(request, updated, changes=changes or [N_("Nothing changed.")])
 
 
 async def preferences_unsubscribe(request: web.Request) -> web.Response:
@@ -164,7 +176,8 @@ async def _unsubscribe(
     return render(
         request,
         "web/unsubscribed.html",
-        title="You're unsubscribed",
+        language=subscriber.locale,
+        title=N_("You're unsubscribed"),
         links=_links(request, subscriber),
     )
 
@@ -179,11 +192,11 @@ async def resubscribe(request: web.Request) -> web.Response:
         settings,
         subscriber.subscriber_id,
         _context(request, "preferences page"),
-        consent_text=consent_wording(settings.organisation),
+        consent_text=consent_wording(settings.organisation, language_of(subscriber.locale)),
     )
     updated = await _subscriber(request, Purpose.PREFERENCES)
     if outcome is Resubscribed.REFUSED:
-        notice = (
+        notice = N_(
             "We cannot send mail to this address any more: mail to it bounced or was "
             "reported as unwanted. Please contact us if that has changed."
         )
@@ -197,7 +210,10 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
     response = render(
         request,
         "web/unsubscribe.html",
-        title="Unsubscribe" if subscriber.status != "unsubscribed" else "Already unsubscribed",
+        language=subscriber.locale,
+        title=N_("Unsubscribe")
+        if subscriber.status != "unsubscribed"
+        else N_("Already unsubscribed"),
         subscriber=subscriber,
         links=_links(request, subscriber),
     )
@@ -237,7 +253,8 @@ async def erase_page(request: web.Request) -> web.Response:
     return render(
         request,
         "web/erase_confirm.html",
-        title="Delete my data",
+        language=subscriber.locale,
+        title=N_("Delete my data"),
         subscriber=subscriber,
         links=_links(request, subscriber),
     )
@@ -251,10 +268,13 @@ async def erase_post(request: web.Request) -> web.Response:
             request,
             "web/erase_confirm.html",
             status=400,
-            title="Delete my data",
+            language=subscriber.locale,
+            title=N_("Delete my data"),
             subscriber=subscriber,
             links=_links(request, subscriber),
-            error="Tick the box to confirm.",
+            error=N_("Tick the box to confirm."),
         )
     await erase(request.app[keys.pool_key], subscriber.subscriber_id, requested_by="subscriber")
-    return render(request, "web/erased.html", title="Your data is deleted")
+    return render(
+        request, "web/erased.html", language=subscriber.locale, title=N_("Your data is deleted")
+    )

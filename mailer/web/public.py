@@ -23,6 +23,17 @@ from mailer.audience.signup import (
 from mailer.audience.signup_input import parse_signup
 from mailer.audience.topics import list_topics
 from mailer.errors import InvalidInput, NotFound
+from mailer.i18n import (
+    DEFAULT,
+    N_,
+    format_number,
+    from_accept_language,
+    gettext_for,
+    language_choices,
+    language_of,
+    say,
+    translations,
+)
 from mailer.limits import client_ip
 from mailer.numbers import whole_number
 from mailer.tokens import InvalidToken, Purpose
@@ -36,11 +47,33 @@ MIN_FORM_SECONDS = 2.0
 MAX_FORM_AGE_SECONDS = 24 * 3600.0
 
 
-def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+def request_language(request: web.Request) -> str:
+    """The language a page is shown in when no subscriber is known: ?lang=, else the
+    browser's Accept-Language, else English."""
+    asked = request.query.get("lang", "")
+    if asked:
+        return language_of(asked)
+    return from_accept_language(request.headers.get("Accept-Language"))
+
+
+def render(
+    request: web.Request,
+    template: str,
+    status: int = 200,
+    *,
+    language: str | None = None,
+    **context: Any,
+) -> web.Response:
+    """A subscriber page in the reader's language (a known subscriber's stored one, else
+    the request's); error pages later in the same request use it too."""
     settings = request.app[keys.settings_key]
-    page = request.app[keys.pages_key].get_template(template)
+    code = language_of(language) if language else request_language(request)
+    request[keys.language_key] = code
+    page = request.config_dict[keys.localized_pages_key].get(code).get_template(template)
     html = page.render(org=settings.organisation, logo_url=settings.logo_url, **context)
-    return web.Response(text=html, status=status, content_type="text/html")
+    response = web.Response(text=html, status=status, content_type="text/html")
+    response.headers["Content-Language"] = code
+    return response
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
@@ -52,11 +85,26 @@ def _place(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())[:200]
 
 
-def consent_wording(organisation: str) -> str:
-    return (
-        f"Yes, send me {organisation}'s news on the topics I chose. I can unsubscribe at any "
-        "time with the link in every mail."
+def consent_wording(organisation: str, language: str = "en") -> str:
+    """What the reader agrees to, in the language shown: the consent ledger stores it so."""
+    text = gettext_for(
+        language,
+        N_(
+            "Yes, send me %(organisation)s's news on the topics I chose. I can unsubscribe "
+            "at any time with the link in every mail."
+        ),
     )
+    return text % {"organisation": organisation}
+
+
+# What the hosted form says beside a field the signup parser refused (its own messages
+# are written for integrators).
+_FIELD_HELP = {
+    "email": N_("Enter a valid email address, such as name@example.org."),
+    "name": N_("At most 100 characters, on one line, without < or >."),
+    "topics": N_("Choose at least one topic."),
+    "language": N_("Choose one of the offered languages."),
+}
 
 
 async def _form(
@@ -69,18 +117,23 @@ async def _form(
 ) -> web.Response:
     settings = request.app[keys.settings_key]
     topics = await list_topics(request.app[keys.pool_key], public_only=True)
+    posted = str((values or {}).get("language", ""))
+    language = language_of(posted) if posted else request_language(request)
     response = render(
         request,
         "web/subscribe.html",
         status=status,
-        title="Subscribe",
+        language=language,
+        title=N_("Subscribe"),
+        language_choices=language_choices(),
+        chosen_language=language,
         embed=embed,
         topics=topics,
         errors=errors or {},
         values=values or {},
         stamp=request.app[keys.signer_key].form_stamp(int(time.time())),
         source=_place(request.query.get("source", "")),
-        consent=consent_wording(settings.organisation),
+        consent=consent_wording(settings.organisation, language),
         action="/subscribe/embed" if embed else "/subscribe",
     )
     if embed:  # meant to sit in an iframe on the organisation's site
@@ -102,8 +155,23 @@ async def _too_many(
     """The form again, as it was filled in, saying when to try again (not a bare error
     page that loses what the person typed)."""
     seconds = max(1, math.ceil(wait))
-    when = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
-    message = f"{why} Please try again in {when}."
+    posted = str(values.get("language", ""))
+    code = language_of(posted) if posted else request_language(request)
+    catalog = translations(code)
+    if seconds < 120:
+        when = catalog.ngettext(
+            "Please try again in %(count)s second.",
+            "Please try again in %(count)s seconds.",
+            seconds,
+        ) % {"count": format_number(seconds, code)}
+    else:
+        minutes = math.ceil(seconds / 60)
+        when = catalog.ngettext(
+            "Please try again in %(count)s minute.",
+            "Please try again in %(count)s minutes.",
+            minutes,
+        ) % {"count": format_number(minutes, code)}
+    message = f"{say(why, code)} {when}"
     response = await _form(
         request, embed=embed, status=429, errors={"form": message}, values=values
     )
@@ -123,7 +191,7 @@ async def subscribe_post(request: web.Request) -> web.Response:
             return too_many(request, wait)
         return error_response(request, problem.status, str(problem))
     if wait:
-        why = "Too many signups came from your network just now."
+        why = N_("Too many signups came from your network just now.")
         return await _too_many(request, embed=embed, wait=wait, values=data, why=why)
     thanks = web.HTTPSeeOther("/subscribe/thanks" + ("?embed=1" if embed else ""))
     if str(data.get("website", "")).strip():
@@ -135,7 +203,7 @@ async def subscribe_post(request: web.Request) -> web.Response:
             request,
             embed=embed,
             status=400,
-            errors={"form": "The form expired; please fill it in again."},
+            errors={"form": N_("The form expired; please fill it in again.")},
             values=data,
         )
     age = time.time() - issued
@@ -146,20 +214,23 @@ async def subscribe_post(request: web.Request) -> web.Response:
             request,
             embed=embed,
             status=400,
-            errors={"form": "The form expired; please fill it in again."},
+            errors={"form": N_("The form expired; please fill it in again.")},
             values=data,
         )
     place = _place(str(data.get("source") or ""))
+    posted = str(data.get("language") or "")
+    language = language_of(posted) if posted else request_language(request)
     fields = {
         "email": data.get("email"),
         "name": data.get("name") or None,
         "topics": data.get("topics") or [],
         "source": f"hosted form{' (embedded)' if embed else ''}{': ' + place if place else ''}",
-        "consent_text": consent_wording(settings.organisation),
+        "consent_text": consent_wording(settings.organisation, language),
         "alerts": data.get("alerts") == "on",
+        "locale": language,
     }
     try:
-        no_topic = {} if fields["topics"] else {"topics": "Choose at least one topic."}
+        no_topic = {} if fields["topics"] else {"topics": _FIELD_HELP["topics"]}
         try:
             signup_request = parse_signup(
                 fields,
@@ -172,13 +243,22 @@ async def subscribe_post(request: web.Request) -> web.Response:
             raise InvalidInput("no topic", no_topic)
         wait = limits.address.hit(signup_request.email.casefold())
         if wait:
-            why = "This address was signed up several times in the last hour."
+            why = N_("This address was signed up several times in the last hour.")
             return await _too_many(request, embed=embed, wait=wait, values=data, why=why)
         outcome = await sign_up(
             request.app[keys.signups_key], request.app[keys.signer_key], signup_request
         )
     except InvalidInput as exc:
-        return await _form(request, embed=embed, status=400, errors=exc.fields, values=data)
+        # English keeps the parser's precise words (the email checker's say what is wrong);
+        # other languages get the field's help in their words.
+        errors = (
+            exc.fields
+            if language == DEFAULT
+            else {key: _FIELD_HELP.get(key, problem) for key, problem in exc.fields.items()}
+        )
+        return await _form(request, embed=embed, status=400, errors=errors, values=data)
+    # The thanks page speaks the language chosen on the form (English needs no mention).
+    lang = "" if language == DEFAULT else f"&lang={language}"
     wait = 0.0
     if outcome is SignupOutcome.THROTTLED:
         # Nothing was sent: "check your inbox" would have them wait for a mail that never
@@ -191,8 +271,11 @@ async def subscribe_post(request: web.Request) -> web.Response:
         wait = limits.unmailed.hit(signup_request.email.casefold())
     if wait > 0:
         minutes = min(10, max(1, math.ceil(wait / 60)))
-        raise web.HTTPSeeOther(f"/subscribe/thanks?{'embed=1&' if embed else ''}recent={minutes}")
-    raise thanks
+        raise web.HTTPSeeOther(
+            f"/subscribe/thanks?{'embed=1&' if embed else ''}recent={minutes}{lang}"
+        )
+    query = (("&embed=1" if embed else "") + lang)[1:]
+    raise web.HTTPSeeOther("/subscribe/thanks" + (f"?{query}" if query else ""))
 
 
 async def subscribe_thanks(request: web.Request) -> web.Response:
@@ -201,7 +284,7 @@ async def subscribe_thanks(request: web.Request) -> web.Response:
     # ?recent=N: the signup was throttled; a mail went out less than 10 minutes ago.
     minutes = whole_number(recent, max_digits=2) or 0
     minutes = min(minutes, 10)
-    title = "We wrote to you a few minutes ago" if minutes else "Check your inbox"
+    title = N_("We wrote to you a few minutes ago") if minutes else N_("Check your inbox")
     response = render(
         request, "web/subscribe_thanks.html", title=title, embed=embed, recent_minutes=minutes
     )
@@ -210,9 +293,14 @@ async def subscribe_thanks(request: web.Request) -> web.Response:
     return response
 
 
-def _expired(request: web.Request, token: str) -> web.Response:
+def _expired(request: web.Request, token: str, view_language: str | None) -> web.Response:
     return render(
-        request, "web/confirm_expired.html", status=410, title="Link expired", token=token
+        request,
+        "web/confirm_expired.html",
+        status=410,
+        language=view_language,
+        title=N_("Link expired"),
+        token=token,
     )
 
 
@@ -227,7 +315,8 @@ def _welcome(request: web.Request, view: ConfirmView) -> web.Response:
     response = render(
         request,
         "web/confirm_done.html",
-        title="You're subscribed",
+        language=view.locale,
+        title=N_("You're subscribed"),
         already=view.state is ConfirmState.DONE,
         name=view.name,
         preferences_url=_preferences_url(request, view),
@@ -242,7 +331,8 @@ def _used(request: web.Request, view: ConfirmView, token: str) -> web.Response:
         request,
         "web/confirm_used.html",
         status=410,
-        title="This link no longer works",
+        language=view.locale,
+        title=N_("This link no longer works"),
         unsubscribed=view.status == "unsubscribed",
         token=token,
         preferences_url=_preferences_url(request, view),
@@ -254,7 +344,7 @@ def _used(request: web.Request, view: ConfirmView, token: str) -> web.Response:
 def _answer(request: web.Request, view: ConfirmView, token: str) -> web.Response | None:
     """The page for a link that cannot be confirmed (any more); None if it can."""
     if view.state is ConfirmState.EXPIRED:
-        return _expired(request, token)
+        return _expired(request, token, view.locale)
     if view.state is ConfirmState.USED:
         return _used(request, view, token)
     if view.state is ConfirmState.DONE:
@@ -265,7 +355,7 @@ def _answer(request: web.Request, view: ConfirmView, token: str) -> web.Response
 def _not_valid(request: web.Request) -> web.Response:
     # Most bad links were cut short (a mail program wrapped the line, a copy missed the
     # end): say how to get a whole one, and where to sign up again.
-    return render(request, "web/confirm_invalid.html", status=404, title="Link not valid")
+    return render(request, "web/confirm_invalid.html", status=404, title=N_("Link not valid"))
 
 
 async def confirm_page(request: web.Request) -> web.Response:
@@ -278,7 +368,13 @@ async def confirm_page(request: web.Request) -> web.Response:
     answer = _answer(request, view, token)
     if answer is not None:
         return answer
-    response = render(request, "web/confirm.html", title="Confirm your subscription", token=token)
+    response = render(
+        request,
+        "web/confirm.html",
+        language=view.locale,
+        title=N_("Confirm your subscription"),
+        token=token,
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -309,4 +405,4 @@ async def confirm_resend(request: web.Request) -> web.Response:
         )
     except NotFound:
         return _not_valid(request)
-    return render(request, "web/confirm_resent.html", title="A new link is on its way")
+    return render(request, "web/confirm_resent.html", title=N_("A new link is on its way"))

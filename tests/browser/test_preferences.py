@@ -261,6 +261,8 @@ async def test_preference_page_by_keyboard(page: Page, reader: Reader) -> None:
         MENTAL,
         "Send me urgent public-health alerts on my topics as soon as they are published",
         "No pause",  # one stop for the radio group: the checked one
+        "English",  # the language: one stop too
+        "Send me the news in every language we publish in, not only in mine",
         "Plain text only (no pictures or layout)",
         "Save my preferences",
     ], visited

@@ -13,6 +13,7 @@ from mailer.accounts import editors
 from mailer.delivery import mailings
 from mailer.editorial import digests
 from mailer.errors import Conflict, InvalidInput, NotFound
+from mailer.i18n import language_choices, languages
 from mailer.web import keys
 from mailer.web.api import path_id
 from mailer.web.console import schedule_form
@@ -31,6 +32,12 @@ def add_routes(r: web.UrlDispatcher) -> None:
     r.add_post("/digests/{mailing_id}/cancel", cancel)
 
 
+def _language(request: web.Request) -> str | None:
+    """The reader language to preview in (empty: the subscriber's, else English)."""
+    asked = request.query.get("language", "")
+    return asked if asked in languages() else None
+
+
 def _subscriber(request: web.Request) -> str | None:
     return (request.query.get("subscriber") or "").strip()[:320] or None
 
@@ -46,6 +53,7 @@ async def preview_page(request: web.Request) -> web.StreamResponse:
             request.app[keys.settings_key],
             mailing_id,
             subscriber=subscriber,
+            language=_language(request),
         )
     except NotFound as exc:
         if subscriber is None:
@@ -58,6 +66,8 @@ async def preview_page(request: web.Request) -> web.StreamResponse:
         title="Preview",
         mailing_id=mailing_id,
         subscriber=subscriber or "",
+        language=_language(request) or "",
+        language_choices=language_choices(),
         problem=problem,
         shown=shown,
     )
@@ -70,6 +80,7 @@ async def preview_html(request: web.Request) -> web.StreamResponse:
         request.app[keys.settings_key],
         path_id(request, "mailing_id"),
         subscriber=_subscriber(request),
+        language=_language(request),
     )
     response = web.Response(text=shown["html"], content_type="text/html")
     response.headers["Content-Security-Policy"] = MAIL_PREVIEW_CSP

@@ -8,8 +8,10 @@ from typing import Any
 from aiohttp import web
 
 from mailer.editorial import digests, series
+from mailer.editorial.digest_languages import stored
 from mailer.editorial.overview import candidate_items, digest_item_ids, items_in_order, list_digests
 from mailer.errors import Conflict, InvalidInput
+from mailer.i18n import DEFAULT, language_choices, languages
 from mailer.models import MailingStatus
 from mailer.numbers import whole_number
 from mailer.web import keys
@@ -120,6 +122,8 @@ async def composer_page(
         items=await items_in_order(pool, order),
         candidates=await candidate_items(pool, mailing_id, digest["series_id"]),
         intro_preview=digests.intro_html(digest["intro_md"]),
+        other_languages=[c for c in language_choices() if c[0] != DEFAULT],
+        digest_texts=digest.get("typed_texts") or stored(digest.get("texts")),
         errors=errors or {},
         notice=next((text for key, text in notices.items() if key in request.query), ""),
         schedule=schedule_form.context(request, digest, zone, typed),
@@ -163,6 +167,14 @@ async def composer_save(request: web.Request) -> web.StreamResponse:
     order = _apply(op, _item_order(form), form)
     subject = str(form.get("subject", ""))
     intro = str(form.get("intro_md", ""))
+    texts = {
+        code: {
+            "subject": str(form.get(f"subject.{code}", "")),
+            "intro_md": str(form.get(f"intro_md.{code}", "")),
+        }
+        for code in languages()
+        if code != DEFAULT and f"subject.{code}" in form
+    }
     try:
         await digests.edit_digest(
             request.app[keys.pool_key],
@@ -171,9 +183,10 @@ async def composer_save(request: web.Request) -> web.StreamResponse:
             subject=subject,
             intro_md=intro,
             item_ids=order,
+            texts=texts,
         )
     except InvalidInput as exc:
-        values = {"subject": subject, "intro_md": intro, "item_order": order}
+        values = {"subject": subject, "intro_md": intro, "item_order": order, "typed_texts": texts}
         return await composer_page(request, status=400, errors=exc.fields, values=values)
     anchor = f"#item-{op.partition(':')[2]}" if op.startswith(("up:", "down:")) else ""
     raise web.HTTPSeeOther(f"/console/digests/{mailing_id}?saved=1{anchor}")
