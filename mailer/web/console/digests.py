@@ -29,6 +29,7 @@ ERROR_LABELS = {
     "addresses": "Test addresses",
     "test_send": "Test send",
     "send_now": "Send now",
+    "restore": "Restore",
 }
 
 
@@ -106,7 +107,8 @@ async def composer_page(
         "saved": "Saved.",
         "tested": "Test mail queued: it arrives in a minute.",
         "scheduled": "Scheduled.",
-        "cancelled": "Cancelled: it will not be sent.",
+        "cancelled": "Cancelled: it will not be sent. Restore it below if that was a mistake.",
+        "restored": "Restored as a draft: schedule it again or send it when ready.",
     }
     return render(
         request,
