@@ -86,3 +86,11 @@ INSERT INTO subscriber_topics (subscriber_id, topic_id)
 SELECT $1, topic_id FROM topics
 WHERE public AND NOT EXISTS (SELECT FROM subscriber_topics WHERE subscriber_id = $1)
 ON CONFLICT DO NOTHING;
+
+-- name: welcome_summary
+-- What a new subscriber chose, and when the first of their digests is due.
+SELECT (SELECT coalesce(array_agg(t.name ORDER BY t.name), '{}')
+        FROM subscriber_topics st JOIN topics t USING (topic_id)
+        WHERE st.subscriber_id = $1) AS topic_names,
+       (SELECT min(se.next_run_at) FROM subscriber_series ss JOIN series se USING (series_id)
+        WHERE ss.subscriber_id = $1 AND se.active AND se.next_run_at > now()) AS next_digest_at;
