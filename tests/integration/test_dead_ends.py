@@ -187,3 +187,12 @@ async def test_the_new_link_mail_carries_a_working_preference_link(
     page = await client.get(found.group(1))
     assert page.status == 200
     assert "Your preferences" in await page.text()
+
+
+async def test_public_page_titles_name_the_organisation(client: Client) -> None:
+    for path in ("/archive", "/subscribe", "/new-link"):
+        html = await (await client.get(path)).text()
+        title = re.search(r"<title>([^<]*)</title>", html)
+        assert title, path
+        assert title.group(1).endswith("· Newsroom"), title.group(1)
+        assert "mailer" not in title.group(1)
