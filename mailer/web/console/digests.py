@@ -29,6 +29,7 @@ ERROR_LABELS = {
     "addresses": "Test addresses",
     "test_send": "Test send",
     "send_now": "Send now",
+    "grouping": "Readers see the items",
     "restore": "Restore",
 }
 
@@ -173,6 +174,7 @@ async def composer_save(request: web.Request) -> web.StreamResponse:
             subject=subject,
             intro_md=intro,
             item_ids=order,
+            grouping=str(form["grouping"]) if "grouping" in form else None,
         )
     except InvalidInput as exc:
         values = {"subject": subject, "intro_md": intro, "item_order": order}
