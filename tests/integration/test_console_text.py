@@ -27,6 +27,8 @@ LIST_PAGES = (
     "/console/series",
     "/console/api-keys",
     "/console/editors",
+    "/console/suppressions",
+    "/console/bounce-reports",
 )
 
 

@@ -42,6 +42,7 @@ from mailer.web.console import (
     digest_actions,
     digests,
     editors,
+    feedback,
     feeds,
     items,
     sending,
@@ -93,6 +94,7 @@ def add_routes(app: web.Application) -> None:
     sending.add_routes(console)
     # Subscribers (data requests admin-only), and the admin pages.
     subscribers.add_routes(r)
+    feedback.add_routes(r)
     feeds.add_routes(r)
     topics.add_routes(r)
     series.add_routes(r)

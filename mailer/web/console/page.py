@@ -28,6 +28,7 @@ NAV = (
     NavEntry("Items", "/console/items"),
     NavEntry("Digests", "/console/digests"),
     NavEntry("Subscribers", "/console/subscribers"),  # data requests in it: admins only
+    NavEntry("Suppressions", "/console/suppressions"),  # and the bounce reports
     NavEntry("Feeds", "/console/feeds", admin_only=True),
     NavEntry("Topics", "/console/topics", admin_only=True),
     NavEntry("Series", "/console/series", admin_only=True),
@@ -37,7 +38,10 @@ NAV = (
 
 
 # Pages under another section of the menu than their path says.
-_SECTION_OF = {"/console/mailings": "/console/digests"}
+_SECTION_OF = {
+    "/console/mailings": "/console/digests",
+    "/console/bounce-reports": "/console/suppressions",
+}
 
 
 def _section(path: str) -> str:
