@@ -78,10 +78,11 @@ async def lift_suppression(request: web.Request) -> web.StreamResponse:
     if form.ok:
         try:
             await suppressions.lift(request.app[keys.pool_key], email, by=_by(request))
-        except (NotFound, Conflict) as exc:
+        except Conflict as exc:
             form.refused(exc, field="lift_email")
-            if isinstance(exc, NotFound):
-                form.status = 404
+        except NotFound as exc:
+            form.fail("lift_email", f"{str(exc).capitalize()}.")
+            form.status = 404
     if not form.ok:
         return await suppressions_page(request, form=form)
     raise web.HTTPSeeOther("/console/suppressions?done=lifted")
