@@ -29,6 +29,8 @@ LIST_PAGES = (
     "/console/editors",
     "/console/suppressions",
     "/console/bounce-reports",
+    "/console/alerts",
+    "/console/corrections",
 )
 
 

@@ -45,6 +45,7 @@ from mailer.web.console import (
     feedback,
     feeds,
     items,
+    notices,
     sending,
     series,
     subscribers,
@@ -95,6 +96,7 @@ def add_routes(app: web.Application) -> None:
     # Subscribers (data requests admin-only), and the admin pages.
     subscribers.add_routes(r)
     feedback.add_routes(r)
+    notices.add_routes(r)
     feeds.add_routes(r)
     topics.add_routes(r)
     series.add_routes(r)

@@ -27,6 +27,7 @@ NAV = (
     NavEntry("Dashboard", "/console/"),
     NavEntry("Items", "/console/items"),
     NavEntry("Digests", "/console/digests"),
+    NavEntry("Alerts", "/console/alerts"),  # and corrections
     NavEntry("Subscribers", "/console/subscribers"),  # data requests in it: admins only
     NavEntry("Suppressions", "/console/suppressions"),  # and the bounce reports
     NavEntry("Feeds", "/console/feeds", admin_only=True),
@@ -41,6 +42,7 @@ NAV = (
 _SECTION_OF = {
     "/console/mailings": "/console/digests",
     "/console/bounce-reports": "/console/suppressions",
+    "/console/corrections": "/console/alerts",
 }
 
 
