@@ -102,9 +102,13 @@ async def test_correction_from_an_item_to_its_receivers(
     assert empty.status == 400
     made = await client.post(
         f"/console/items/{item}/correct",
-        data={"csrf_token": csrf, "note": "The figure was 12, not 21.", "title": "Measles cases fall by 12"},
+        data={
+            "csrf_token": csrf,
+            "note": "The figure was 12, not 21.",
+            "title": "Measles cases fall by 12",
+        },
         allow_redirects=False,
-    )  # fmt: skip
+    )
     assert made.status == 303, await made.text()
     correction_id = int(made.headers["Location"].rsplit("/", 1)[1])
     page = visible_text(await (await client.get(made.headers["Location"])).text())
