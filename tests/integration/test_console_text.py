@@ -31,6 +31,7 @@ LIST_PAGES = (
     "/console/bounce-reports",
     "/console/alerts",
     "/console/corrections",
+    "/console/webhooks",
 )
 
 

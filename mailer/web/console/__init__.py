@@ -44,6 +44,7 @@ from mailer.web.console import (
     editors,
     feedback,
     feeds,
+    hooks,
     items,
     notices,
     sending,
@@ -97,6 +98,7 @@ def add_routes(app: web.Application) -> None:
     subscribers.add_routes(r)
     feedback.add_routes(r)
     notices.add_routes(r)
+    hooks.add_routes(r)
     feeds.add_routes(r)
     topics.add_routes(r)
     series.add_routes(r)

@@ -34,6 +34,7 @@ NAV = (
     NavEntry("Topics", "/console/topics", admin_only=True),
     NavEntry("Series", "/console/series", admin_only=True),
     NavEntry("API keys", "/console/api-keys", admin_only=True),
+    NavEntry("Webhooks", "/console/webhooks", admin_only=True),
     NavEntry("Editors", "/console/editors", admin_only=True),
 )
 
