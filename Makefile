@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint browser-deps screenshots bench-delivery bench-signup bench-ingest bench-import clean
+.PHONY: run test check lint browser-deps axe-deps screenshots bench-delivery bench-signup bench-ingest bench-import clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,13 @@ lint: $(STAMP)
 browser-deps:
 	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 
+## axe-deps: axe-core from the npm registry for tests/browser/test_accessibility.py (git ignores tests/browser/node/)
+axe-deps:
+	command -v npm >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm)
+	test -f tests/browser/node/node_modules/axe-core/axe.min.js || npm install --prefix tests/browser/node --no-audit --no-fund axe-core@4
+
 ## test: every check and the whole test suite, against a real PostgreSQL and SMTP
-test: lint browser-deps
+test: lint browser-deps axe-deps
 	$(BIN)/pytest
 
 ## screenshots: walk the README's first-run path in Chromium and copy its pictures over docs/screenshots/

@@ -55,6 +55,8 @@ ADMIN_ROUTES = [
     ("POST", "/console/editors/{editor_id}/disable"),
     ("POST", "/console/editors/{editor_id}/enable"),
     ("POST", "/console/editors/{editor_id}/reset-password"),
+    ("GET", "/console/subscribers/{subscriber_id}/choices"),
+    ("POST", "/console/subscribers/{subscriber_id}/choices"),
     ("GET", "/console/webhooks"),
     ("POST", "/console/webhooks"),
     ("GET", "/console/webhooks/{endpoint_id}"),

@@ -332,3 +332,49 @@ async def test_times_are_shown_in_the_editors_zone(
     assert "27 Nov 2026 08:30" in page
     listing = await (await client.get("/console/subscribers")).text()
     assert "27 Nov 2026 08:30" in listing  # 23:30 UTC is 08:30 the next day in Tokyo
+
+
+async def test_an_admin_changes_topics_and_digests_on_request(
+    pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    from multidict import MultiDict
+
+    from tests.support.console import add_editor, console_app, newsroom, signed_in
+
+    data = await newsroom(pool, readers=1)
+    await add_editor(pool, role="admin")
+    client = await aiohttp_client(console_app(pool, tmp_path))
+    csrf = await signed_in(client)
+    subscriber = data["subscriber_ids"][0]
+    page = await client.get(f"/console/subscribers/{subscriber}/choices")
+    assert page.status == 200
+    only_vaccines = MultiDict([("csrf_token", csrf), ("topics", data["topics"][1])])
+    saved = await client.post(
+        f"/console/subscribers/{subscriber}/choices", data=only_vaccines, allow_redirects=False
+    )
+    assert saved.status == 303
+    assert saved.headers["Location"].endswith("?done=choices")
+    slugs = await pool.fetch(
+        "SELECT slug FROM subscriber_topics JOIN topics USING (topic_id) WHERE subscriber_id = $1",
+        subscriber,
+    )
+    assert [r["slug"] for r in slugs] == [data["topics"][1]]
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM subscriber_series WHERE subscriber_id = $1", subscriber
+        )
+        == 0
+    )  # no digest ticked: none
+    ledger = await pool.fetchrow(
+        "SELECT action, source FROM consent_events WHERE subscriber_id = $1 "
+        "ORDER BY consent_event_id DESC LIMIT 1",
+        subscriber,
+    )
+    assert ledger is not None
+    assert ledger["action"] == "preferences"
+    assert "ana@example.org" in ledger["source"]
+    none = await client.post(
+        f"/console/subscribers/{subscriber}/choices", data={"csrf_token": csrf}
+    )
+    assert none.status == 400
+    assert "at least one topic" in await none.text()

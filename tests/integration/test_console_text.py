@@ -55,6 +55,9 @@ async def test_list_pages_show_values_not_reprs(
         assert_no_raw_values(html)
     digests = visible_text(await (await client.get("/console/digests")).text())
     assert f"draft {len(data['item_ids'])}" in digests  # the Items column counts them
+    one = await client.get(f"/console/subscribers/{data['subscriber_ids'][0]}")
+    assert one.status == 200
+    assert_no_raw_values(await one.text())
     removal = await client.get(f"/console/topics/{data['topics'][0]}/remove")
     assert removal.status == 200
     assert_no_raw_values(await removal.text())

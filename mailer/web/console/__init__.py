@@ -49,6 +49,7 @@ from mailer.web.console import (
     notices,
     sending,
     series,
+    subscriber_choices,
     subscribers,
     topics,
     when,
@@ -96,6 +97,7 @@ def add_routes(app: web.Application) -> None:
     sending.add_routes(console)
     # Subscribers (data requests admin-only), and the admin pages.
     subscribers.add_routes(r)
+    subscriber_choices.add_routes(r)
     feedback.add_routes(r)
     notices.add_routes(r)
     hooks.add_routes(r)
