@@ -57,6 +57,7 @@ ADMIN_ROUTES = [
     ("POST", "/console/editors/{editor_id}/reset-password"),
     ("GET", "/console/subscribers/{subscriber_id}/choices"),
     ("POST", "/console/subscribers/{subscriber_id}/choices"),
+    ("GET", "/console/export/subscribers"),
     ("GET", "/console/webhooks"),
     ("POST", "/console/webhooks"),
     ("GET", "/console/webhooks/{endpoint_id}"),

@@ -378,3 +378,25 @@ async def test_an_admin_changes_topics_and_digests_on_request(
     )
     assert none.status == 400
     assert "at least one topic" in await none.text()
+
+
+async def test_an_admin_exports_the_list(
+    pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    from tests.support.console import add_editor, console_app, newsroom, signed_in
+
+    await newsroom(pool, readers=2)
+    await add_editor(pool, role="admin")
+    client = await aiohttp_client(console_app(pool, tmp_path))
+    await signed_in(client)
+    page = await (await client.get("/console/subscribers")).text()
+    assert 'action="/console/export/subscribers"' in page
+    csv_file = await client.get("/console/export/subscribers?format=csv&status=active")
+    assert csv_file.status == 200
+    assert csv_file.headers["Content-Disposition"].startswith('attachment; filename="subscribers-')
+    body = await csv_file.text()
+    assert "reader0@example.org" in body and "reader1@example.org" in body
+    lines = await (await client.get("/console/export/subscribers?format=jsonl")).text()
+    assert len([line for line in lines.splitlines() if line.strip()]) == 2
+    bad = await client.get("/console/export/subscribers?format=xml")
+    assert bad.status == 400

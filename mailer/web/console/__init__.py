@@ -42,6 +42,7 @@ from mailer.web.console import (
     digest_actions,
     digests,
     editors,
+    exports,
     feedback,
     feeds,
     hooks,
@@ -98,6 +99,7 @@ def add_routes(app: web.Application) -> None:
     # Subscribers (data requests admin-only), and the admin pages.
     subscribers.add_routes(r)
     subscriber_choices.add_routes(r)
+    exports.add_routes(r)
     feedback.add_routes(r)
     notices.add_routes(r)
     hooks.add_routes(r)
