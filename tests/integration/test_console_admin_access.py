@@ -58,6 +58,10 @@ ADMIN_ROUTES = [
     ("GET", "/console/subscribers/{subscriber_id}/choices"),
     ("POST", "/console/subscribers/{subscriber_id}/choices"),
     ("GET", "/console/export/subscribers"),
+    ("GET", "/console/imports"),
+    ("POST", "/console/imports"),
+    ("GET", "/console/imports/{import_id}"),
+    ("GET", "/console/imports/{import_id}/rejects"),
     ("GET", "/console/webhooks"),
     ("POST", "/console/webhooks"),
     ("GET", "/console/webhooks/{endpoint_id}"),
@@ -94,6 +98,7 @@ async def _ids(pool: asyncpg.Pool) -> dict[str, object]:
     return {
         "endpoint_id": endpoint_id,
         "hook_delivery_id": 1,
+        "import_id": 1,
         "subscriber_id": subscriber,
         "source_id": source["source_id"],
         "slug": topic.slug,

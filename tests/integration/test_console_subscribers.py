@@ -400,3 +400,55 @@ async def test_an_admin_exports_the_list(
     assert len([line for line in lines.splitlines() if line.strip()]) == 2
     bad = await client.get("/console/export/subscribers?format=xml")
     assert bad.status == 400
+
+
+async def test_an_admin_imports_a_file_dry_run_then_for_real_with_rejects(
+    pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from aiohttp import FormData
+
+    from tests.support.console import add_editor, console_app, signed_in, visible_text
+
+    await topics.create_topic(pool, name="Vaccines")
+    await add_editor(pool, role="admin")
+    client = await aiohttp_client(console_app(pool, tmp_path))
+    csrf = await signed_in(client)
+    assert (await client.get("/console/imports")).status == 200
+    csv = b"email,name,topics\nnew1@example.org,New One,vaccines\nnot-an-address,Bad,vaccines\n"
+
+    def form(dry_run: bool) -> FormData:
+        data = FormData()
+        data.add_field("csrf_token", csrf)
+        data.add_field("mode", "consented")
+        data.add_field("consent_text", "Yes, send me the newsletter.")
+        data.add_field("source", "old list")
+        if dry_run:
+            data.add_field("dry_run", "true")
+        data.add_field("file", csv, filename="list.csv", content_type="text/csv")
+        return data
+
+    async def run(dry_run: bool) -> str:
+        started = await client.post("/console/imports", data=form(dry_run), allow_redirects=False)
+        assert started.status == 303, await started.text()
+        where = started.headers["Location"]
+        for _ in range(50):
+            page = await (await client.get(where)).text()
+            if "status-running" not in page:
+                return where
+            await asyncio.sleep(0.2)
+        raise AssertionError("the import did not finish")
+
+    dry = await run(True)
+    assert await pool.fetchval("SELECT count(*) FROM subscribers") == 0  # a dry run
+    text = visible_text(await (await client.get(dry)).text())
+    assert "dry run" in text
+    real = await run(False)
+    assert await pool.fetchval("SELECT email FROM subscribers") == "new1@example.org"
+    rejects = await client.get(real + "/rejects")
+    assert rejects.status == 200
+    assert "not-an-address" in await rejects.text()
+    no_file = await client.post("/console/imports", data={"csrf_token": csrf, "mode": "consented"})
+    assert no_file.status == 400
+    assert "Choose the file" in await no_file.text()

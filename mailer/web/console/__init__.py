@@ -46,6 +46,7 @@ from mailer.web.console import (
     feedback,
     feeds,
     hooks,
+    imports,
     items,
     notices,
     sending,
@@ -100,6 +101,7 @@ def add_routes(app: web.Application) -> None:
     subscribers.add_routes(r)
     subscriber_choices.add_routes(r)
     exports.add_routes(r)
+    imports.add_routes(console)
     feedback.add_routes(r)
     notices.add_routes(r)
     hooks.add_routes(r)
