@@ -106,7 +106,7 @@ async def get_digest(request: web.Request) -> web.Response:
 async def edit_digest(request: web.Request) -> web.Response:
     fields = read_fields(
         await json_object(request),
-        {"subject": str, "intro_md": str, "items": ListOf(int)},
+        {"subject": str, "intro_md": str, "items": ListOf(int), "grouping": str},
         "digest",
     )
     mailing_id = path_id(request, "mailing_id")
@@ -117,6 +117,7 @@ async def edit_digest(request: web.Request) -> web.Response:
         subject=fields["subject"],
         intro_md=fields["intro_md"],
         item_ids=fields["items"],
+        grouping=fields["grouping"],
     )
     return await _digest(request, mailing_id)
 

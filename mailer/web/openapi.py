@@ -108,8 +108,9 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/digests/{mailing_id}": {
         "get": op("A digest", params=("mailing_id",)),
-        "patch": op("Edit subject, intro (Markdown) and items (ordered ids)",
-                     params=("mailing_id",), body={"subject": S, "intro_md": S, "items": LI}),
+        "patch": op("Edit subject, intro (Markdown), items (ordered ids) and their grouping",
+                     params=("mailing_id",), body={"subject": S, "intro_md": S, "items": LI,
+                                                   "grouping": {"enum": ["topic", "order"]}}),
     },
     "/digests/{mailing_id}/schedule": {
         "post": op("Schedule a digest", params=("mailing_id",), body={"send_at": S}),

@@ -85,3 +85,25 @@ async def test_readers_see_the_editors_order(
     bad = MultiDict([("csrf_token", csrf), ("subject", "x"), ("grouping", "random")])
     refused = await client.post(f"/console/digests/{mailing_id}", data=bad)
     assert refused.status == 400
+
+
+async def test_the_api_sets_the_grouping_too(
+    pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    from mailer.accounts.api_keys import create_api_key
+
+    data = await newsroom(pool)
+    client = await aiohttp_client(console_app(pool, tmp_path))
+    async with pool.acquire() as conn:
+        _, key = await create_api_key(conn, "CMS")
+    h = {"Authorization": f"Bearer {key}"}
+    made = await client.post("/api/v1/digests", json={"series_id": data["series_id"]}, headers=h)
+    assert made.status == 201, await made.text()
+    mailing_id = (await made.json())["mailing_id"]
+    changed = await client.patch(
+        f"/api/v1/digests/{mailing_id}", json={"grouping": "order"}, headers=h
+    )
+    assert changed.status == 200, await changed.text()
+    assert (await changed.json())["item_grouping"] == "order"
+    bad = await client.patch(f"/api/v1/digests/{mailing_id}", json={"grouping": "x"}, headers=h)
+    assert bad.status == 400
