@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint messages browser-deps deploy-deps pgbouncer-deps mail-deps screenshots bench-delivery bench-signup bench-ingest bench-import clean
+.PHONY: run test check lint messages browser-deps deploy-deps pgbouncer-deps mail-deps axe-deps screenshots bench-delivery bench-signup bench-ingest bench-import clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,8 +47,13 @@ pgbouncer-deps:
 mail-deps:
 	test -x /usr/bin/spamassassin && perl -MMail::DKIM -MNet::DNS -e 1 2>/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends spamassassin libmail-dkim-perl libnet-dns-perl)
 
+## axe-deps: axe-core from the npm registry for tests/browser/test_accessibility.py (git ignores tests/browser/node/)
+axe-deps:
+	command -v npm >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm)
+	test -f tests/browser/node/node_modules/axe-core/axe.min.js || npm install --prefix tests/browser/node --no-audit --no-fund axe-core@4
+
 ## test: every check and the whole test suite, against a real PostgreSQL and SMTP
-test: lint browser-deps deploy-deps pgbouncer-deps mail-deps
+test: lint browser-deps axe-deps deploy-deps pgbouncer-deps mail-deps
 	$(BIN)/pytest
 
 ## screenshots: walk the README's first-run path in Chromium and copy its pictures over docs/screenshots/

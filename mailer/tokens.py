@@ -25,6 +25,7 @@ class Purpose(StrEnum):
     CONFIRM = "confirm"
     FORM = "form"
     CURSOR = "cursor"
+    ADDRESS = "address"  # the address just signed up, for the thanks page to name
 
 
 _SUBSCRIBER = struct.Struct(">QI")  # subscriber_id, key_version

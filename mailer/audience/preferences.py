@@ -344,6 +344,14 @@ async def find_by_address(pool: asyncpg.Pool, email: str) -> int:
     return found
 
 
+async def welcome_summary(pool: asyncpg.Pool, subscriber_id: int) -> dict[str, Any]:
+    """For the welcome page: the names of the chosen topics, and when the first of the
+    subscriber's digests is due (None if no series has a next run)."""
+    row = await pool.fetchrow(Q["welcome_summary"], subscriber_id)
+    assert row is not None  # both parts are aggregates: always one row
+    return {"topics": list(row["topic_names"]), "next_digest_at": row["next_digest_at"]}
+
+
 async def active_series(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     """The series a subscriber may choose on the preference page."""
     return await pool.fetch(Q["active_series"])

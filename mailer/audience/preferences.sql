@@ -95,3 +95,11 @@ UPDATE subscribers SET locale = $2 WHERE subscriber_id = $1;
 -- name: set_both_languages
 -- true: their digests carry items in every language; false: their language's (and untagged).
 UPDATE subscribers SET both_languages = $2 WHERE subscriber_id = $1;
+
+-- name: welcome_summary
+-- What a new subscriber chose, and when the first of their digests is due.
+SELECT (SELECT coalesce(array_agg(t.name ORDER BY t.name), '{}')
+        FROM subscriber_topics st JOIN topics t USING (topic_id)
+        WHERE st.subscriber_id = $1) AS topic_names,
+       (SELECT min(se.next_run_at) FROM subscriber_series ss JOIN series se USING (series_id)
+        WHERE ss.subscriber_id = $1 AND se.active AND se.next_run_at > now()) AS next_digest_at;

@@ -238,6 +238,25 @@ async def resend_confirmation(
             await _send_confirmation(conn, signer, settings, row["subscriber_id"], row["email"])
 
 
+async def mail_new_link(pool: asyncpg.Pool, signer: Signer, settings: Settings, email: str) -> None:
+    """A lost or broken link, replaced by mail: a pending address gets a new confirmation
+    link, a subscribed or unsubscribed one a `link` mail with its preference page. At most
+    one such mail per address per 10 minutes (the confirmation mails' slot); nothing for an
+    unknown, suppressed or erased address. Silent about which happened."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(Q["find_for_new_link"], address_key(email))
+        if row is None or row["status"] not in ("pending", "active", "unsubscribed"):
+            return
+        if not await conn.fetchval(Q["take_notice_slot"], row["subscriber_id"]):
+            return
+        if row["status"] == "pending":
+            await _send_confirmation(conn, signer, settings, row["subscriber_id"], row["email"])
+        else:
+            await enqueue_transactional(
+                conn, kind="link", recipient=row["email"], subscriber_id=row["subscriber_id"]
+            )
+
+
 async def purge_pending(pool: asyncpg.Pool, days: int) -> int:
     """Delete signups left unconfirmed for `days` (idempotent; any instance may run it)."""
     rows = await pool.fetch(Q["purge_pending"], days)

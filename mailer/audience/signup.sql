@@ -88,3 +88,7 @@ FROM subscribers WHERE email_key = $1;
 INSERT INTO subscriber_series (subscriber_id, series_id)
 SELECT $1, series_id FROM series WHERE is_default AND active
 ON CONFLICT DO NOTHING;
+
+-- name: find_for_new_link
+-- The subscriber a "mail me a new link" request names, if any (erased ones have no address).
+SELECT subscriber_id, email, status FROM subscribers WHERE email_key = $1;

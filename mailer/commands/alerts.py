@@ -17,6 +17,7 @@ from mailer.editorial import alerts, corrections
 from mailer.editorial.item_audit import audit, format_audit
 from mailer.editorial.notices import AudienceChanged
 from mailer.errors import Conflict
+from mailer.numbers import counted, people
 from mailer.runtime.database import open_database
 
 
@@ -119,7 +120,7 @@ async def alerts_command(settings: Settings, args: argparse.Namespace) -> int:
         if args.action == "cancel":
             await alerts.get_alert(pool, args.alert_id)
             cancelled = await mailings.cancel(pool, args.alert_id)
-            print(f"alert {args.alert_id} cancelled ({cancelled:,} mails not sent)")
+            print(f"alert {args.alert_id} cancelled ({counted(cancelled, 'mail')} not sent)")
             return 0
         if args.action == "send":
             draft = await alerts.create(pool, settings, args.item_id, requested_by=_who())
@@ -131,7 +132,7 @@ async def alerts_command(settings: Settings, args: argparse.Namespace) -> int:
             print(f"Alert {alert_id}: {found['subject']}")
         made = await _confirmed_send(
             count,
-            lambda n: f"Send to {n:,} subscriber{'s' if n != 1 else ''}?",
+            lambda n: f"Send to {counted(n, 'subscriber')}?",
             args.yes,
             lambda n: alerts.confirm(pool, settings, alert_id, confirmed=n, confirmed_by=_who()),
         )
@@ -140,7 +141,7 @@ async def alerts_command(settings: Settings, args: argparse.Namespace) -> int:
                 await mailings.cancel(pool, alert_id)
             print("Not sent." + (" The draft was discarded." if created else ""))
             return 1
-        print(f"Alert {alert_id} is sending to {made:,} subscribers.")
+        print(f"Alert {alert_id} is sending to {counted(made, 'subscriber')}.")
         print(f"Follow it with: mailer mailings watch {alert_id}")
     return 0
 
@@ -166,7 +167,7 @@ async def _send_notice(
 ) -> int:
     made = await _confirmed_send(
         count,
-        lambda n: f"Send the notice to the {n:,} people who received the item?",
+        lambda n: f"Send the notice to the {people(n)} who received the item?",
         yes,
         lambda n: corrections.confirm(
             pool, settings, correction_id, confirmed=n, confirmed_by=_who()
@@ -178,7 +179,7 @@ async def _send_notice(
             f"{correction_id}` sends it, `mailer corrections cancel {correction_id}` drops it."
         )
         return 1
-    print(f"The correction notice is sending to {made:,} people.")
+    print(f"The correction notice is sending to {people(made)}.")
     return 0
 
 

@@ -88,6 +88,17 @@ async def cancel(pool: asyncpg.Pool, mailing_id: int) -> int:
     return int(status.rsplit(" ", 1)[1])
 
 
+async def restore_draft(pool: asyncpg.Pool, mailing_id: int) -> None:
+    """Undo a cancel made before sending began: the mailing is a draft again (its schedule is
+    dropped). One transaction; a Conflict if it was sent, or never cancelled."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval(Q["restore_cancelled_draft"], mailing_id) is None:
+            await _raise_state(conn, mailing_id, "restore")
+        state = await conn.fetchrow(Q["get_mailing_state"], mailing_id)
+        kind = state["kind"] if state else "mailing"
+        await record_event(conn, f"{kind}.restored", kind, mailing_id, {"mailing_id": mailing_id})
+
+
 async def finish_completed(pool: asyncpg.Pool) -> list[int]:
     """Mark sending mailings with nothing left to do as sent (idempotent, any instance)."""
     rows = await pool.fetch(Q["finish_mailings"])

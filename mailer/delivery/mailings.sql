@@ -67,3 +67,10 @@ GROUP BY status;
 
 -- name: get_mailing_state
 SELECT kind, status FROM mailings WHERE mailing_id = $1;
+
+-- name: restore_cancelled_draft
+-- Undo a cancel that came before any mail was fanned out: the mailing is a draft again.
+UPDATE mailings SET status = 'draft', scheduled_at = NULL, finished_at = NULL, updated_at = now()
+WHERE mailing_id = $1 AND status = 'cancelled' AND started_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.mailing_id = $1)
+RETURNING mailing_id;

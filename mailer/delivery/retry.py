@@ -14,7 +14,7 @@ from mailer.db import load_queries
 Q = load_queries("delivery/retry")
 DQ = load_queries("delivery/queue")
 
-RETRYABLE_KINDS = ("confirm", "welcome", "already_subscribed")
+RETRYABLE_KINDS = ("confirm", "welcome", "already_subscribed", "link")
 
 
 @dataclass(frozen=True)

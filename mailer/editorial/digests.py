@@ -39,6 +39,7 @@ _FIRST_WINDOW = timedelta(days=7)  # a series' first digest looks back this far
 # long before it: feeds lag, and a story published as the digest went out was not in it.
 _LATE_ARRIVAL = timedelta(days=2)
 _EDITABLE = ("draft", "scheduled")
+GROUPINGS = ("topic", "order")  # under topic headings, or exactly as ordered
 # One delivery per person of the digest's audience, and the number "Send now" shows.
 _FAN_OUT = (
     "INSERT INTO deliveries (mailing_id, subscriber_id, kind, recipient, item_ids) "
@@ -103,12 +104,17 @@ async def refresh_content(conn: Connection, settings: Settings, mailing_id: int)
     digest = await conn.fetchrow(Q["get_digest"], mailing_id)
     if digest is None:
         raise NotFound(f"digest {mailing_id} does not exist")
+    by_topic = digest["item_grouping"] != "order"
     sections: list[dict[str, Any]] = []
+    placed: dict[str, dict[str, Any]] = {}
+    # The editor's order is the readers' order: as ordered, one section without a heading;
+    # by topic, each topic's section where its first item stands, its items in order.
     for row in await conn.fetch(Q["digest_items"], mailing_id):
-        topic = row["topic"] or "More news"
-        if not sections or sections[-1]["topic"] != topic:
-            sections.append({"topic": topic, "item_ids": [], "items": []})
-        section = sections[-1]
+        topic = (row["topic"] or "More news") if by_topic else ""
+        section = placed.get(topic)
+        if section is None:
+            section = placed[topic] = {"topic": topic, "item_ids": [], "items": []}
+            sections.append(section)
         section["item_ids"].append(row["item_id"])
         section["items"].append(
             {
@@ -127,7 +133,7 @@ async def refresh_content(conn: Connection, settings: Settings, mailing_id: int)
     intro = intro_html(digest["intro_md"])
     content = {
         "subject": digest["subject"],
-        "preheader": " · ".join(s["topic"] for s in sections)[:150],
+        "preheader": " · ".join(s["topic"] for s in sections if s["topic"])[:150],
         "intro_html": intro,
         "intro_text": digest["intro_md"].strip() or "",
         "sections": sections,
@@ -156,10 +162,13 @@ async def edit_digest(
     intro_md: str | None = None,
     item_ids: list[int] | None = None,
     texts: dict[str, Any] | None = None,
+    grouping: str | None = None,
 ) -> dict[str, Any]:
-    """Subject, intro (Markdown) and the items in order (add, remove, reorder); only while
-    the digest is a draft or scheduled."""
+    """Subject, intro (Markdown), the items in order (add, remove, reorder) and how they are
+    arranged (`topic` or `order`); only while the digest is a draft or scheduled."""
     problems = {}
+    if grouping is not None and grouping not in GROUPINGS:
+        problems["grouping"] = f"one of {', '.join(GROUPINGS)}"
     if subject is not None and not 1 <= len(subject.strip()) <= 200:
         problems["subject"] = "1 to 200 characters"
     if intro_md is not None and len(intro_md) > 20_000:
@@ -186,6 +195,7 @@ async def edit_digest(
             subject.strip() if subject else None,
             intro_md,
             None if per_language is None else json.dumps(per_language),
+            grouping,
         )
         return await refresh_content(conn, settings, mailing_id)
 

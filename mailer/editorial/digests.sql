@@ -41,17 +41,16 @@ WHERE mi.mailing_id = $1 AND NOT other.hidden
 ON CONFLICT DO NOTHING;
 
 -- name: digest_items
--- The digest's items in order, each under its first topic (by topic order); an item hidden
--- since it was added (pulled by the CMS, retracted) is left out, here and in the fan-out.
+-- The digest's items in the editor's order, each with its first topic (by topic order); an
+-- item hidden since it was added (pulled by the CMS, retracted) is left out, here and in the
+-- fan-out. refresh_content arranges them as the digest's item_grouping says.
 SELECT i.item_id, i.title, i.link, i.summary_html, i.summary_text, i.image_url, i.image_alt,
        i.author, i.published_at, mi.position, i.topic_ids,
        (SELECT t.name FROM topics t WHERE t.topic_id = ANY(i.topic_ids)
-        ORDER BY t.position, t.name LIMIT 1) AS topic,
-       (SELECT min(t.position * 1000000 + t.topic_id) FROM topics t
-        WHERE t.topic_id = ANY(i.topic_ids)) AS topic_rank
+        ORDER BY t.position, t.name LIMIT 1) AS topic
 FROM mailing_items mi JOIN items i USING (item_id)
 WHERE mi.mailing_id = $1 AND NOT i.hidden
-ORDER BY topic_rank NULLS LAST, mi.position;
+ORDER BY mi.position;
 
 -- name: clear_digest_items
 DELETE FROM mailing_items WHERE mailing_id = $1;
@@ -82,7 +81,8 @@ LIMIT 200;
 
 -- name: update_digest_text
 UPDATE mailings SET subject = coalesce($2, subject), intro_md = coalesce($3, intro_md),
-       texts = coalesce($4::jsonb, texts), updated_at = now()
+       texts = coalesce($4::jsonb, texts), item_grouping = coalesce($5, item_grouping),
+       updated_at = now()
 WHERE mailing_id = $1;
 
 -- name: store_content

@@ -10,6 +10,7 @@ import asyncpg
 from mailer.db import record_json
 from mailer.editorial.corrections import Q, list_corrections
 from mailer.errors import NotFound
+from mailer.numbers import counted, people
 
 
 async def audit(pool: asyncpg.Pool, item_id: int, base_url: str) -> dict[str, Any]:
@@ -46,8 +47,9 @@ def format_audit(report: dict[str, Any]) -> str:
     if item["hidden"]:
         lines.append("  (hidden)")
     if received["people"]:
+        mails = counted(received["deliveries"], "mail")
         lines.append(
-            f"Received by {received['people']:,} people ({received['deliveries']:,} mails), "
+            f"Received by {people(received['people'])} ({mails}), "
             f"first {_when(received['first_sent_at'])}, last {_when(received['last_sent_at'])}"
         )
     else:

@@ -17,6 +17,7 @@ from mailer.delivery import mailings, queue
 from mailer.editorial.digests import render_parts
 from mailer.errors import Conflict, InvalidInput
 from mailer.events import record_event
+from mailer.numbers import people
 
 Q = load_queries("editorial/alerts")
 
@@ -103,7 +104,7 @@ def check_confirmation(what: str, stored: int, confirmed: int | None) -> None:
         )
     if confirmed != stored:
         raise Conflict(
-            f"this {what} goes to {stored:,} people, not {confirmed:,}: confirm {stored} to send it"
+            f"this {what} goes to {people(stored)}, not {confirmed:,}: confirm {stored} to send it"
         )
 
 
@@ -112,7 +113,7 @@ def check_drift(what: str, confirmed: int, current: int) -> None:
     topics were edited) must be confirmed again."""
     if abs(current - confirmed) > max(5, confirmed // 10):
         raise AudienceChanged(
-            f"the audience of this {what} changed from {confirmed:,} to {current:,} people "
+            f"the audience of this {what} changed from {confirmed:,} to {people(current)} "
             f"since it was drafted: confirm {current} to send it",
             current=current,
         )

@@ -40,7 +40,17 @@
       root.dataset.final = "yes";
       note.textContent = "This send is over.";
     } else {
-      note.textContent = "Live: updated " + new Date().toLocaleTimeString() + ".";
+      // The same clock as every other console page: 24-hour, in the editor's zone.
+      var zone = root.dataset.zone || "UTC", clock;
+      try {
+        clock = new Date().toLocaleTimeString("en-GB", { timeZone: zone, hour12: false });
+      } catch (e) {
+        clock = new Date().toISOString().slice(11, 19);
+        zone = "UTC";
+      }
+      note.textContent = (p.status === "finishing"
+        ? "Every mail is handed over; it is marked sent in a moment. "
+        : "Live: ") + "updated " + clock + " (" + zone + ").";
     }
   });
   source.onerror = function () {

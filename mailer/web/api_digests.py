@@ -110,7 +110,7 @@ async def get_digest(request: web.Request) -> web.Response:
 async def edit_digest(request: web.Request) -> web.Response:
     fields = read_fields(
         await json_object(request),
-        {"subject": str, "intro_md": str, "items": ListOf(int), "texts": dict},
+        {"subject": str, "intro_md": str, "items": ListOf(int), "texts": dict, "grouping": str},
         "digest",
     )
     mailing_id = path_id(request, "mailing_id")
@@ -122,6 +122,7 @@ async def edit_digest(request: web.Request) -> web.Response:
         intro_md=fields["intro_md"],
         item_ids=fields["items"],
         texts=fields["texts"],
+        grouping=fields["grouping"],
     )
     return await _digest(request, mailing_id)
 

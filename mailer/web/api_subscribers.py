@@ -82,6 +82,12 @@ def _number(value: str | None, name: str, default: float, low: float, high: floa
 Options = tuple[ImportOptions, ReadOptions, float]  # and how long to wait for the end
 
 
+def read_options(params: MultiMapping[str], who: str) -> Options:
+    """The import's options from form fields or the query (InvalidInput names the field);
+    `who` is recorded as "editor (who)"."""
+    return _options(params, who)
+
+
 def _options(params: MultiMapping[str], key_name: str) -> Options:
     mode_text = (params.get("mode") or "").replace("-", "_").lower()
     if mode_text not in ("consented", "opt_in"):
@@ -188,6 +194,10 @@ def _malformed(exc: Exception) -> InvalidInput:
     )
 
 
+def temp_path(name: str) -> Path:
+    return _temp_path(name)
+
+
 def _temp_path(name: str) -> Path:
     suffix = Path(name).suffix.lower()
     known = (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json")
@@ -204,13 +214,29 @@ async def import_handler(request: web.Request) -> web.Response:
     then imported in the background; the answer waits up to `wait` seconds for the end
     (200 with the summary), else says where to follow it (202, Location)."""
     path, (options, read, wait), name = await _receive(request)
+    job, done = await start_import(request.app, path, name, options, read, wait)
+    response = web.json_response(job, status=200 if done else 202, dumps=dumps_json)
+    response.headers["Location"] = f"/api/v1/subscribers/imports/{job['import_id']}"
+    return response
+
+
+async def start_import(
+    app: web.Application,
+    path: Path,
+    name: str,
+    options: ImportOptions,
+    read: ReadOptions,
+    wait: float,
+) -> tuple[dict[str, Any], bool]:
+    """Check the saved upload and import it in the background (the file is removed at the
+    end); wait up to `wait` seconds for it. (The job as it stands, whether it is over.)
+    Shared by the API and the console; `app` carries the pool, signer, settings and runner."""
     try:
-        await preflight(request.app[keys.pool_key], options)
+        await preflight(app[keys.pool_key], options)
         source = open_import(path, read)
     except BaseException:
-        path.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)  # noqa: ASYNC240 -- one local unlink, as before
         raise
-    app = request.app
     pool = app[keys.pool_key]
     async with pool.acquire() as conn:
         import_id = await create_import(
@@ -240,16 +266,12 @@ async def import_handler(request: web.Request) -> web.Response:
             log.exception("import %d failed", import_id)
         finally:
             source.close()
-            path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)  # noqa: ASYNC240 -- one local unlink, as before
 
     task = app[runner_key].start(import_id, work())
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(task), wait)
-    job = await get_import(pool, import_id)
-    status = 200 if task.done() else 202
-    response = web.json_response(job, status=status, dumps=dumps_json)
-    response.headers["Location"] = f"/api/v1/subscribers/imports/{import_id}"
-    return response
+    return await get_import(pool, import_id), task.done()
 
 
 @admin_key

@@ -106,10 +106,12 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/digests/{mailing_id}": {
         "get": op("A digest", params=("mailing_id",)),
-        "patch": op("Edit subject, intro (Markdown), items (ordered ids), and the subject and "
-                    "intro per reader language (texts: {\"es\": {\"subject\", \"intro_md\"}})",
+        "patch": op("Edit subject, intro (Markdown), items (ordered ids) and their grouping, and "
+                    "the subject and intro per reader language (texts: {\"es\": {\"subject\", "
+                    "\"intro_md\"}})",
                      params=("mailing_id",),
-                     body={"subject": S, "intro_md": S, "items": LI, "texts": OBJECT}),
+                     body={"subject": S, "intro_md": S, "items": LI, "texts": OBJECT,
+                           "grouping": {"enum": ["topic", "order"]}}),
     },
     "/digests/{mailing_id}/schedule": {
         "post": op("Schedule a digest", params=("mailing_id",), body={"send_at": S}),

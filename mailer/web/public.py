@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from mailer.audience.consent import Context
+from mailer.audience.preferences import welcome_summary
 from mailer.audience.signup import (
     ConfirmState,
     ConfirmView,
@@ -45,6 +46,7 @@ from mailer.web.webhooks import too_many
 # A form posted faster than this after it was served is a bot's.
 MIN_FORM_SECONDS = 2.0
 MAX_FORM_AGE_SECONDS = 24 * 3600.0
+ADDRESS_COOKIE = "mailer_signup"
 
 
 def request_language(request: web.Request) -> str:
@@ -207,8 +209,6 @@ async def subscribe_post(request: web.Request) -> web.Response:
             values=data,
         )
     age = time.time() - issued
-    if age < MIN_FORM_SECONDS:
-        raise thanks  # faster than a person types
     if age > MAX_FORM_AGE_SECONDS:
         return await _form(
             request,
@@ -241,6 +241,17 @@ async def subscribe_post(request: web.Request) -> web.Response:
             raise InvalidInput(str(exc), {**exc.fields, **no_topic}) from exc
         if no_topic:
             raise InvalidInput("no topic", no_topic)
+        if age < MIN_FORM_SECONDS:
+            # Faster than a person types (autofill and Enter, or a bot): checked after the
+            # input, so a typo is still named; a valid form is asked for once more, never
+            # answered "check your inbox" with no mail coming.
+            return await _form(
+                request,
+                embed=embed,
+                status=400,
+                errors={"form": "Please check your address and topics, then press Subscribe."},
+                values=data,
+            )
         wait = limits.address.hit(signup_request.email.casefold())
         if wait:
             why = N_("This address was signed up several times in the last hour.")
@@ -271,11 +282,24 @@ async def subscribe_post(request: web.Request) -> web.Response:
         wait = limits.unmailed.hit(signup_request.email.casefold())
     if wait > 0:
         minutes = min(10, max(1, math.ceil(wait / 60)))
-        raise web.HTTPSeeOther(
+        thanks = web.HTTPSeeOther(
             f"/subscribe/thanks?{'embed=1&' if embed else ''}recent={minutes}{lang}"
         )
-    query = (("&embed=1" if embed else "") + lang)[1:]
-    raise web.HTTPSeeOther("/subscribe/thanks" + (f"?{query}" if query else ""))
+    else:
+        query = (("&embed=1" if embed else "") + lang)[1:]
+        thanks = web.HTTPSeeOther("/subscribe/thanks" + (f"?{query}" if query else ""))
+    # The thanks page names the address (a typo shows) and can send the mail again.
+    signed = request.app[keys.signer_key].sign_blob(Purpose.ADDRESS, signup_request.email.encode())
+    thanks.set_cookie(
+        ADDRESS_COOKIE,
+        signed,
+        max_age=3600,
+        path="/subscribe",
+        httponly=True,
+        samesite="Lax",
+        secure=settings.base_url.startswith("https:"),
+    )
+    raise thanks
 
 
 async def subscribe_thanks(request: web.Request) -> web.Response:
@@ -285,9 +309,23 @@ async def subscribe_thanks(request: web.Request) -> web.Response:
     minutes = whole_number(recent, max_digits=2) or 0
     minutes = min(minutes, 10)
     title = N_("We wrote to you a few minutes ago") if minutes else N_("Check your inbox")
+    try:
+        blob = request.app[keys.signer_key].read_blob(
+            Purpose.ADDRESS, request.cookies.get(ADDRESS_COOKIE, ""), max_length=600
+        )
+        email = blob.decode()
+    except (InvalidToken, UnicodeDecodeError, ValueError):
+        email = ""
     response = render(
-        request, "web/subscribe_thanks.html", title=title, embed=embed, recent_minutes=minutes
+        request,
+        "web/subscribe_thanks.html",
+        title=title,
+        embed=embed,
+        recent_minutes=minutes,
+        email=email,
+        errors={},
     )
+    response.headers["Cache-Control"] = "no-store"  # it names the address
     if embed:  # the answer to the embedded form shows in the same frame
         response.headers["Content-Security-Policy"] = "frame-ancestors *"
     return response
@@ -311,7 +349,8 @@ def _preferences_url(request: web.Request, view: ConfirmView) -> str:
     return f"{request.app[keys.settings_key].base_url}/preferences/{token}"
 
 
-def _welcome(request: web.Request, view: ConfirmView) -> web.Response:
+async def _welcome(request: web.Request, view: ConfirmView) -> web.Response:
+    summary = await welcome_summary(request.app[keys.pool_key], view.subscriber_id)
     response = render(
         request,
         "web/confirm_done.html",
@@ -320,6 +359,8 @@ def _welcome(request: web.Request, view: ConfirmView) -> web.Response:
         already=view.state is ConfirmState.DONE,
         name=view.name,
         preferences_url=_preferences_url(request, view),
+        topics=summary["topics"],
+        next_digest_at=summary["next_digest_at"],
     )
     response.headers["Cache-Control"] = "no-store"  # it carries the personal link
     return response
@@ -341,14 +382,14 @@ def _used(request: web.Request, view: ConfirmView, token: str) -> web.Response:
     return response
 
 
-def _answer(request: web.Request, view: ConfirmView, token: str) -> web.Response | None:
+async def _answer(request: web.Request, view: ConfirmView, token: str) -> web.Response | None:
     """The page for a link that cannot be confirmed (any more); None if it can."""
     if view.state is ConfirmState.EXPIRED:
         return _expired(request, token, view.locale)
     if view.state is ConfirmState.USED:
         return _used(request, view, token)
     if view.state is ConfirmState.DONE:
-        return _welcome(request, view)
+        return await _welcome(request, view)
     return None
 
 
@@ -365,7 +406,7 @@ async def confirm_page(request: web.Request) -> web.Response:
         view = await inspect_confirmation(request.app[keys.pool_key], token)
     except NotFound:
         return _not_valid(request)
-    answer = _answer(request, view, token)
+    answer = await _answer(request, view, token)
     if answer is not None:
         return answer
     response = render(
@@ -391,7 +432,7 @@ async def confirm_post(request: web.Request) -> web.Response:
         view = await confirm(request.app[keys.pool_key], settings, token, context)
     except NotFound:
         return _not_valid(request)
-    return _answer(request, view, token) or _welcome(request, view)
+    return await _answer(request, view, token) or await _welcome(request, view)
 
 
 async def confirm_resend(request: web.Request) -> web.Response:

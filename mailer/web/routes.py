@@ -17,6 +17,7 @@ from mailer.web import (
     bounce_webhooks,
     console,
     health,
+    new_link,
     openapi,
     outbox,
     preferences,
@@ -56,6 +57,8 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     app.router.add_get("/subscribe/embed", public.subscribe_embed_page)
     app.router.add_post("/subscribe/embed", public.subscribe_post)
     app.router.add_get("/subscribe/thanks", public.subscribe_thanks)
+    app.router.add_get("/new-link", new_link.new_link_page)
+    app.router.add_post("/new-link", new_link.new_link_post)
     app.router.add_get("/confirm/{token}", public.confirm_page)
     app.router.add_post("/confirm/{token}", public.confirm_post)
     app.router.add_post("/confirm/{token}/resend", public.confirm_resend)

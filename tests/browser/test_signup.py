@@ -282,12 +282,22 @@ async def test_form_errors_are_shown_next_to_the_fields(
     await expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
     assert await subscriber(db, "zoe@example.org") == ("pending", ["tobacco-control"])
 
-    # Posted sooner than a person could: the same answer, and nothing happens.
+    # Posted sooner than a person could (autofill and Enter): never "check your inbox" with
+    # no mail coming; the form, filled in, asks to press Subscribe again, and that works.
     await open_form(page, f"{service.base_url}/subscribe")
     await fill_form(page, email="quick@example.org", name="", topics=[TOBACCO])
+    assert await submit(page) == 400
+    await expect(page.get_by_role("alert")).to_contain_text("then press Subscribe")
+    await expect(page.get_by_role("textbox", name="Email address")).to_have_value(
+        "quick@example.org"
+    )
+    assert await subscriber(db, "quick@example.org") is None
+    served_at = time.monotonic()
+    await wait_like_a_person(served_at)
     assert await submit(page) == 303
     await expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
-    assert await subscriber(db, "quick@example.org") is None
+    await expect(page.get_by_text("quick@example.org")).to_be_visible()  # named
+    assert await subscriber(db, "quick@example.org") == ("pending", ["tobacco-control"])
 
 
 async def test_form_reports_every_problem_at_once(

@@ -95,7 +95,7 @@ async def test_an_alert_reaches_only_alert_accepting_active_subscribers_of_its_t
     assert "confirm" in (await unconfirmed.json())["error"]["fields"]
     wrong = await client.post(f"/api/v1/alerts/{alert_id}/send", json={"confirm": 5}, headers=h)
     assert wrong.status == 409
-    assert "goes to 1 people, not 5" in (await wrong.json())["error"]["message"]
+    assert "goes to 1 person, not 5" in (await wrong.json())["error"]["message"]
     assert await pool.fetchval("SELECT count(*) FROM deliveries") == 0
 
     sent = await client.post(f"/api/v1/alerts/{alert_id}/send", json={"confirm": 1}, headers=h)

@@ -55,6 +55,20 @@ ADMIN_ROUTES = [
     ("POST", "/console/editors/{editor_id}/disable"),
     ("POST", "/console/editors/{editor_id}/enable"),
     ("POST", "/console/editors/{editor_id}/reset-password"),
+    ("GET", "/console/subscribers/{subscriber_id}/choices"),
+    ("POST", "/console/subscribers/{subscriber_id}/choices"),
+    ("GET", "/console/export/subscribers"),
+    ("GET", "/console/imports"),
+    ("POST", "/console/imports"),
+    ("GET", "/console/imports/{import_id}"),
+    ("GET", "/console/imports/{import_id}/rejects"),
+    ("GET", "/console/webhooks"),
+    ("POST", "/console/webhooks"),
+    ("GET", "/console/webhooks/{endpoint_id}"),
+    ("POST", "/console/webhooks/{endpoint_id}/active"),
+    ("POST", "/console/webhooks/{endpoint_id}/remove"),
+    ("POST", "/console/webhooks/{endpoint_id}/resend-failed"),
+    ("POST", "/console/webhooks/{endpoint_id}/deliveries/{hook_delivery_id}/resend"),
 ]
 EDITOR_ROUTES = [
     ("GET", "/console/subscribers"),
@@ -76,7 +90,15 @@ async def _ids(pool: asyncpg.Pool) -> dict[str, object]:
         "INSERT INTO subscribers (email, email_key, status) "
         "VALUES ('zoe@example.org', 'zoe@example.org', 'active') RETURNING subscriber_id"
     )
+    endpoint_id = await pool.fetchval(
+        "INSERT INTO hook_endpoints (url, secret, event_types) "
+        "VALUES ('https://hooks.example.com/', 'whsec_0123456789abcdef', '{*}') "
+        "RETURNING endpoint_id"
+    )
     return {
+        "endpoint_id": endpoint_id,
+        "hook_delivery_id": 1,
+        "import_id": 1,
         "subscriber_id": subscriber,
         "source_id": source["source_id"],
         "slug": topic.slug,
@@ -96,6 +118,7 @@ async def _state(pool: asyncpg.Pool) -> list[object]:
         await pool.fetch("SELECT editor_id, role, disabled_at FROM editors ORDER BY 1"),
         await pool.fetch("SELECT count(*) FROM editor_password_tokens"),
         await pool.fetch("SELECT subscriber_id, status FROM subscribers ORDER BY 1"),
+        await pool.fetch("SELECT endpoint_id, active FROM hook_endpoints ORDER BY 1"),
     ]
 
 

@@ -332,3 +332,123 @@ async def test_times_are_shown_in_the_editors_zone(
     assert "27 Nov 2026 08:30" in page
     listing = await (await client.get("/console/subscribers")).text()
     assert "27 Nov 2026 08:30" in listing  # 23:30 UTC is 08:30 the next day in Tokyo
+
+
+async def test_an_admin_changes_topics_and_digests_on_request(
+    pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    from multidict import MultiDict
+
+    from tests.support.console import add_editor, console_app, newsroom, signed_in
+
+    data = await newsroom(pool, readers=1)
+    await add_editor(pool, role="admin")
+    client = await aiohttp_client(console_app(pool, tmp_path))
+    csrf = await signed_in(client)
+    subscriber = data["subscriber_ids"][0]
+    page = await client.get(f"/console/subscribers/{subscriber}/choices")
+    assert page.status == 200
+    only_vaccines = MultiDict([("csrf_token", csrf), ("topics", data["topics"][1])])
+    saved = await client.post(
+        f"/console/subscribers/{subscriber}/choices", data=only_vaccines, allow_redirects=False
+    )
+    assert saved.status == 303
+    assert saved.headers["Location"].endswith("?done=choices")
+    slugs = await pool.fetch(
+        "SELECT slug FROM subscriber_topics JOIN topics USING (topic_id) WHERE subscriber_id = $1",
+        subscriber,
+    )
+    assert [r["slug"] for r in slugs] == [data["topics"][1]]
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM subscriber_series WHERE subscriber_id = $1", subscriber
+        )
+        == 0
+    )  # no digest ticked: none
+    ledger = await pool.fetchrow(
+        "SELECT action, source FROM consent_events WHERE subscriber_id = $1 "
+        "ORDER BY consent_event_id DESC LIMIT 1",
+        subscriber,
+    )
+    assert ledger is not None
+    assert ledger["action"] == "preferences"
+    assert "ana@example.org" in ledger["source"]
+    none = await client.post(
+        f"/console/subscribers/{subscriber}/choices", data={"csrf_token": csrf}
+    )
+    assert none.status == 400
+    assert "at least one topic" in await none.text()
+
+
+async def test_an_admin_exports_the_list(
+    pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    from tests.support.console import add_editor, console_app, newsroom, signed_in
+
+    await newsroom(pool, readers=2)
+    await add_editor(pool, role="admin")
+    client = await aiohttp_client(console_app(pool, tmp_path))
+    await signed_in(client)
+    page = await (await client.get("/console/subscribers")).text()
+    assert 'action="/console/export/subscribers"' in page
+    csv_file = await client.get("/console/export/subscribers?format=csv&status=active")
+    assert csv_file.status == 200
+    assert csv_file.headers["Content-Disposition"].startswith('attachment; filename="subscribers-')
+    body = await csv_file.text()
+    assert "reader0@example.org" in body and "reader1@example.org" in body
+    lines = await (await client.get("/console/export/subscribers?format=jsonl")).text()
+    assert len([line for line in lines.splitlines() if line.strip()]) == 2
+    bad = await client.get("/console/export/subscribers?format=xml")
+    assert bad.status == 400
+
+
+async def test_an_admin_imports_a_file_dry_run_then_for_real_with_rejects(
+    pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from aiohttp import FormData
+
+    from tests.support.console import add_editor, console_app, signed_in, visible_text
+
+    await topics.create_topic(pool, name="Vaccines")
+    await add_editor(pool, role="admin")
+    client = await aiohttp_client(console_app(pool, tmp_path))
+    csrf = await signed_in(client)
+    assert (await client.get("/console/imports")).status == 200
+    csv = b"email,name,topics\nnew1@example.org,New One,vaccines\nnot-an-address,Bad,vaccines\n"
+
+    def form(dry_run: bool) -> FormData:
+        data = FormData()
+        data.add_field("csrf_token", csrf)
+        data.add_field("mode", "consented")
+        data.add_field("consent_text", "Yes, send me the newsletter.")
+        data.add_field("source", "old list")
+        if dry_run:
+            data.add_field("dry_run", "true")
+        data.add_field("file", csv, filename="list.csv", content_type="text/csv")
+        return data
+
+    async def run(dry_run: bool) -> str:
+        started = await client.post("/console/imports", data=form(dry_run), allow_redirects=False)
+        assert started.status == 303, await started.text()
+        where = started.headers["Location"]
+        for _ in range(50):
+            page = await (await client.get(where)).text()
+            if "status-running" not in page:
+                return where
+            await asyncio.sleep(0.2)
+        raise AssertionError("the import did not finish")
+
+    dry = await run(True)
+    assert await pool.fetchval("SELECT count(*) FROM subscribers") == 0  # a dry run
+    text = visible_text(await (await client.get(dry)).text())
+    assert "dry run" in text
+    real = await run(False)
+    assert await pool.fetchval("SELECT email FROM subscribers") == "new1@example.org"
+    rejects = await client.get(real + "/rejects")
+    assert rejects.status == 200
+    assert "not-an-address" in await rejects.text()
+    no_file = await client.post("/console/imports", data={"csrf_token": csrf, "mode": "consented"})
+    assert no_file.status == 400
+    assert "Choose the file" in await no_file.text()

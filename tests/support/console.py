@@ -125,3 +125,25 @@ async def newsroom(pool: asyncpg.Pool, *, readers: int = 3) -> dict[str, Any]:
         "subscriber_ids": subscriber_ids,
         "topics": [overdose.slug, vaccines.slug],
     }
+
+
+_TAGS = re.compile(r"<script\b.*?</script>|<style\b.*?</style>|<[^>]+>", re.S | re.I)
+_RAW = re.compile(
+    r"<built-in|<bound method|\bNone\b|object at 0x|<Record |Record\(|\{'|\[\]|\bundefined\b"
+)
+
+
+def visible_text(html: str) -> str:
+    """The page's text as a reader sees it: tags dropped, entities decoded."""
+    import html as html_module
+
+    return " ".join(html_module.unescape(_TAGS.sub(" ", html)).split())
+
+
+def assert_no_raw_values(html: str) -> None:
+    """No Python repr, None or method object leaked into the visible text."""
+    text = visible_text(html)
+    found = _RAW.search(text)
+    assert found is None, (
+        f"raw value {found.group(0)!r} in: …{text[max(0, found.start() - 80) : found.end() + 80]}…"
+    )

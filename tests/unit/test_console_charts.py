@@ -30,3 +30,24 @@ def test_bars_only_for_days_with_sends_and_empty_is_said() -> None:
     assert all(0 <= b[1] <= HEIGHT for b in chart.bars)
     assert bar_chart(DAYS, [0] * 5).empty
     assert line_chart(DAYS, []).empty
+
+
+def test_count_axes_read_as_distinct_whole_numbers() -> None:
+    # One signup in the window gave an axis reading "1, 1, 0, 0, 0".
+    for values, expected in (
+        ([0, 1, 0, 0, 0], ["0", "1"]),
+        ([0, 2, 1, 0, 0], ["0", "1", "2"]),
+        ([3, 0, 0, 0, 0], ["0", "1", "2", "3", "4", "5"]),
+        ([0, 17, 0, 0, 0], ["0", "5", "10", "15", "20"]),
+    ):
+        ticks = [label for _, label in bar_chart(DAYS, values).y_ticks]
+        assert ticks == expected, values
+        line = line_chart(DAYS, [("signups", [float(v) for v in values])])
+        assert [label for _, label in line.y_ticks] == expected
+
+
+def test_small_percent_axes_keep_their_labels_apart() -> None:
+    chart = line_chart(DAYS, [("rate", [0.001, 0.004, None, 0.002, 0.0])], percent=True)
+    labels = [label for _, label in chart.y_ticks]
+    assert len(set(labels)) == len(labels), labels
+    assert labels[-1] == "0.5%"

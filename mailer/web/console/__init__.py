@@ -42,10 +42,16 @@ from mailer.web.console import (
     digest_actions,
     digests,
     editors,
+    exports,
+    feedback,
     feeds,
+    hooks,
+    imports,
     items,
+    notices,
     sending,
     series,
+    subscriber_choices,
     subscribers,
     topics,
     when,
@@ -93,6 +99,12 @@ def add_routes(app: web.Application) -> None:
     sending.add_routes(console)
     # Subscribers (data requests admin-only), and the admin pages.
     subscribers.add_routes(r)
+    subscriber_choices.add_routes(r)
+    exports.add_routes(r)
+    imports.add_routes(console)
+    feedback.add_routes(r)
+    notices.add_routes(r)
+    hooks.add_routes(r)
     feeds.add_routes(r)
     topics.add_routes(r)
     series.add_routes(r)

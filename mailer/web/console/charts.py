@@ -43,12 +43,33 @@ def nice_ceiling(value: float) -> float:
     return float(10 * power)
 
 
-def _frame(days: list[date], top: float, fmt: str) -> Chart:
+def _divisions(top: float, whole: bool) -> int:
+    """How many steps the y axis has: 4 where they are round; for counts, steps of whole
+    numbers (an axis of 0 to 1 has one step, not "0, 0, 1, 1, 1")."""
+    if not whole:
+        return 4
+    for steps in (4, 5, 2):
+        if top >= steps and (top / steps).is_integer():
+            return steps
+    return 1
+
+
+def _labels(values: list[float], percent: bool) -> list[str]:
+    """As few decimals as keep every label distinct (0.5 %, 1 %, ... not 0 %, 1 %, 1 %)."""
+    for decimals in range(4):
+        labels = [f"{v:.{decimals}%}" if percent else f"{v:,.{decimals}f}" for v in values]
+        if len(set(labels)) == len(labels):
+            return labels
+    return labels
+
+
+def _frame(days: list[date], top: float, *, percent: bool) -> Chart:
     chart = Chart()
     plot_h = HEIGHT - TOP - BOTTOM
-    for i in range(5):
-        value = top * i / 4
-        chart.y_ticks.append((TOP + plot_h - plot_h * i / 4, fmt.format(value)))
+    steps = _divisions(top, whole=not percent)
+    values = [top * i / steps for i in range(steps + 1)]
+    for i, label in enumerate(_labels(values, percent)):
+        chart.y_ticks.append((TOP + plot_h - plot_h * i / steps, label))
     step = max(1, len(days) // 6)
     for i in range(0, len(days), step):
         chart.x_ticks.append((_x(i, len(days)), f"{days[i]:%d %b}"))
@@ -71,7 +92,7 @@ def line_chart(
     """One line per series over the days; None is a gap (no data that day)."""
     values = [v for _, vs in series for v in vs if v is not None]
     top = nice_ceiling(max(values, default=0.0))
-    chart = _frame(days, top, "{:.0%}" if percent else "{:,.0f}")
+    chart = _frame(days, top, percent=percent)
     chart.empty = not values
     for n, (label, points) in enumerate(series):
         parts: list[str] = []
@@ -90,7 +111,7 @@ def line_chart(
 
 def bar_chart(days: list[date], values: list[int]) -> Chart:
     top = nice_ceiling(max(values, default=0))
-    chart = _frame(days, top, "{:,.0f}")
+    chart = _frame(days, top, percent=False)
     chart.empty = not any(values)
     slot = (WIDTH - LEFT - RIGHT) / max(len(days), 1)
     for i, v in enumerate(values):

@@ -30,6 +30,7 @@ def add_routes(r: web.UrlDispatcher) -> None:
     r.add_post("/digests/{mailing_id}/schedule", schedule)
     r.add_post("/digests/{mailing_id}/send-now", send_now)
     r.add_post("/digests/{mailing_id}/cancel", cancel)
+    r.add_post("/digests/{mailing_id}/restore", restore)
 
 
 def _language(request: web.Request) -> str | None:
@@ -131,6 +132,16 @@ async def cancel(request: web.Request) -> web.StreamResponse:
     mailing_id = path_id(request, "mailing_id")
     await mailings.cancel(request.app[keys.pool_key], mailing_id)
     raise web.HTTPSeeOther(f"/console/digests/{mailing_id}?cancelled=1")
+
+
+async def restore(request: web.Request) -> web.StreamResponse:
+    """Undo a cancel (only while nothing was sent): the digest is a draft again."""
+    mailing_id = path_id(request, "mailing_id")
+    try:
+        await mailings.restore_draft(request.app[keys.pool_key], mailing_id)
+    except Conflict as exc:
+        return await _refused(request, exc, "restore")
+    raise web.HTTPSeeOther(f"/console/digests/{mailing_id}?restored=1")
 
 
 async def _refused(

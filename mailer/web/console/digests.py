@@ -31,6 +31,8 @@ ERROR_LABELS = {
     "addresses": "Test addresses",
     "test_send": "Test send",
     "send_now": "Send now",
+    "grouping": "Readers see the items",
+    "restore": "Restore",
 }
 
 
@@ -108,7 +110,8 @@ async def composer_page(
         "saved": "Saved.",
         "tested": "Test mail queued: it arrives in a minute.",
         "scheduled": "Scheduled.",
-        "cancelled": "Cancelled: it will not be sent.",
+        "cancelled": "Cancelled: it will not be sent. Restore it below if that was a mistake.",
+        "restored": "Restored as a draft: schedule it again or send it when ready.",
     }
     return render(
         request,
@@ -184,6 +187,7 @@ async def composer_save(request: web.Request) -> web.StreamResponse:
             intro_md=intro,
             item_ids=order,
             texts=texts,
+            grouping=str(form["grouping"]) if "grouping" in form else None,
         )
     except InvalidInput as exc:
         values = {"subject": subject, "intro_md": intro, "item_order": order, "typed_texts": texts}

@@ -27,17 +27,24 @@ NAV = (
     NavEntry("Dashboard", "/console/"),
     NavEntry("Items", "/console/items"),
     NavEntry("Digests", "/console/digests"),
+    NavEntry("Alerts", "/console/alerts"),  # and corrections
     NavEntry("Subscribers", "/console/subscribers"),  # data requests in it: admins only
+    NavEntry("Suppressions", "/console/suppressions"),  # and the bounce reports
     NavEntry("Feeds", "/console/feeds", admin_only=True),
     NavEntry("Topics", "/console/topics", admin_only=True),
     NavEntry("Series", "/console/series", admin_only=True),
     NavEntry("API keys", "/console/api-keys", admin_only=True),
+    NavEntry("Webhooks", "/console/webhooks", admin_only=True),
     NavEntry("Editors", "/console/editors", admin_only=True),
 )
 
 
 # Pages under another section of the menu than their path says.
-_SECTION_OF = {"/console/mailings": "/console/digests"}
+_SECTION_OF = {
+    "/console/mailings": "/console/digests",
+    "/console/bounce-reports": "/console/suppressions",
+    "/console/corrections": "/console/alerts",
+}
 
 
 def _section(path: str) -> str:

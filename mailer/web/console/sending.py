@@ -17,6 +17,7 @@ from mailer.models import MailingStatus
 from mailer.web import keys
 from mailer.web.api import path_id
 from mailer.web.console.page import render
+from mailer.web.console.schedule_form import editor_zone
 
 FINAL = (MailingStatus.SENT, MailingStatus.CANCELLED)
 STREAM_SECONDS = 300.0  # a stream ends after this; EventSource reconnects by itself
@@ -47,6 +48,10 @@ def view(p: Progress) -> dict[str, Any]:
     # Nothing fanned out yet (scheduled) is 0 %; a send with nobody to mail is over: 100 %.
     data["percent"] = round(100 * p.done / p.total, 1) if p.total else (100.0 if final else 0.0)
     data["final"] = final
+    # Every mail is over but the tick that marks the mailing sent has not run yet: it is
+    # finishing, and there is nothing left to pause or cancel.
+    if p.status == MailingStatus.SENDING and p.total and p.done == p.total:
+        data["status"] = "finishing"
     return data
 
 
@@ -63,6 +68,7 @@ async def sending_page(request: web.Request) -> web.StreamResponse:
         mailing=mailing,
         p=view(current),
         initial=json.dumps(view(current)),
+        zone=editor_zone(request),
     )
 
 

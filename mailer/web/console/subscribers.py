@@ -101,7 +101,7 @@ async def subscriber_page(request: web.Request) -> web.StreamResponse:
         now=datetime.now(UTC),
         ledger_limit=subscriber_views.LEDGER_LIMIT,
         delivery_limit=subscriber_views.DELIVERY_LIMIT,
-        done=done if done in ("unsubscribed", "unchanged") else "",
+        done=done if done in ("unsubscribed", "unchanged", "choices", "choices-unchanged") else "",
     )
 
 
