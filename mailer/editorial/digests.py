@@ -3,7 +3,6 @@ each recipient getting only the items of their topics that they never received."
 
 from __future__ import annotations
 
-import binascii
 import json
 import logging
 import secrets
@@ -20,14 +19,13 @@ from mailer.config import Settings
 from mailer.content.sanitise import sanitise_html
 from mailer.db import Connection, load_queries
 from mailer.delivery import mailings, queue
-from mailer.delivery.render import MessageCompiler, TemplateProblem
 from mailer.editorial import digest_languages as by_language
+from mailer.editorial.render_parts import render_parts
 from mailer.editorial.series import next_occurrence
 from mailer.errors import Conflict, InvalidInput, NotFound
 from mailer.events import record_event
-from mailer.i18n import DEFAULT, language_of, translations
+from mailer.i18n import language_of
 from mailer.numbers import whole_number
-from mailer.resources import templates_dir
 
 Q = load_queries("editorial/digests")
 SQ = load_queries("editorial/series")
@@ -386,47 +384,6 @@ async def preview(
         "text": text,
         "items": len(item_ids) if item_ids is not None else content["item_count"],
     }
-
-
-def render_parts(
-    settings: Settings,
-    content: dict[str, Any],
-    *,
-    item_ids: frozenset[int] | None = None,
-    name: str | None = None,
-    kind: str = "digest",
-    language: str = DEFAULT,
-) -> tuple[str, str]:
-    """(HTML, text) of a digest (or another kind of mailing) as a page shows it: no
-    personal links in it."""
-    compiler = MessageCompiler([settings.data_dir / "templates", templates_dir()], language)
-    catalog = translations(compiler.language)
-    org = {
-        "name": settings.organisation,
-        "postal_address": settings.postal_address,
-        "base_url": settings.base_url,
-    }
-    context = {**content, "org": org, "base_url": settings.base_url}
-    try:
-        compiled = compiler.compile(
-            kind, context, sender=settings.from_address, list_id=None, bulk=True
-        )
-    except TemplateProblem as problem:
-        raise Conflict(f"the {kind} template is broken: {problem}") from problem
-    values = dict.fromkeys(compiled.slots, f"{settings.base_url}/subscribe") | {
-        "greeting": catalog.gettext("Hello %(name)s,") % {"name": name}
-        if name
-        else catalog.gettext("Hello,"),
-        "reason": catalog.gettext(
-            "You receive this because you subscribed to %(organisation)s news at %(site)s."
-        )
-        % {"organisation": settings.organisation, "site": settings.base_url},
-        "preferences_url": f"{settings.base_url}/subscribe",
-        "unsubscribe_url": f"{settings.base_url}/subscribe",
-    }
-    html = compiled.html.encode(values, item_ids) if compiled.html else b""
-    text = compiled.text.encode(values, item_ids)
-    return binascii.a2b_qp(html).decode(), binascii.a2b_qp(text).decode()
 
 
 async def get_digest(pool: asyncpg.Pool, mailing_id: int) -> asyncpg.Record | None:

@@ -14,7 +14,7 @@ import asyncpg
 from mailer.config import Settings
 from mailer.db import Connection, load_queries
 from mailer.delivery import mailings, queue
-from mailer.editorial.digests import render_parts
+from mailer.editorial.render_parts import render_parts
 from mailer.errors import Conflict, InvalidInput
 from mailer.events import record_event
 from mailer.numbers import people

@@ -10,7 +10,7 @@ import asyncpg
 from aiohttp import web
 
 from mailer.editorial import archive
-from mailer.editorial.digests import render_parts
+from mailer.editorial.render_parts import render_parts
 from mailer.errors import NotFound
 from mailer.web import keys
 from mailer.web.middleware import MAIL_PREVIEW_CSP

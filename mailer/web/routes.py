@@ -15,6 +15,7 @@ from mailer.web import (
     api_subscribers,
     archive,
     bounce_webhooks,
+    confirm_pages,
     console,
     health,
     new_link,
@@ -59,9 +60,9 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     app.router.add_get("/subscribe/thanks", public.subscribe_thanks)
     app.router.add_get("/new-link", new_link.new_link_page)
     app.router.add_post("/new-link", new_link.new_link_post)
-    app.router.add_get("/confirm/{token}", public.confirm_page)
-    app.router.add_post("/confirm/{token}", public.confirm_post)
-    app.router.add_post("/confirm/{token}/resend", public.confirm_resend)
+    app.router.add_get("/confirm/{token}", confirm_pages.confirm_page)
+    app.router.add_post("/confirm/{token}", confirm_pages.confirm_post)
+    app.router.add_post("/confirm/{token}/resend", confirm_pages.confirm_resend)
     app.router.add_get("/preferences/{token}", preferences.preferences_page)
     app.router.add_post("/preferences/{token}", preferences.preferences_save)
     app.router.add_post("/preferences/{token}/unsubscribe", preferences.preferences_unsubscribe)
