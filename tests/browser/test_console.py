@@ -93,7 +93,7 @@ async def test_compose_schedule_and_watch_a_digest_go_out(
     assert sorted(after_drag) == sorted(first)
 
     # Subject and intro, with the live preview (hostile HTML in the intro stays text).
-    await page.get_by_label("Subject").fill("Weekly: naloxone and measles")
+    await page.get_by_label("Subject", exact=True).fill("Weekly: naloxone and measles")
     await page.get_by_label("Introduction (Markdown)").fill(f"**Hello readers** {XSS}")
     preview = page.locator("#intro-preview")
     await expect(preview.locator("strong")).to_have_text("Hello readers")

@@ -22,7 +22,7 @@ Client = TestClient[web.Request, web.Application]
 async def api(pool: asyncpg.Pool, tmp_path: Path, aiohttp_client: ClientFactory) -> Client:
     await create_topic(pool, name="Overdose Prevention")
     async with pool.acquire() as conn:
-        _, key = await create_api_key(conn, "Ana Editor")
+        _, key = await create_api_key(conn, "Ana Admin", role="admin")
     client = await aiohttp_client(create_app(engine_settings(tmp_path), pool))
     client.session.headers["Authorization"] = f"Bearer {key}"
     return client

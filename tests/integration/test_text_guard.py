@@ -140,7 +140,7 @@ async def signed_in_client(
     await create_topic(pool, name="Overdose Prevention")
     await add_editor(pool, role="admin")
     async with pool.acquire() as conn:
-        _, key = await create_api_key(conn, "Ana Editor")
+        _, key = await create_api_key(conn, "Ana Admin", role="admin")
     client = await aiohttp_client(console_app(pool, tmp_path))
     await signed_in(client)
     return client, key

@@ -44,7 +44,9 @@ async def test_topics_api(pool: asyncpg.Pool, aiohttp_client: ClientFactory) -> 
     boolean_position = await client.post(
         "/api/v1/topics", json={"name": "x", "position": True}, headers=headers
     )
-    assert (await boolean_position.json())["error"]["fields"] == {"position": "must be an integer"}
+    assert (await boolean_position.json())["error"]["fields"] == {
+        "position": "must be an integer from -100000 to 100000"
+    }
     numbers_for_slugs = await client.post(
         "/api/v1/feeds", json={"url": "https://x.example.org/f", "topics": [1]}, headers=headers
     )
