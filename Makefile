@@ -54,7 +54,7 @@ axe-deps:
 
 ## test: every check and the whole test suite, against a real PostgreSQL and SMTP
 test: lint browser-deps axe-deps deploy-deps pgbouncer-deps mail-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile
 
 ## screenshots: walk the README's first-run path in Chromium and copy its pictures over docs/screenshots/
 screenshots: $(STAMP) browser-deps

@@ -4,6 +4,7 @@ sessions (revoked on sign-out and when an account is disabled), sign-in rate lim
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -40,8 +41,18 @@ SLOWDOWN_STEP_SECONDS = 0.5
 SLOWDOWN_MAX_SECONDS = 5.0
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory parameters
-# Verified against when the account is unknown, so both answers take the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the account is unknown, so both answers take the same time.
+    Made on first use (hashing at import cost every CLI command ~50 ms of argon2); the web
+    app makes it at start (prepare_sign_in), so no first request answers slower."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+async def prepare_sign_in() -> None:
+    await asyncio.to_thread(_dummy_hash)
 
 
 class Role(StrEnum):
@@ -259,7 +270,7 @@ async def authenticate(pool: asyncpg.Pool, *, email: str, password: str, ip: str
     row = await pool.fetchrow(Q["get_editor_by_email"], key)
     stored = row["password_hash"] if row is not None and row["password_hash"] else None
     candidate = password[:MAX_PASSWORD]
-    matches = await asyncio.to_thread(_verify, stored or _DUMMY_HASH, candidate)
+    matches = await asyncio.to_thread(_verify, stored or _dummy_hash(), candidate)
     ok = matches and stored is not None and row is not None and row["disabled_at"] is None
     await pool.execute(Q["record_attempt"], ip, key, ok)
     if not ok or row is None:

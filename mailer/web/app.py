@@ -8,6 +8,7 @@ import asyncpg
 import jinja2
 from aiohttp import web
 
+from mailer.accounts.editors import prepare_sign_in
 from mailer.audience.signup_batch import SignupWriter
 from mailer.config import Settings
 from mailer.delivery.wakeup import DeliveryWaker
@@ -85,6 +86,7 @@ def create_app(
     app[keys.signups_key] = signups = SignupWriter(
         pool, confirm_ttl_seconds=settings.confirm_ttl_seconds, waker=waker
     )
+    app.on_startup.append(lambda _: prepare_sign_in())
     app.on_cleanup.append(lambda _: _close_signups(signups, waker))
     add_routes(app, settings, full=full)
     return app

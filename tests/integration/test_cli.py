@@ -201,7 +201,7 @@ def test_a_worker_says_at_start_that_the_smtp_relay_does_not_answer(
         output = service.wait_for(f"the SMTP relay at 127.0.0.1:{relay} does not take")
         assert "check MAILER_SMTP_URL" in output
         assert "relaypassw0rd" not in output
-        assert http_get(service.base_url + "/healthz")[0] == 200  # it keeps running
+        assert service.health_status() == 200  # it keeps running
     finally:
         assert service.stop() == 0
 

@@ -99,6 +99,17 @@ class Service:
             time.sleep(0.05)
         return output
 
+    def health_status(self, timeout: float = 30) -> int:
+        """/healthz's status once the port listens (a worker checks its relay first)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return http_get(self.base_url + "/healthz", timeout=1)[0]
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise
+            time.sleep(0.1)
+
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
