@@ -384,6 +384,8 @@ class MessageCompiler:
             self.text_env.get_template(name)
         except jinja2.TemplateNotFound:
             return False
+        except jinja2.TemplateError:
+            return True  # there but broken: rendering it says where
         return True
 
     @staticmethod
