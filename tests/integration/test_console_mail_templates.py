@@ -291,8 +291,10 @@ async def test_a_digest_goes_out_with_the_edited_template(
     for mail in smtp_sink.received:
         message = mail.message
         assert message["Subject"] == "[Edited] This week"
-        assert "EDITED-TEXT" in message.get_body(("plain",)).get_content()
-        assert "EDITED-HTML" in message.get_body(("html",)).get_content()
+        plain, html = message.get_body(("plain",)), message.get_body(("html",))
+        assert plain is not None and html is not None
+        assert "EDITED-TEXT" in plain.get_content()
+        assert "EDITED-HTML" in html.get_content()
 
 
 async def test_a_saved_version_that_fails_at_send_time_falls_back_and_says_so(

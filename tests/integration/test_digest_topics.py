@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 import asyncpg
@@ -16,6 +17,12 @@ from tests.support.newsroom import add_item, add_reader, make_series, make_topic
 from tests.support.smtp_sink import SmtpSink
 
 BOTH = "Naloxone training for school drivers"  # Overdose Prevention and Road Safety
+
+
+def _part(message: EmailMessage, kind: str) -> str:
+    part = message.get_body((kind,))
+    assert part is not None
+    return str(part.get_content())
 
 
 def _sections(text: str) -> dict[str, list[str]]:
@@ -64,8 +71,8 @@ async def test_an_item_of_two_topics_stands_under_a_chosen_heading_once(
             )
         )
     mails = {m.rcpt_tos[0]: m.message for m in smtp_sink.received}
-    text = {k: str(m.get_body(("plain",)).get_content()) for k, m in mails.items()}
-    html = {k: str(m.get_body(("html",)).get_content()) for k, m in mails.items()}
+    text = {k: _part(m, "plain") for k, m in mails.items()}
+    html = {k: _part(m, "html") for k, m in mails.items()}
 
     # Road safety only: the shared item under its heading, no overdose heading at all.
     assert _sections(text["road@example.org"]) == {
