@@ -76,22 +76,25 @@ def _template_name(filename: str) -> str | None:
 SAVED = "saved:"  # the file name jinja gives a template saved in the console
 
 
-class SavedLoader(jinja2.BaseLoader):
-    """Templates saved in the console (name -> source). The mapping is replaced in place
-    when newer versions are loaded; jinja's up-to-date check then reloads a changed one,
-    and a removed one falls through to the files."""
+class SavedFirst(jinja2.BaseLoader):
+    """Templates saved in the console (name -> source), else the files. The mapping is
+    replaced in place when newer versions are loaded, and jinja's up-to-date check sees
+    it both ways: a changed or removed version reloads, and so does a file template once a
+    version of it is saved (a plain ChoiceLoader would keep the cached file)."""
 
-    def __init__(self, mapping: Mapping[str, str]) -> None:
-        self.mapping = mapping
+    def __init__(self, saved: Mapping[str, str], files: jinja2.BaseLoader) -> None:
+        self.saved = saved
+        self.files = files
 
     def get_source(
         self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str, Callable[[], bool]]:
-        source = self.mapping.get(template)
-        if source is None:
-            raise jinja2.TemplateNotFound(template)
-        mapping = self.mapping
-        return source, f"{SAVED}{template}", lambda: mapping.get(template) == source
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        saved = self.saved
+        source = saved.get(template)
+        if source is not None:
+            return source, f"{SAVED}{template}", lambda: saved.get(template) == source
+        text, filename, uptodate = self.files.get_source(environment, template)
+        return text, filename, lambda: template not in saved and (uptodate is None or uptodate())
 
 
 # ---------------------------------------------------------------- template helpers
@@ -181,9 +184,7 @@ def mail_environments(
 ) -> tuple[jinja2.Environment, jinja2.Environment]:
     """(html, text) jinja environments: templates saved in the console first (`saved`,
     shared and updated in place), then the template folders, first folder wins."""
-    loader = jinja2.ChoiceLoader(
-        [SavedLoader(saved if saved is not None else {}), _files(template_dirs)]
-    )
+    loader = SavedFirst(saved if saved is not None else {}, _files(template_dirs))
     html_env = jinja2.Environment(
         loader=loader,
         autoescape=True,

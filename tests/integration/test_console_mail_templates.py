@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from mailer.delivery import compose
 from mailer.delivery.compose import Composer
 from mailer.delivery.template_versions import in_force
 from mailer.editorial import digests
@@ -178,21 +179,24 @@ def _welcome(locale: str | None = None) -> ClaimedDelivery:
     )  # fmt: skip
 
 
-async def _welcome_subject(pool: asyncpg.Pool, settings: object) -> str:
-    composer = Composer(pool, settings)  # type: ignore[arg-type]
+async def _welcome_subject(composer: Composer) -> str:
     outgoing = await composer.compose(_welcome())
     head = outgoing.data.split(b"\r\n\r\n", 1)[0].decode()
     return next(line for line in head.splitlines() if line.startswith("Subject:"))
 
 
 async def test_the_console_version_comes_before_the_data_dir_file(
-    pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path
-) -> None:
+    pool: asyncpg.Pool, aiohttp_client: ClientFactory, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     data_dir = tmp_path / "templates" / "email" / "welcome"
     data_dir.mkdir(parents=True)
     (data_dir / "subject.txt").write_text("From the data dir\n", encoding="utf-8")
-    settings = engine_settings(tmp_path)
-    assert await _welcome_subject(pool, settings) == "Subject: From the data dir"
+    # One long-lived composer, as in a worker; its 30 s reuse of a transactional kind's
+    # compiled message is cut to nothing, so each mail reads the versions in force.
+    monkeypatch.setattr(compose, "KIND_TTL_SECONDS", -1.0)
+    composer = Composer(pool, engine_settings(tmp_path))
+    assert await _welcome_subject(composer) == "Subject: From the data dir"
 
     client = await _admin(pool, aiohttp_client, tmp_path)
     csrf = await signed_in(client, ADMIN)
@@ -207,13 +211,13 @@ async def test_the_console_version_comes_before_the_data_dir_file(
         allow_redirects=False,
     )
     assert saved.status == 303
-    assert await _welcome_subject(pool, settings) == "Subject: From the console"
+    assert await _welcome_subject(composer) == "Subject: From the console"
 
     back = await client.post(
         "/console/templates/welcome/default", data={"csrf_token": csrf}, allow_redirects=False
     )
     assert back.status == 303
-    assert await _welcome_subject(pool, settings) == "Subject: From the data dir"
+    assert await _welcome_subject(composer) == "Subject: From the data dir"
 
 
 async def test_live_preview_as_a_subscriber(
@@ -308,9 +312,8 @@ async def test_a_saved_version_that_fails_at_send_time_falls_back_and_says_so(
         "editor_email) VALUES ('welcome', '{{ missing.value }}', 'x', 'y', 'saved', 'x@y') "
         "RETURNING version_id"
     )
-    settings = engine_settings(tmp_path)
     with caplog.at_level(logging.ERROR, logger="mailer.delivery.compose"):
-        subject = await _welcome_subject(pool, settings)
+        subject = await _welcome_subject(Composer(pool, engine_settings(tmp_path)))
     assert subject.startswith("Subject: Welcome to")  # the files' template: the mail goes out
     assert f"welcome template saved in the console (version {version_id})" in caplog.text
     assert "subject.txt, line 1" in caplog.text
