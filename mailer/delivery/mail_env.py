@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 # Private-use characters never appear in real content, survive jinja and css-inline, and
 # mark where a recipient's values (slots) and conditional blocks (items) go.
 OPEN, CLOSE = "\ue000", "\ue001"
+SAVED = "saved:"  # the file name jinja gives a template saved in the console
 
 
 class TemplateProblem(Exception):
@@ -71,9 +73,6 @@ def _template_name(filename: str) -> str | None:
     if marker >= 0 and filename.endswith((".html", ".txt")):
         return filename[marker + 1 :]
     return None
-
-
-SAVED = "saved:"  # the file name jinja gives a template saved in the console
 
 
 class SavedFirst(jinja2.BaseLoader):
@@ -183,18 +182,20 @@ def mail_environments(
     template_dirs: list[Path], saved: MutableMapping[str, str] | None = None
 ) -> tuple[jinja2.Environment, jinja2.Environment]:
     """(html, text) jinja environments: templates saved in the console first (`saved`,
-    shared and updated in place), then the template folders, first folder wins."""
+    shared and updated in place), then the template folders, first folder wins. Sandboxed:
+    admins write templates in the console, and a template must not reach Python's insides
+    ({{ ''.__class__ }} is refused) nor change the values it is given."""
     loader = SavedFirst(saved if saved is not None else {}, _files(template_dirs))
-    html_env = jinja2.Environment(
+    html_env = ImmutableSandboxedEnvironment(
         loader=loader,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    text_env = jinja2.Environment(
+    text_env = ImmutableSandboxedEnvironment(
         loader=loader,
-        autoescape=False,  # noqa: S701 -- plain text, never shown as HTML
+        autoescape=False,  # plain text, never shown as HTML
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

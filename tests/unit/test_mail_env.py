@@ -65,3 +65,12 @@ def test_a_problem_in_the_layout_names_the_layout() -> None:
     with pytest.raises(TemplateProblem) as raised:
         _subject(compiler)
     assert (raised.value.template, raised.value.line) == ("email/_layout/base.html", 2)
+
+
+def test_a_template_cannot_reach_pythons_insides() -> None:
+    """Admins write templates in the console: the environment is sandboxed."""
+    sneaky = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
+    compiler = MessageCompiler(TEMPLATES, saved={"email/welcome/subject.txt": sneaky})
+    with pytest.raises(TemplateProblem, match="unsafe") as raised:
+        _subject(compiler)
+    assert raised.value.line == 1
