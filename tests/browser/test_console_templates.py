@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.browser.support import DESKTOP, RunningService
+from tests.browser.support import DESKTOP, RunningService, save_screenshots
 from tests.browser.test_accessibility import AXE, RAW, axe_problems
 from tests.browser.test_console import sign_in
 from tests.support.console import add_editor, newsroom
@@ -74,5 +74,8 @@ async def test_an_admin_edits_the_welcome_mail_with_a_live_preview(
         assert await axe_problems(page) == []
         text = await page.inner_text("body")
         assert RAW.search(text) is None, RAW.search(text)
+        # The frame shows the version in force, as everyone's copy.
+        await expect(frame.locator("body")).to_contain_text("subscription to", timeout=10_000)
+        await save_screenshots(page, "console-mail-template")
     finally:
         await context.close()
