@@ -52,6 +52,7 @@ class ClaimedDelivery:
     key_version: int | None
     plain_text_only: bool
     locale: str | None = None  # the subscriber's language tag: the mail is written in it
+    topic_ids: list[int] | None = None  # a digest reader's topics at fan-out (its headings)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -13,6 +14,7 @@ import asyncpg
 
 from mailer.config import Settings
 from mailer.db import load_queries
+from mailer.delivery import template_versions
 from mailer.delivery.headers import (
     LIST_KINDS,
     UNSUBSCRIBE_LOCAL,
@@ -27,12 +29,16 @@ from mailer.resources import templates_dir
 from mailer.tokens import Purpose, Signer
 
 MQ = load_queries("delivery/mailings")
+log = logging.getLogger(__name__)
 
 # Computes extra slot values for one kind of transactional mail (e.g. a confirmation link
 # derived from the payload with the secret key, so that no usable token sits in the queue).
 SlotProvider = Callable[[ClaimedDelivery], Mapping[str, str]]
 
 _CACHE_SIZE = 32
+# A transactional kind (confirm, welcome) is compiled again after this long, so that a
+# template saved in the console is in use within it; a mailing is compiled once.
+KIND_TTL_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +93,18 @@ class Composer:
         self.pool = pool
         self.settings = settings
         dirs = template_dirs or [settings.data_dir / "templates", templates_dir()]
-        self.compiler = MessageCompiler(dirs)
+        # Versions saved in the console, reloaded into this mapping per compile.
+        self.saved: dict[str, str] = {}
+        self.compiler = MessageCompiler(dirs, saved=self.saved)
         self.signer = Signer(settings.signing_keys)
         self.slot_providers = dict(slot_providers or {})
         self.dkim = dkim
         self.from_domain = settings.from_address.rpartition("@")[2].rstrip(">").strip()
-        # (mailing id or kind, language): compiled once per mailing and language.
-        self._cache: OrderedDict[tuple[str, int | str, str], CompiledMessage | TemplateProblem] = (
-            OrderedDict()
-        )
+        # (mailing id or kind, language): compiled once per mailing and language, with
+        # when (a kind's entry expires, see KIND_TTL_SECONDS).
+        self._cache: OrderedDict[
+            tuple[str, int | str, str], tuple[CompiledMessage | TemplateProblem, float]
+        ] = OrderedDict()
         self._date_second = -1
         self._date = ""
 
@@ -125,12 +134,15 @@ class Composer:
             if delivery.mailing_id is not None
             else ("kind", delivery.kind, language)
         )
-        found = self._cache.get(key)
-        if found is None:
+        cached = self._cache.get(key)
+        now = time.monotonic()
+        if cached is None or (key[0] == "kind" and now - cached[1] > KIND_TTL_SECONDS):
             found = await self._compile(delivery)
-            self._cache[key] = found
+            self._cache[key] = (found, now)
             if len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
+        else:
+            found = cached[0]
         if isinstance(found, TemplateProblem):
             raise found
         return found
@@ -139,6 +151,7 @@ class Composer:
         self, delivery: ClaimedDelivery, preview_of: int | None = None
     ) -> CompiledMessage | TemplateProblem:
         language = language_of(delivery.locale)
+        saved = await template_versions.in_force(self.pool)
         context: dict[str, Any] = {
             "org": self.org(),
             "base_url": self.settings.base_url,
@@ -159,17 +172,44 @@ class Composer:
             if preview_of is not None:
                 context["subject"] = f"[Test] {context['subject']}"
             list_id = mailing["list_id"]
-        try:
-            return self.compile_kind(
-                delivery.kind,
-                context,
-                list_id=list_id,
-                mailing_id=mailing_id,
-                bulk=bulk,
-                language=language,
-            )
-        except TemplateProblem as problem:
-            return problem  # remembered, so a broken template is not recompiled per row
+        kind = delivery.kind
+
+        def attempt(sources: Mapping[str, str]) -> CompiledMessage | TemplateProblem:
+            # No await between loading the versions into the compiler and compiling.
+            self.use_saved(sources)
+            try:
+                return self.compile_kind(
+                    kind, context, list_id=list_id, mailing_id=mailing_id, bulk=bulk,
+                    language=language,
+                )  # fmt: skip
+            except TemplateProblem as problem:
+                return problem  # remembered, so a broken template is not recompiled per row
+
+        compiled = attempt(saved.sources)
+        version = saved.versions.get(kind)
+        if isinstance(compiled, CompiledMessage) or version is None:
+            return compiled
+        # The console's version does not compile with this mailing: the mail goes out with
+        # the files' template rather than not at all, and the version is marked for editors.
+        failure, compiled = compiled, attempt(saved.without(kind))
+        log.error(
+            "the %s template saved in the console (version %d) does not compile for %s: %s; %s",
+            kind,
+            version,
+            f"mailing {mailing_id}" if mailing_id is not None else "this mail",
+            failure,
+            "the template from the files was used instead"
+            if isinstance(compiled, CompiledMessage)
+            else "the files' template does not compile either",
+        )
+        await template_versions.mark_failed(self.pool, version, str(failure))
+        return compiled
+
+    def use_saved(self, sources: Mapping[str, str]) -> None:
+        """Put these saved versions ahead of the files for the next compile."""
+        if sources != self.saved:
+            self.saved.clear()
+            self.saved.update(sources)
 
     def compile_kind(
         self,
@@ -275,6 +315,9 @@ class Composer:
                 date=self._now(),
                 values=values,
                 item_ids=frozenset(delivery.item_ids) if delivery.item_ids is not None else None,
+                topic_ids=(
+                    frozenset(delivery.topic_ids) if delivery.topic_ids is not None else None
+                ),
                 unsubscribe_url=values["unsubscribe_url"] if has_list else None,
                 unsubscribe_mailto=self.signer.bounce_address(
                     UNSUBSCRIBE_LOCAL, self.settings.bounce_domain, delivery.delivery_id

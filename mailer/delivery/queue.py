@@ -48,6 +48,7 @@ def _claimed(row: asyncpg.Record) -> ClaimedDelivery:
         recipient=row["recipient"],
         payload=json.loads(payload) if isinstance(payload, str) else payload,
         item_ids=row["item_ids"],
+        topic_ids=row["topic_ids"],
         attempts=row["attempts"],
         created_at=row["created_at"],
         name=row["name"],

@@ -36,7 +36,7 @@ SET status = CASE WHEN due.ineligible THEN 'suppressed' ELSE 'sending' END,
 FROM due
 WHERE d.delivery_id = due.delivery_id
 RETURNING d.delivery_id, d.mailing_id, d.subscriber_id, d.kind, d.recipient, d.payload,
-          d.item_ids, d.status, d.attempts, d.created_at,
+          d.item_ids, d.topic_ids, d.status, d.attempts, d.created_at,
           due.name, due.key_version, due.plain_text_only, due.locale;
 
 -- name: claim_bulk
@@ -67,7 +67,7 @@ SET status = CASE WHEN due.ineligible THEN 'suppressed' ELSE 'sending' END,
 FROM due
 WHERE d.delivery_id = due.delivery_id
 RETURNING d.delivery_id, d.mailing_id, d.subscriber_id, d.kind, d.recipient, d.payload,
-          d.item_ids, d.status, d.attempts, d.created_at,
+          d.item_ids, d.topic_ids, d.status, d.attempts, d.created_at,
           due.name, due.key_version, due.plain_text_only, due.locale;
 
 -- name: list_sending_mailings

@@ -12,7 +12,7 @@ import binascii
 import html
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -22,77 +22,30 @@ from typing import Any
 
 import css_inline
 import jinja2
-from markupsafe import Markup
 
+from mailer.delivery.mail_env import (
+    CLOSE,
+    OPEN,
+    Placed,
+    as_template_error,
+    mail_environments,
+    parse_condition,
+    placed_shows,
+    problem_from,
+)
+from mailer.delivery.mail_env import TemplateProblem as TemplateProblem
+from mailer.delivery.mail_env import slot as slot
 from mailer.i18n import DEFAULT, install, language_of
 
-# Private-use characters never appear in real content, survive jinja and css-inline, and
-# mark where a recipient's values (slots) and conditional blocks (items) go.
-_OPEN, _CLOSE = "\ue000", "\ue001"
-_MARKER = re.compile(f"{_OPEN}([^{_CLOSE}]*){_CLOSE}")
-_COMMENTED = re.compile(f"<!--\\s*({_OPEN}[^{_CLOSE}]*{_CLOSE})\\s*-->")
+_MARKER = re.compile(f"{OPEN}([^{CLOSE}]*){CLOSE}")
+_COMMENTED = re.compile(f"<!--\\s*({OPEN}[^{CLOSE}]*{CLOSE})\\s*-->")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 _CRLF = b"\r\n"
-
-
-class TemplateProblem(Exception):
-    """A template is missing or broken; the message names the file and the problem."""
 
 
 def clean_header_text(value: str) -> str:
     """Header values never carry line breaks or control characters: no header injection."""
     return _CONTROL.sub(" ", value).strip()
-
-
-# ---------------------------------------------------------------- template helpers
-
-
-def slot(name: str) -> Markup:
-    """Where a per-recipient value goes, e.g. {{ slot('unsubscribe_url') }}."""
-    if not re.fullmatch(r"[a-z_]+", name):
-        raise ValueError(f"bad slot name {name!r}")
-    return Markup(f"{_OPEN}s:{name}{_CLOSE}")  # noqa: S704 -- name checked above
-
-
-def _only_for(ids: Iterable[int], *, commented: bool) -> Markup:
-    marker = f"{_OPEN}if:{','.join(str(int(i)) for i in ids)}{_CLOSE}"
-    # In HTML a bare text marker inside a table would be moved by the parser; a comment stays.
-    return Markup(f"<!--{marker}-->" if commented else marker)  # noqa: S704 -- digits only
-
-
-def _end_only(*, commented: bool) -> Markup:
-    marker = f"{_OPEN}end{_CLOSE}"
-    return Markup(f"<!--{marker}-->" if commented else marker)  # noqa: S704 -- constant
-
-
-def mail_environments(template_dirs: list[Path]) -> tuple[jinja2.Environment, jinja2.Environment]:
-    """(html, text) jinja environments over the template folders, first folder wins."""
-    loader = jinja2.FileSystemLoader([str(d) for d in template_dirs])
-    html_env = jinja2.Environment(
-        loader=loader,
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    text_env = jinja2.Environment(
-        loader=loader,
-        autoescape=False,  # noqa: S701 -- plain text, never shown as HTML
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    html_env.globals.update(
-        slot=slot,
-        only_for=lambda ids: _only_for(ids, commented=True),
-        end_only=lambda: _end_only(commented=True),
-    )
-    text_env.globals.update(
-        slot=slot,
-        only_for=lambda ids: _only_for(ids, commented=False),
-        end_only=lambda: _end_only(commented=False),
-    )
-    return html_env, text_env
 
 
 # ---------------------------------------------------------------- compiled parts
@@ -111,6 +64,7 @@ class _Line:
 @dataclass(frozen=True, slots=True)
 class _If:
     ids: frozenset[int]
+    placed: tuple[Placed, ...]  # items under several headings: shown under one
     skip_to: int  # index after the matching end
 
 
@@ -129,8 +83,13 @@ class CompiledPart:
     escape: bool  # HTML-escape slot values
     slots: frozenset[str]
 
-    def encode(self, values: Mapping[str, str], item_ids: frozenset[int] | None) -> bytes:
-        """The part's quoted-printable body for one recipient."""
+    def encode(
+        self,
+        values: Mapping[str, str],
+        item_ids: frozenset[int] | None,
+        topic_ids: frozenset[int] | None = None,
+    ) -> bytes:
+        """The part's quoted-printable body for one recipient (their items and topics)."""
         out: list[bytes] = []
         ops = self.ops
         i, end = 0, len(ops)
@@ -152,7 +111,11 @@ class CompiledPart:
                     for piece in op.pieces
                 )
                 out.append(_qp_line(text.rstrip()))
-            elif type(op) is _If and item_ids is not None and item_ids.isdisjoint(op.ids):
+            elif type(op) is _If and (
+                not placed_shows(op.ids, op.placed, item_ids, topic_ids)
+                if op.placed
+                else item_ids is not None and item_ids.isdisjoint(op.ids)
+            ):
                 i = op.skip_to
                 continue
             i += 1
@@ -187,14 +150,13 @@ def compile_part(rendered: str, *, escape: bool) -> CompiledPart:
                     ops.append(None)
                     current = ops[start]
                     assert isinstance(current, _If)
-                    ops[start] = _If(current.ids, len(ops))
+                    ops[start] = _If(current.ids, current.placed, len(ops))
                 else:
-                    ids = frozenset(int(x) for x in block.split(",") if x)
                     open_ifs.append(len(ops))
-                    ops.append(_If(ids, -1))
+                    ops.append(_If(*parse_condition(block), skip_to=-1))
                 continue
             line = chunk.rstrip()
-            if _OPEN not in line:
+            if OPEN not in line:
                 if line or not static or static[-1]:  # never two blank lines in a row
                     static.append(line)
                 continue
@@ -217,7 +179,7 @@ def compile_part(rendered: str, *, escape: bool) -> CompiledPart:
     return CompiledPart(ops=tuple(ops), escape=escape, slots=frozenset(slots))
 
 
-_BLOCK = re.compile(f"({_OPEN}(?:if:[0-9,]*|end){_CLOSE})")
+_BLOCK = re.compile(f"({OPEN}(?:if:[0-9,/.]*|end){CLOSE})")
 
 
 def _split_keeping_blocks(line: str) -> list[str]:
@@ -246,6 +208,9 @@ class Recipient:
     date: str  # RFC 5322 date
     values: Mapping[str, str]  # slot values
     item_ids: frozenset[int] | None = None  # None: every item
+    topic_ids: frozenset[int] | None = (
+        None  # the topics they chose (which heading an item is under)
+    )
     unsubscribe_url: str | None = None  # list mail: List-Unsubscribe (one-click)
     unsubscribe_mailto: str | None = None  # its mailto: fallback (an address, no "mailto:")
     text_only: bool = False
@@ -279,11 +244,11 @@ class CompiledMessage:
                 head += [b",", _CRLF, b" <mailto:", mailto, b"?subject=unsubscribe>"]
             head += [_CRLF]
             head += [b"List-Unsubscribe-Post: List-Unsubscribe=One-Click", _CRLF]
-        text = self.text.encode(recipient.values, recipient.item_ids)
+        text = self.text.encode(recipient.values, recipient.item_ids, recipient.topic_ids)
         if self.html is None or recipient.text_only:
             head += [_TEXT_HEADERS, _CRLF, text]
             return b"".join(head)
-        html_body = self.html.encode(recipient.values, recipient.item_ids)
+        html_body = self.html.encode(recipient.values, recipient.item_ids, recipient.topic_ids)
         b = self.boundary
         return b"".join(
             [
@@ -346,12 +311,20 @@ def static_head(
 
 class MessageCompiler:
     """Compiles a kind's templates (templates/email/<kind>/) with a context, once per
-    language: each language has its own pair of environments with its catalog."""
+    language: each language has its own pair of environments with its catalog. `saved`
+    (template name -> source, versions saved in the console) comes before the files; all
+    languages share it, and whoever loads newer versions replaces its contents in place."""
 
-    def __init__(self, template_dirs: list[Path], language: str = DEFAULT) -> None:
+    def __init__(
+        self,
+        template_dirs: list[Path],
+        language: str = DEFAULT,
+        saved: MutableMapping[str, str] | None = None,
+    ) -> None:
         self.template_dirs = template_dirs
         self.language = language_of(language)
-        self.html_env, self.text_env = mail_environments(template_dirs)
+        self.saved: MutableMapping[str, str] = saved if saved is not None else {}
+        self.html_env, self.text_env = mail_environments(template_dirs, self.saved)
         install(self.html_env, self.language)
         install(self.text_env, self.language)
         self._others: dict[str, MessageCompiler] = {}
@@ -366,7 +339,7 @@ class MessageCompiler:
             return self
         other = self._others.get(code)
         if other is None:
-            other = self._others[code] = MessageCompiler(self.template_dirs, code)
+            other = self._others[code] = MessageCompiler(self.template_dirs, code, self.saved)
             other.inliner = self.inliner
         return other
 
@@ -411,14 +384,16 @@ class MessageCompiler:
             self.text_env.get_template(name)
         except jinja2.TemplateNotFound:
             return False
+        except jinja2.TemplateError:
+            return True  # there but broken: rendering it says where
         return True
 
     @staticmethod
     def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
         try:
             return env.get_template(name).render(context)
-        except jinja2.TemplateNotFound as exc:
-            raise TemplateProblem(f"template {name} is missing") from exc
         except jinja2.TemplateError as exc:
-            where = f"{name}:{exc.lineno}" if isinstance(exc, jinja2.TemplateSyntaxError) else name
-            raise TemplateProblem(f"template {where}: {exc}") from exc
+            raise problem_from(name, exc) from exc
+        except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
+            # What a template's own expressions can raise ({{ 1 / 0 }}, a bad filter call).
+            raise problem_from(name, as_template_error(exc)) from exc

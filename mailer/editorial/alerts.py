@@ -162,7 +162,7 @@ async def send_alert(
     current: int = await conn.fetchval(_COUNT, item["item_id"], item["topic_ids"])
     notices.check_drift("alert", alert["recipients"], current)
     body = content(settings, item, alert["slug"])
-    notices.check_template(settings, KIND, body)
+    await notices.check_template(conn, settings, KIND, body)
     await conn.execute(Q["update_notice_content"], alert_id, body["subject"], body)
     await conn.execute(Q["confirm_alert"], alert_id, confirmed_by)
     return await notices.start(

@@ -179,7 +179,7 @@ async def send_notice(
     notices.check_confirmation("correction notice", row["recipients"], confirmed)
     current: int = await conn.fetchval(_COUNT, row["item_id"], row["created_at"])
     notices.check_drift("correction notice", row["recipients"], current)
-    notices.check_template(settings, KIND, content(settings, row))
+    await notices.check_template(conn, settings, KIND, content(settings, row))
     await conn.execute(Q["confirm_correction"], correction_id, confirmed_by)
     return await notices.start(
         conn, mailing_id=row["mailing_id"], kind=KIND, fan_out=_FAN_OUT,

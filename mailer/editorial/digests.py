@@ -18,8 +18,9 @@ from mailer.addresses import normalise_email
 from mailer.config import Settings
 from mailer.content.sanitise import sanitise_html
 from mailer.db import Connection, load_queries
-from mailer.delivery import mailings, queue
+from mailer.delivery import mailings, queue, template_versions
 from mailer.editorial import digest_languages as by_language
+from mailer.editorial.digest_sections import arrange, item_count
 from mailer.editorial.render_parts import render_parts
 from mailer.editorial.series import next_occurrence
 from mailer.errors import Conflict, InvalidInput, NotFound
@@ -40,9 +41,9 @@ _EDITABLE = ("draft", "scheduled")
 GROUPINGS = ("topic", "order")  # under topic headings, or exactly as ordered
 # One delivery per person of the digest's audience, and the number "Send now" shows.
 _FAN_OUT = (
-    "INSERT INTO deliveries (mailing_id, subscriber_id, kind, recipient, item_ids) "
-    f"SELECT $1, a.subscriber_id, 'digest', a.email, a.item_ids FROM ({Q['digest_audience']}) "
-    "AS a ON CONFLICT (mailing_id, subscriber_id) DO NOTHING"
+    "INSERT INTO deliveries (mailing_id, subscriber_id, kind, recipient, item_ids, topic_ids) "
+    "SELECT $1, a.subscriber_id, 'digest', a.email, a.item_ids, a.topic_ids "
+    f"FROM ({Q['digest_audience']}) AS a ON CONFLICT (mailing_id, subscriber_id) DO NOTHING"
 )
 _COUNT = f"SELECT count(*) FROM ({Q['digest_audience']}) AS audience"
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
@@ -102,32 +103,25 @@ async def refresh_content(conn: Connection, settings: Settings, mailing_id: int)
     digest = await conn.fetchrow(Q["get_digest"], mailing_id)
     if digest is None:
         raise NotFound(f"digest {mailing_id} does not exist")
-    by_topic = digest["item_grouping"] != "order"
-    sections: list[dict[str, Any]] = []
-    placed: dict[str, dict[str, Any]] = {}
+
+    def view(row: asyncpg.Record) -> dict[str, Any]:
+        return {
+            "item_id": row["item_id"],
+            "title": row["title"],
+            "url": row["link"] or f"{settings.base_url}/archive/{digest['slug']}",
+            "summary_html": row["summary_html"],
+            "summary_text": row["summary_text"],
+            "image_url": row["image_url"],
+            "image_alt": row["image_alt"],
+            "published": f"{row['published_at']:%d %B %Y}",
+            "published_on": row["published_at"].date().isoformat(),  # per reader locale
+            "author": row["author"],
+        }
+
     # The editor's order is the readers' order: as ordered, one section without a heading;
     # by topic, each topic's section where its first item stands, its items in order.
-    for row in await conn.fetch(Q["digest_items"], mailing_id):
-        topic = (row["topic"] or "More news") if by_topic else ""
-        section = placed.get(topic)
-        if section is None:
-            section = placed[topic] = {"topic": topic, "item_ids": [], "items": []}
-            sections.append(section)
-        section["item_ids"].append(row["item_id"])
-        section["items"].append(
-            {
-                "item_id": row["item_id"],
-                "title": row["title"],
-                "url": row["link"] or f"{settings.base_url}/archive/{digest['slug']}",
-                "summary_html": row["summary_html"],
-                "summary_text": row["summary_text"],
-                "image_url": row["image_url"],
-                "image_alt": row["image_alt"],
-                "published": f"{row['published_at']:%d %B %Y}",
-                "published_on": row["published_at"].date().isoformat(),  # per reader locale
-                "author": row["author"],
-            }
-        )
+    rows = await conn.fetch(Q["digest_items"], mailing_id)
+    sections = arrange(rows, by_topic=digest["item_grouping"] != "order", view=view)
     intro = intro_html(digest["intro_md"])
     content = {
         "subject": digest["subject"],
@@ -136,7 +130,7 @@ async def refresh_content(conn: Connection, settings: Settings, mailing_id: int)
         "intro_text": digest["intro_md"].strip() or "",
         "sections": sections,
         "archive_url": f"{settings.base_url}/archive/{digest['slug']}" if digest["slug"] else "",
-        "item_count": sum(len(s["items"]) for s in sections),
+        "item_count": item_count(sections),
         "texts": by_language.content_texts(digest["texts"], intro_html),
     }
     await conn.execute(Q["store_content"], mailing_id, content)
@@ -198,11 +192,12 @@ async def edit_digest(
         return await refresh_content(conn, settings, mailing_id)
 
 
-def check_template(settings: Settings, content: dict[str, Any]) -> None:
-    """Compile the digest template with this content, as the workers will: a broken
-    override (in the data dir) stops the send here, with the reason."""
+async def check_template(conn: Connection, settings: Settings, content: dict[str, Any]) -> None:
+    """Compile the digest template in force with this content, as the workers will: a
+    broken one (saved in the console, or in the data dir) stops the send here, with why."""
+    saved = (await template_versions.in_force(conn)).sources
     try:
-        render_parts(settings, content)
+        render_parts(settings, content, saved=saved)
     except Conflict as problem:
         raise Conflict(f"{problem}; nothing was sent") from problem
 
@@ -211,7 +206,7 @@ async def _ready_content(conn: Connection, settings: Settings, mailing_id: int) 
     content = await refresh_content(conn, settings, mailing_id)
     if not content["item_count"]:
         raise Conflict("the digest has no items: add items before sending it")
-    check_template(settings, content)
+    await check_template(conn, settings, content)
     return content
 
 
@@ -332,7 +327,7 @@ async def test_send(
         if digest is None:
             raise NotFound(f"digest {mailing_id} does not exist")
         content = await refresh_content(conn, settings, mailing_id)
-        check_template(settings, content)
+        await check_template(conn, settings, content)
         return [
             await queue.enqueue_transactional(
                 conn,
@@ -362,6 +357,7 @@ async def preview(
         content = await refresh_content(conn, settings, mailing_id)
         person = None
         item_ids: frozenset[int] | None = None
+        saved = (await template_versions.in_force(conn)).sources
         if subscriber:
             # An id past bigint is nobody's (and would be refused by the driver).
             by_id = whole_number(subscriber)
@@ -376,7 +372,10 @@ async def preview(
     name = person["name"] if person is not None else None
     code = language_of(language or (person["locale"] if person is not None else None))
     content = by_language.for_language(content, code)
-    html, text = render_parts(settings, content, item_ids=item_ids, name=name, language=code)
+    html, text = render_parts(
+        settings, content, item_ids=item_ids, name=name, language=code, saved=saved,
+        topic_ids=frozenset(person["topic_ids"]) if person is not None else None,
+    )  # fmt: skip
     return {
         "language": code,
         "subject": content["subject"],

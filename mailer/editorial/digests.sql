@@ -41,14 +41,18 @@ WHERE mi.mailing_id = $1 AND NOT other.hidden
 ON CONFLICT DO NOTHING;
 
 -- name: digest_items
--- The digest's items in the editor's order, each with its first topic (by topic order); an
--- item hidden since it was added (pulled by the CMS, retracted) is left out, here and in the
--- fan-out. refresh_content arranges them as the digest's item_grouping says.
+-- The digest's items in the editor's order, each with its topics (ids and names, in topic
+-- order); an item hidden since it was added (pulled by the CMS, retracted) is left out, here
+-- and in the fan-out. refresh_content arranges them as the digest's item_grouping says.
 SELECT i.item_id, i.title, i.link, i.summary_html, i.summary_text, i.image_url, i.image_alt,
-       i.author, i.published_at, mi.position, i.topic_ids,
-       (SELECT t.name FROM topics t WHERE t.topic_id = ANY(i.topic_ids)
-        ORDER BY t.position, t.name LIMIT 1) AS topic
+       i.author, i.published_at, mi.position,
+       coalesce(topics.ids, '{}') AS topic_order, coalesce(topics.names, '{}') AS topic_names
 FROM mailing_items mi JOIN items i USING (item_id)
+CROSS JOIN LATERAL (
+    SELECT array_agg(t.topic_id ORDER BY t.position, t.name) AS ids,
+           array_agg(t.name ORDER BY t.position, t.name) AS names
+    FROM topics t WHERE t.topic_id = ANY(i.topic_ids)
+) topics
 WHERE mi.mailing_id = $1 AND NOT i.hidden
 ORDER BY mi.position;
 
@@ -102,17 +106,21 @@ WHERE status = 'scheduled' AND scheduled_at <= $1 ORDER BY scheduled_at;
 -- of the series, with exactly the digest's items of their topics that they never received
 -- (in any series, alert or digest); a subscriber left with no item is not in it, so gets no
 -- mail. The fan-out inserts it and "Send now" counts it (mailer/digests.py wraps it), so
--- the count an editor is shown is the fan-out's.
-SELECT s.subscriber_id, s.email, picked.item_ids
+-- the count an editor is shown is the fan-out's. Their topics go with it: an item of
+-- several topics stands under the heading of the first one they chose.
+SELECT s.subscriber_id, s.email, picked.item_ids, chosen.topic_ids
 FROM subscriber_series ss
 JOIN subscribers s ON s.subscriber_id = ss.subscriber_id
+CROSS JOIN LATERAL (
+    SELECT ARRAY(SELECT st.topic_id FROM subscriber_topics st
+                 WHERE st.subscriber_id = s.subscriber_id) AS topic_ids
+) chosen
 CROSS JOIN LATERAL (
     SELECT array_agg(mi.item_id ORDER BY mi.position) AS item_ids
     FROM mailing_items mi
     JOIN items i ON i.item_id = mi.item_id
     WHERE mi.mailing_id = $1 AND NOT i.hidden
-      AND i.topic_ids && ARRAY(SELECT st.topic_id FROM subscriber_topics st
-                               WHERE st.subscriber_id = s.subscriber_id)
+      AND i.topic_ids && chosen.topic_ids
       -- their language's items (and untagged ones), or every language if they chose both
       AND (s.both_languages OR i.language IS NULL
            OR mailer_language(i.language) = coalesce(mailer_language(s.locale), 'en'))

@@ -13,7 +13,7 @@ import asyncpg
 
 from mailer.config import Settings
 from mailer.db import Connection, load_queries
-from mailer.delivery import mailings, queue
+from mailer.delivery import mailings, queue, template_versions
 from mailer.editorial.render_parts import render_parts
 from mailer.errors import Conflict, InvalidInput
 from mailer.events import record_event
@@ -81,17 +81,24 @@ def fan_out_sql(audience: str, kind: str, *, carries_item: bool) -> str:
     )
 
 
-def check_template(settings: Settings, kind: str, content: dict[str, Any]) -> None:
-    """Compile the template as the workers will: a broken override stops the send here."""
+async def check_template(
+    conn: Connection | asyncpg.Pool, settings: Settings, kind: str, content: dict[str, Any]
+) -> None:
+    """Compile the template in force as the workers will (a version saved in the console,
+    else the files): a broken one stops the send here."""
+    saved = (await template_versions.in_force(conn)).sources
     try:
-        render_parts(settings, content, kind=kind)
+        render_parts(settings, content, kind=kind, saved=saved)
     except Conflict as problem:
         raise Conflict(f"{problem}; nothing was sent") from problem
 
 
-def preview(settings: Settings, kind: str, content: dict[str, Any]) -> dict[str, Any]:
-    """A notice as a reader would see it, without personal links."""
-    html, text = render_parts(settings, content, kind=kind)
+async def preview(
+    pool: asyncpg.Pool, settings: Settings, kind: str, content: dict[str, Any]
+) -> dict[str, Any]:
+    """A notice as a reader would see it (with the template in force), no personal links."""
+    saved = (await template_versions.in_force(pool)).sources
+    html, text = render_parts(settings, content, kind=kind, saved=saved)
     return {"subject": content["subject"], "html": html, "text": text}
 
 

@@ -108,7 +108,9 @@ async def preview_alert(request: web.Request) -> web.Response:
     body = await alerts.current_content(
         request.app[keys.pool_key], settings, path_id(request, "alert_id")
     )
-    return preview_response(request, preview(settings, alerts.KIND, body))
+    return preview_response(
+        request, await preview(request.app[keys.pool_key], settings, alerts.KIND, body)
+    )
 
 
 # ------------------------------------------------------------------------------ corrections
@@ -174,7 +176,9 @@ async def preview_correction(request: web.Request) -> web.Response:
     body = await corrections.notice_content(
         request.app[keys.pool_key], path_id(request, "correction_id")
     )
-    return preview_response(request, preview(settings, corrections.KIND, body))
+    return preview_response(
+        request, await preview(request.app[keys.pool_key], settings, corrections.KIND, body)
+    )
 
 
 # ------------------------------------------------------------------------------ audit

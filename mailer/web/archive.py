@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import asyncpg
 from aiohttp import web
 
+from mailer.delivery import template_versions
 from mailer.editorial import archive
 from mailer.editorial.render_parts import render_parts
 from mailer.errors import NotFound
@@ -56,7 +57,10 @@ async def archived_digest(request: web.Request) -> web.Response:
 
 async def archived_digest_body(request: web.Request) -> web.Response:
     row = await _archived(request)
-    html, _ = render_parts(request.app[keys.settings_key], row["content"], kind=row["kind"])
+    saved = await template_versions.in_force(request.app[keys.pool_key])
+    html, _ = render_parts(
+        request.app[keys.settings_key], row["content"], kind=row["kind"], saved=saved.sources
+    )
     response = web.Response(text=html, content_type="text/html")
     response.headers["Content-Security-Policy"] = MAIL_PREVIEW_CSP
     return response

@@ -44,6 +44,8 @@ CONSOLE_PAGES = (
     "/console/api-keys",
     "/console/editors",
     "/console/webhooks",
+    "/console/templates",
+    "/console/templates/digest",
 )
 PUBLIC_PAGES = (
     "/",

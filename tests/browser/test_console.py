@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from playwright.async_api import Dialog, Page, expect
 
-from tests.browser.support import RunningService, Screenshot
+from tests.browser.support import DESKTOP, PHONE, RunningService, Screenshot
 from tests.support.console import PASSWORD, XSS, add_editor, newsroom
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -139,6 +139,9 @@ async def test_compose_schedule_and_watch_a_digest_go_out(
     bar = page.get_by_role("progressbar")
     await expect(bar).to_have_attribute("aria-valuenow", re.compile(r"^100(\.0)?$"))
     await expect(page.get_by_text("This send is over.")).to_be_visible()
+    # Over means over: nothing left to pause or cancel (issue #22).
+    await expect(page.get_by_role("button", name="Pause")).to_be_hidden()
+    await expect(page.get_by_role("button", name="Cancel the rest")).to_be_hidden()
     await screenshot("console-sending-done")
 
     # The mails are at the SMTP sink.
@@ -155,6 +158,17 @@ async def test_compose_schedule_and_watch_a_digest_go_out(
     text = await (await page.request.get(f"{base}/dev/outbox/{mails[0]['key']}/text")).text()
     assert "Hello readers" in text
     assert "Naloxone in every pharmacy" in text
+
+    # The mail's footer links read on a phone (16 px, not 12-13: issue #22), as a mail
+    # client applies the mail's own small-screen styles; the web version is the same HTML.
+    slug = await db.fetchval("SELECT slug FROM mailings WHERE mailing_id = $1", mailing_id)
+    await page.set_viewport_size(PHONE)
+    await page.goto(f"{base}/archive/{slug}/body")
+    sizes = await page.locator(".footer a").evaluate_all(
+        "links => links.map(a => parseFloat(getComputedStyle(a).fontSize))"
+    )
+    assert sizes and min(sizes) >= 16, sizes
+    await page.set_viewport_size(DESKTOP)
 
     await page.goto(f"{base}/console/")
     await expect(page.get_by_role("link", name="Weekly: naloxone and measles")).to_be_visible()

@@ -69,6 +69,15 @@ ADMIN_ROUTES = [
     ("POST", "/console/webhooks/{endpoint_id}/remove"),
     ("POST", "/console/webhooks/{endpoint_id}/resend-failed"),
     ("POST", "/console/webhooks/{endpoint_id}/deliveries/{hook_delivery_id}/resend"),
+    ("GET", "/console/templates"),
+    ("GET", "/console/templates/{kind}"),
+    ("POST", "/console/templates/{kind}"),
+    ("GET", "/console/templates/{kind}/preview.html"),
+    ("POST", "/console/templates/{kind}/preview.html"),
+    ("POST", "/console/templates/{kind}/check"),
+    ("GET", "/console/templates/{kind}/versions/{version_id}"),
+    ("POST", "/console/templates/{kind}/versions/{version_id}/revert"),
+    ("POST", "/console/templates/{kind}/default"),
 ]
 EDITOR_ROUTES = [
     ("GET", "/console/subscribers"),
@@ -95,6 +104,10 @@ async def _ids(pool: asyncpg.Pool) -> dict[str, object]:
         "VALUES ('https://hooks.example.com/', 'whsec_0123456789abcdef', '{*}') "
         "RETURNING endpoint_id"
     )
+    version_id = await pool.fetchval(
+        "INSERT INTO mail_template_versions (kind, subject_txt, body_txt, body_html, action, "
+        "editor_email) VALUES ('welcome', 's', 't', 'h', 'saved', 'a@b') RETURNING version_id"
+    )
     return {
         "endpoint_id": endpoint_id,
         "hook_delivery_id": 1,
@@ -105,6 +118,8 @@ async def _ids(pool: asyncpg.Pool) -> dict[str, object]:
         "series_id": weekly["series_id"],
         "api_key_id": key_id,
         "editor_id": editor_id,
+        "kind": "welcome",
+        "version_id": version_id,
     }
 
 
@@ -119,6 +134,7 @@ async def _state(pool: asyncpg.Pool) -> list[object]:
         await pool.fetch("SELECT count(*) FROM editor_password_tokens"),
         await pool.fetch("SELECT subscriber_id, status FROM subscribers ORDER BY 1"),
         await pool.fetch("SELECT endpoint_id, active FROM hook_endpoints ORDER BY 1"),
+        await pool.fetch("SELECT version_id FROM mail_template_versions ORDER BY 1"),
     ]
 
 

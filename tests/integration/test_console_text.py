@@ -32,6 +32,12 @@ LIST_PAGES = (
     "/console/alerts",
     "/console/corrections",
     "/console/webhooks",
+    "/console/templates",
+    "/console/templates/digest",
+    "/console/templates/alert",
+    "/console/templates/correction",
+    "/console/templates/confirm",
+    "/console/templates/welcome",
 )
 
 

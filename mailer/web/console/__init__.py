@@ -48,6 +48,7 @@ from mailer.web.console import (
     hooks,
     imports,
     items,
+    mail_templates,
     notices,
     sending,
     series,
@@ -105,6 +106,7 @@ def add_routes(app: web.Application) -> None:
     feedback.add_routes(r)
     notices.add_routes(r)
     hooks.add_routes(r)
+    mail_templates.add_routes(r)
     feeds.add_routes(r)
     topics.add_routes(r)
     series.add_routes(r)

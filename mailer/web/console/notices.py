@@ -94,7 +94,7 @@ async def alert_page(
         title=f"Alert: {alert['subject']}",
         alert=alert,
         audience=people(alert["recipients"]),
-        shown=preview(settings, alerts.KIND, body),
+        shown=await preview(pool, settings, alerts.KIND, body),
         problem=problem,
     )
 
@@ -194,7 +194,7 @@ async def correction_page(
     shown: dict[str, Any] | None = None
     if found["mailing_id"] is not None:
         body = await corrections.notice_content(pool, found["correction_id"])
-        shown = preview(settings, corrections.KIND, body)
+        shown = await preview(pool, settings, corrections.KIND, body)
     return render(
         request,
         "console/correction.html",

@@ -35,6 +35,7 @@ NAV = (
     NavEntry("Series", "/console/series", admin_only=True),
     NavEntry("API keys", "/console/api-keys", admin_only=True),
     NavEntry("Webhooks", "/console/webhooks", admin_only=True),
+    NavEntry("Mail templates", "/console/templates", admin_only=True),
     NavEntry("Editors", "/console/editors", admin_only=True),
 )
 
