@@ -14,6 +14,7 @@ from mailer.web import (
     api_feedback,
     api_subscribers,
     archive,
+    archive_feeds,
     bounce_webhooks,
     confirm_pages,
     console,
@@ -38,7 +39,9 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     app.router.add_get("/favicon.ico", start.favicon)
     app.router.add_get("/", start.start_page)
     app.router.add_get("/archive", archive.archive_page)
-    app.router.add_get("/archive.atom", archive.archive_atom)
+    app.router.add_get("/archive.atom", archive_feeds.archive_atom)
+    app.router.add_get("/sitemap.xml", archive_feeds.sitemap)
+    app.router.add_get("/robots.txt", archive_feeds.robots)
     app.router.add_get("/archive/items/{item_id}", alert_pages.archived_item)
     app.router.add_get("/archive/{slug}", archive.archived_digest)
     app.router.add_get("/archive/{slug}/body", archive.archived_digest_body)
