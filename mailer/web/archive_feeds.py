@@ -22,6 +22,7 @@ PRIVATE_PATHS = (
     "/confirm/",
     "/console",
     "/dev/",
+    "/keep/",
     "/new-link",
     "/preferences/",
     "/subscribe/thanks",

@@ -49,6 +49,7 @@ from mailer.web.console import (
     imports,
     items,
     notices,
+    repermission,
     sending,
     series,
     subscriber_choices,
@@ -104,6 +105,7 @@ def add_routes(app: web.Application) -> None:
     imports.add_routes(console)
     feedback.add_routes(r)
     notices.add_routes(r)
+    repermission.add_routes(r)
     hooks.add_routes(r)
     feeds.add_routes(r)
     topics.add_routes(r)
