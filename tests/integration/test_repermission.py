@@ -13,6 +13,7 @@ import pytest
 from mailer.audience.topics import create_topic
 from mailer.config import Settings
 from mailer.web.app import create_app
+from tests.integration.test_alert_cli import mailer
 from tests.support.console import Client, add_editor, signed_in
 from tests.support.factories import engine_settings, running_worker, wait_until
 from tests.support.helpers import ClientFactory
@@ -207,3 +208,26 @@ async def test_the_api_pair(pool: asyncpg.Pool, client: Client) -> None:
     removed = await client.post(f"{path}/remove", json={"confirm": 2}, headers=h)
     assert removed.status == 200 and (await removed.json())["removed"] == 2
     assert (await client.get("/api/v1/repermission/99", headers=h)).status == 404
+
+
+async def test_the_command_asks_with_the_counts(
+    pool: asyncpg.Pool, db_url: str, tmp_path: Path
+) -> None:
+    readers = await _readers(pool)
+    counted = mailer(tmp_path, db_url, "repermission", "count", "--months", "12")
+    assert counted.returncode == 0 and "2 people would be asked" in counted.stdout
+    refused = mailer(tmp_path, db_url, "repermission", "start", "--months", "12", answer="n\n")
+    assert refused.returncode == 1 and "to 2 people? [y/N]" in refused.stdout
+    assert await pool.fetchval("SELECT count(*) FROM deliveries") == 0
+    started = mailer(tmp_path, db_url, "repermission", "start", "--months", "12", answer="y\n")
+    assert started.returncode == 0, started.stderr
+    campaign = str(await pool.fetchval("SELECT max(campaign_id) FROM repermission_campaigns"))
+    early = mailer(tmp_path, db_url, "repermission", "close", campaign, answer="y\n")
+    assert early.returncode != 0 and "nobody is removed before then" in early.stderr
+    await pool.execute("UPDATE repermission_campaigns SET answer_by = now() - interval '1 s'")
+    kept = mailer(tmp_path, db_url, "repermission", "close", campaign, answer="n\n")
+    assert "no answer 2" in kept.stdout and "Nobody was removed." in kept.stdout
+    assert await _status(pool, readers["ana"]) == "active"
+    closed = mailer(tmp_path, db_url, "repermission", "close", campaign, answer="y\n")
+    assert closed.returncode == 0 and "2 people unsubscribed" in closed.stdout
+    assert await _status(pool, readers["ana"]) == "unsubscribed"
