@@ -15,9 +15,10 @@ CREATE TABLE repermission_campaigns (
     answer_days       integer NOT NULL CHECK (answer_days BETWEEN 1 AND 90),
     cutoff            timestamptz NOT NULL,  -- asked: confirmed (or re-confirmed) before this
     status            text NOT NULL DEFAULT 'draft'
-                      CHECK (status IN ('draft', 'open', 'closed', 'cancelled')),
+                      CHECK (status IN ('draft', 'scheduled', 'open', 'closed', 'cancelled')),
     recipients        integer NOT NULL,      -- the count shown, which the editor confirms
     requested_by      text NOT NULL,
+    send_at           timestamptz,           -- scheduled: when the scheduler sends it
     created_at        timestamptz NOT NULL DEFAULT now(),
     sent_at           timestamptz,
     answer_by         timestamptz,           -- sent_at + answer_days
@@ -28,9 +29,11 @@ CREATE TABLE repermission_campaigns (
 
 -- One campaign at a time: two open ones would ask the same people twice.
 CREATE UNIQUE INDEX repermission_one_open_idx ON repermission_campaigns ((true))
-    WHERE status IN ('draft', 'open');
+    WHERE status IN ('draft', 'scheduled', 'open');
 
 -- Who was asked, and when they said yes: consent, not engagement (no opens, no clicks).
+CREATE INDEX repermission_due_idx ON repermission_campaigns (send_at) WHERE status = 'scheduled';
+
 CREATE TABLE repermission_recipients (
     campaign_id   bigint NOT NULL REFERENCES repermission_campaigns ON DELETE CASCADE,
     subscriber_id bigint NOT NULL REFERENCES subscribers ON DELETE CASCADE,

@@ -15,7 +15,7 @@ import calendar
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -184,31 +184,95 @@ async def list_campaigns(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     return await pool.fetch(Q["list_campaigns"])
 
 
+async def _send(conn: Connection, settings: Settings, campaign: asyncpg.Record, by: str) -> int:
+    """Fix the people asked (the audience as it is now), queue their mail, start the answer
+    window; in the caller's transaction. Returns how many mails were queued."""
+    campaign_id = campaign["campaign_id"]
+    await conn.execute(_ADD, campaign["cutoff"], campaign_id)
+    terms = Terms(campaign["older_than_months"], campaign["answer_days"])
+    notices.check_template(settings, KIND, content(settings, terms))
+    created = await notices.start(
+        conn, mailing_id=campaign["mailing_id"], kind=KIND, fan_out=Q["fan_out"],
+        args=(campaign_id,), payload={"campaign_id": campaign_id, "by": by},
+    )  # fmt: skip
+    await conn.execute(Q["mark_open"], campaign_id, created)
+    return created
+
+
+async def _confirmed_draft(
+    conn: Connection, campaign_id: int, confirm: int | None
+) -> asyncpg.Record:
+    """The locked draft, once the count given back is the one shown and still about right."""
+    campaign = await _locked(conn, campaign_id)
+    if campaign["status"] != "draft":
+        raise Conflict(f"re-permission campaign {campaign_id} is {campaign['status']}")
+    notices.check_confirmation("re-permission mail", campaign["recipients"], confirm)
+    current: int = await conn.fetchval(_COUNT, campaign["cutoff"])
+    notices.check_drift("re-permission mail", campaign["recipients"], current)
+    return campaign
+
+
 async def send_campaign(
     pool: asyncpg.Pool, settings: Settings, campaign_id: int, *, confirm: int | None, by: str
 ) -> int:
-    """Send a draft: the editor gives back the count they were shown. The people asked are
-    fixed here (the audience as it is now), the deliveries queued, the answer window
-    started; one transaction. Returns how many mails were queued."""
+    """Send a draft now: the editor gives back the count they were shown; one transaction.
+    Returns how many mails were queued."""
 
     async def send(conn: Connection) -> int:
-        campaign = await _locked(conn, campaign_id)
-        if campaign["status"] != "draft":
-            raise Conflict(f"re-permission campaign {campaign_id} is {campaign['status']}")
-        notices.check_confirmation("re-permission mail", campaign["recipients"], confirm)
-        current: int = await conn.fetchval(_COUNT, campaign["cutoff"])
-        notices.check_drift("re-permission mail", campaign["recipients"], current)
-        await conn.execute(_ADD, campaign["cutoff"], campaign_id)
-        terms = Terms(campaign["older_than_months"], campaign["answer_days"])
-        notices.check_template(settings, KIND, content(settings, terms))
-        created = await notices.start(
-            conn, mailing_id=campaign["mailing_id"], kind=KIND, fan_out=Q["fan_out"],
-            args=(campaign_id,), payload={"campaign_id": campaign_id, "by": by},
-        )  # fmt: skip
-        await conn.execute(Q["mark_open"], campaign_id, created)
-        return created
+        campaign = await _confirmed_draft(conn, campaign_id, confirm)
+        return await _send(conn, settings, campaign, by)
 
     return await notices.confirm_draft(pool, send, Q["set_recipients"], campaign_id)
+
+
+MAX_AHEAD = timedelta(days=366)
+
+
+async def schedule_campaign(
+    pool: asyncpg.Pool, campaign_id: int, *, confirm: int | None, send_at: datetime, by: str,
+    now: datetime | None = None,
+) -> None:  # fmt: skip
+    """Send a draft later (the scheduler sends it at `send_at`), the count confirmed now.
+    If the audience has moved too far by then, it goes back to draft for a new count."""
+    now = now or datetime.now(UTC)
+    if not now < send_at <= now + MAX_AHEAD:
+        raise InvalidInput("invalid schedule", {"send_at": "a time in the future, within a year"})
+
+    async def schedule(conn: Connection) -> int:
+        await _confirmed_draft(conn, campaign_id, confirm)
+        await conn.execute(Q["mark_scheduled"], campaign_id, send_at)
+        await record_event(
+            conn, "repermission.scheduled", "repermission", campaign_id,
+            {"send_at": send_at.isoformat(), "by": by},
+        )  # fmt: skip
+        return 0
+
+    await notices.confirm_draft(pool, schedule, Q["set_recipients"], campaign_id)
+
+
+async def send_due(pool: asyncpg.Pool, settings: Settings, *, now: datetime) -> list[int]:
+    """The scheduler's tick: send each scheduled campaign whose time has come (one
+    transaction each; safe on several instances). A campaign whose audience moved too far
+    since its count was confirmed goes back to draft instead. Returns the ids sent."""
+    sent: list[int] = []
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            campaign_id = await conn.fetchval(Q["next_due"], now)
+            if campaign_id is None:
+                return sent
+            campaign = await _locked(conn, campaign_id)
+            current: int = await conn.fetchval(_COUNT, campaign["cutoff"])
+            try:
+                notices.check_drift("re-permission mail", campaign["recipients"], current)
+            except notices.AudienceChanged:
+                await conn.execute(Q["back_to_draft"], campaign_id, current)
+                await record_event(
+                    conn, "repermission.needs_confirmation", "repermission", campaign_id,
+                    {"confirmed": campaign["recipients"], "now": current},
+                )  # fmt: skip
+                continue
+            await _send(conn, settings, campaign, "scheduler")
+            sent.append(campaign_id)
 
 
 async def _locked(conn: Connection, campaign_id: int) -> asyncpg.Record:
@@ -219,12 +283,13 @@ async def _locked(conn: Connection, campaign_id: int) -> asyncpg.Record:
 
 
 async def cancel_campaign(pool: asyncpg.Pool, campaign_id: int, *, by: str) -> None:
-    """Drop a draft (nothing was sent), or close an open campaign keeping everyone."""
+    """Drop a draft or a scheduled campaign (nothing was sent), or close an open one
+    keeping everyone."""
     async with pool.acquire() as conn, conn.transaction():
         campaign = await _locked(conn, campaign_id)
-        if campaign["status"] not in ("draft", "open"):
+        if campaign["status"] not in ("draft", "scheduled", "open"):
             raise Conflict(f"re-permission campaign {campaign_id} is {campaign['status']}")
-        if campaign["status"] == "draft":
+        if campaign["status"] in ("draft", "scheduled"):
             await conn.execute(
                 "UPDATE mailings SET status = 'cancelled' WHERE mailing_id = $1 "
                 "AND status = 'draft'",

@@ -20,7 +20,8 @@ VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING campaign_id, created_at;
 
 -- name: open_campaign
-SELECT campaign_id, status FROM repermission_campaigns WHERE status IN ('draft', 'open');
+SELECT campaign_id, status FROM repermission_campaigns
+WHERE status IN ('draft', 'scheduled', 'open');
 
 -- name: lock_campaign
 SELECT * FROM repermission_campaigns WHERE campaign_id = $1 FOR UPDATE;
@@ -61,6 +62,23 @@ SELECT $2, s.subscriber_id, 'repermission', s.email
 FROM repermission_recipients r JOIN subscribers s USING (subscriber_id)
 WHERE r.campaign_id = $1 AND s.status = 'active'
 ON CONFLICT (mailing_id, subscriber_id) DO NOTHING;
+
+-- name: mark_scheduled
+UPDATE repermission_campaigns SET status = 'scheduled', send_at = $2 WHERE campaign_id = $1;
+
+-- name: next_due
+-- A scheduled campaign whose time has come; of several instances ticking, one takes it.
+SELECT campaign_id FROM repermission_campaigns
+WHERE status = 'scheduled' AND send_at <= $1
+ORDER BY send_at
+LIMIT 1
+FOR UPDATE SKIP LOCKED;
+
+-- name: back_to_draft
+-- The audience moved too far from the count confirmed when it was scheduled: an editor
+-- confirms the new count before it goes.
+UPDATE repermission_campaigns SET status = 'draft', send_at = NULL, recipients = $2
+WHERE campaign_id = $1;
 
 -- name: mark_open
 UPDATE repermission_campaigns

@@ -165,8 +165,9 @@ PATHS: dict[str, dict[str, Any]] = {
                    params=("campaign_id",)),
     },
     "/repermission/{campaign_id}/send": {
-        "post": op("Send a draft campaign: `confirm` must be its recipient count", ok=202,
-                    params=("campaign_id",), body={"confirm": I}),
+        "post": op("Send a draft campaign, now or at `send_at` (ISO 8601 with an offset): "
+                    "`confirm` must be its recipient count", ok=202,
+                    params=("campaign_id",), body={"confirm": I, "send_at": S}),
     },
     "/repermission/{campaign_id}/remove": {
         "post": op("After the answer window, unsubscribe those who did not answer: "

@@ -110,7 +110,7 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ),
     ("/repermission/{campaign_id}/send", "post"): record(
         campaign_id=ID, status=STR, recipients=INT
-    ),
+    ),  # and send_at, when scheduled
     ("/repermission/{campaign_id}/remove", "post"): record(campaign_id=ID, status=STR, removed=INT),
     ("/corrections", "get"): listing("corrections", CORRECTION),
     ("/corrections/{correction_id}", "get"): CORRECTION,

@@ -5,6 +5,7 @@ did not answer removed only after the window and only when the editor confirms t
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -12,6 +13,7 @@ import pytest
 
 from mailer.audience.topics import create_topic
 from mailer.config import Settings
+from mailer.editorial import repermission
 from mailer.web.app import create_app
 from tests.integration.test_alert_cli import mailer
 from tests.support.console import Client, add_editor, signed_in
@@ -231,3 +233,43 @@ async def test_the_command_asks_with_the_counts(
     closed = mailer(tmp_path, db_url, "repermission", "close", campaign, answer="y\n")
     assert closed.returncode == 0 and "2 people unsubscribed" in closed.stdout
     assert await _status(pool, readers["ana"]) == "unsubscribed"
+
+
+async def test_a_scheduled_campaign_goes_at_its_time_or_back_to_draft(
+    pool: asyncpg.Pool, settings: Settings, client: Client
+) -> None:
+    await _readers(pool)
+    h = await editor_headers(pool)
+    draft = await (await client.post("/api/v1/repermission", json={"months": 12, "days": 7},
+                                     headers=h)).json()  # fmt: skip
+    path = f"/api/v1/repermission/{draft['campaign_id']}"
+    now = datetime.now(UTC)
+    for bad in ("tomorrow", "2027-01-05T09:00", (now - timedelta(hours=1)).isoformat()):
+        refused = await client.post(f"{path}/send", json={"confirm": 2, "send_at": bad}, headers=h)
+        assert refused.status == 400, bad
+    at = now + timedelta(hours=1)
+    scheduled = await client.post(
+        f"{path}/send", json={"confirm": 2, "send_at": at.isoformat()}, headers=h
+    )
+    assert scheduled.status == 202 and (await scheduled.json())["status"] == "scheduled"
+    assert await repermission.send_due(pool, settings, now=now) == []
+    # Many more readers reach the cutoff meanwhile: back to draft, for a new count.
+    topic = await pool.fetchval("SELECT topic_id FROM topics")
+    for n in range(8):
+        reader = await add_reader(pool, f"old{n}@example.org", [topic])
+        await pool.execute(
+            "UPDATE subscribers SET confirmed_at = now() - interval '3 years' "
+            "WHERE subscriber_id = $1",
+            reader,
+        )
+    assert await repermission.send_due(pool, settings, now=at) == []
+    back = await (await client.get(path, headers=h)).json()
+    assert back["status"] == "draft" and back["recipients"] == 10
+    assert await pool.fetchval("SELECT count(*) FROM deliveries") == 0
+    again = await client.post(
+        f"{path}/send", json={"confirm": 10, "send_at": at.isoformat()}, headers=h
+    )
+    assert again.status == 202
+    assert await repermission.send_due(pool, settings, now=at) == [draft["campaign_id"]]
+    assert await pool.fetchval("SELECT count(*) FROM deliveries") == 10
+    assert (await (await client.get(path, headers=h)).json())["status"] == "open"

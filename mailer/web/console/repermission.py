@@ -14,6 +14,7 @@ from mailer.web import keys
 from mailer.web.api import path_id
 from mailer.web.console.form_input import FormInput, status_of
 from mailer.web.console.page import render
+from mailer.web.console.schedule_form import editor_zone, parse_local
 from mailer.web.console.session import current
 
 DEFAULTS = {"months": "12", "days": "30"}
@@ -24,6 +25,7 @@ def add_routes(r: web.UrlDispatcher) -> None:
     r.add_post("/repermission", create_campaign)
     r.add_get("/repermission/{campaign_id}", campaign_page)
     r.add_post("/repermission/{campaign_id}/send", send_campaign)
+    r.add_post("/repermission/{campaign_id}/schedule", schedule_campaign)
     r.add_post("/repermission/{campaign_id}/remove", remove_unanswered)
     r.add_post("/repermission/{campaign_id}/cancel", cancel_campaign)
 
@@ -90,6 +92,7 @@ async def campaign_page(
         title=f"Re-permission campaign {campaign['campaign_id']}",
         c=campaign,
         audience=people(campaign["recipients"]),
+        zone=editor_zone(request),
         shown=preview(settings, repermission.KIND, repermission.content(settings, terms)),
         problem=problem,
     )
@@ -113,6 +116,25 @@ async def send_campaign(request: web.Request) -> web.StreamResponse:
         return await campaign_page(request, problem=f"{exc}. Check the new count.", status=409)
     except (InvalidInput, Conflict) as exc:
         return await campaign_page(request, problem=str(exc), status=_code(exc))
+    raise web.HTTPSeeOther(f"/console/repermission/{campaign_id}")
+
+
+async def schedule_campaign(request: web.Request) -> web.StreamResponse:
+    """Send later: a local date-time in the editor's zone, the count confirmed now."""
+    campaign_id = path_id(request, "campaign_id")
+    form = await request.post()
+    try:
+        send_at = parse_local(str(form.get("send_at", "")), editor_zone(request))
+        await repermission.schedule_campaign(
+            request.app[keys.pool_key], campaign_id,
+            confirm=whole_number(str(form.get("confirm", ""))), send_at=send_at,
+            by=_who(request),
+        )  # fmt: skip
+    except AudienceChanged as exc:
+        return await campaign_page(request, problem=f"{exc}. Check the new count.", status=409)
+    except (InvalidInput, Conflict) as exc:
+        message = "; ".join(exc.fields.values()) if isinstance(exc, InvalidInput) else ""
+        return await campaign_page(request, problem=message or str(exc), status=_code(exc))
     raise web.HTTPSeeOther(f"/console/repermission/{campaign_id}")
 
 
