@@ -255,3 +255,13 @@ async def test_the_archive_is_searchable_in_english_and_spanish(
     # Search operators from people are words, not SQL or tsquery syntax errors.
     for odd in ("'", "!&|", '"unclosed', "or -", "\\"):
         assert (await _search(client, odd))[0] == 200
+
+
+async def test_search_uses_the_gin_indexes(pool: asyncpg.Pool) -> None:
+    """The queries call the indexed expressions exactly, so the planner can use them."""
+    from mailer.editorial.archive import Q
+
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + Q["search"], "x", 21, 0))
+    assert "items_search_idx" in plan and "mailings_search_idx" in plan
