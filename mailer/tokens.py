@@ -26,6 +26,7 @@ class Purpose(StrEnum):
     FORM = "form"
     CURSOR = "cursor"
     ADDRESS = "address"  # the address just signed up, for the thanks page to name
+    KEEP = "keep"  # "yes, keep me subscribed" in a re-permission mail
 
 
 _SUBSCRIBER = struct.Struct(">QI")  # subscriber_id, key_version

@@ -76,7 +76,7 @@ def add_parsers(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]
     corrections_cmd.set_defaults(handler=corrections_command)
 
 
-def _who() -> str:
+def who() -> str:
     try:
         return f"cli ({getpass.getuser()})"
     except (KeyError, OSError):
@@ -90,7 +90,7 @@ def ask(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-async def _confirmed_send(
+async def confirmed_send(
     count: int, question: Callable[[int], str], yes: bool,
     send: Callable[[int], Awaitable[int]],
 ) -> int | None:  # fmt: skip
@@ -123,18 +123,18 @@ async def alerts_command(settings: Settings, args: argparse.Namespace) -> int:
             print(f"alert {args.alert_id} cancelled ({counted(cancelled, 'mail')} not sent)")
             return 0
         if args.action == "send":
-            draft = await alerts.create(pool, settings, args.item_id, requested_by=_who())
+            draft = await alerts.create(pool, settings, args.item_id, requested_by=who())
             alert_id, count, created = draft.notice_id, draft.recipients, draft.created
             print(f"Alert {alert_id}: {draft.subject}")
         else:
             found = await alerts.get_alert(pool, args.alert_id)
             alert_id, count, created = args.alert_id, found["recipients"], False
             print(f"Alert {alert_id}: {found['subject']}")
-        made = await _confirmed_send(
+        made = await confirmed_send(
             count,
             lambda n: f"Send to {counted(n, 'subscriber')}?",
             args.yes,
-            lambda n: alerts.confirm(pool, settings, alert_id, confirmed=n, confirmed_by=_who()),
+            lambda n: alerts.confirm(pool, settings, alert_id, confirmed=n, confirmed_by=who()),
         )
         if made is None:
             if created:
@@ -153,7 +153,7 @@ async def items_command(settings: Settings, args: argparse.Namespace) -> int:
             print(json.dumps(report, indent=2, default=str) if args.json else format_audit(report))
             return 0
         change = corrections.Change(args.note, args.retract, args.title, args.summary_html)
-        draft = await corrections.correct(pool, settings, args.item_id, change, requested_by=_who())
+        draft = await corrections.correct(pool, settings, args.item_id, change, requested_by=who())
         what = "Retraction" if args.retract else "Correction"
         print(f"{what} {draft.notice_id} of item {args.item_id} is recorded: the archive shows it.")
         if draft.mailing_id is None:
@@ -165,12 +165,12 @@ async def items_command(settings: Settings, args: argparse.Namespace) -> int:
 async def _send_notice(
     pool: asyncpg.Pool, settings: Settings, correction_id: int, count: int, yes: bool
 ) -> int:
-    made = await _confirmed_send(
+    made = await confirmed_send(
         count,
         lambda n: f"Send the notice to the {people(n)} who received the item?",
         yes,
         lambda n: corrections.confirm(
-            pool, settings, correction_id, confirmed=n, confirmed_by=_who()
+            pool, settings, correction_id, confirmed=n, confirmed_by=who()
         ),
     )
     if made is None:

@@ -22,6 +22,7 @@ from mailer.commands import doctor as doctor_commands
 from mailer.commands import editorial as commands
 from mailer.commands import editors as editor_commands
 from mailer.commands import feedback as commands_feedback
+from mailer.commands import repermission as repermission_commands
 from mailer.commands import subscribers as subscriber_commands
 from mailer.config import Settings, ensure_dev_secret_key, load_settings, render_reference_markdown
 from mailer.errors import ConfigError, InvalidInput, MailerError, StartupError
@@ -235,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     delivery_commands.add_parser(subcommands)
     demo_commands.add_parser(subcommands)
     subscriber_commands.add_parser(subcommands)
+    repermission_commands.add_parser(subcommands)
 
     config = subcommands.add_parser(
         "config",

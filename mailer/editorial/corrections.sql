@@ -130,8 +130,8 @@ FROM corrections c WHERE c.item_id = $1 ORDER BY c.created_at;
 
 -- name: archived_item
 -- An item that went out in a digest or alert (only those have a public page).
-SELECT i.item_id, i.title, i.link, i.summary_html, i.hidden, i.published_at, i.image_url,
-       i.image_alt, i.author,
+SELECT i.item_id, i.title, i.link, i.summary_html, i.summary_text, i.hidden, i.published_at,
+       i.image_url, i.image_alt, i.author, mailer_language(i.language) AS language,
        ARRAY(SELECT jsonb_build_object('slug', m.slug, 'subject', m.subject,
                                        'started_at', m.started_at)
              FROM mailing_items mi JOIN mailings m USING (mailing_id)

@@ -139,7 +139,8 @@ WHERE ss.series_id = $2
 
 -- name: archive
 -- Sent digests and alerts (both have a public web version).
-SELECT m.mailing_id, m.slug, m.subject, m.started_at, m.kind, s.name AS series_name
+SELECT m.mailing_id, m.slug, m.subject, m.started_at, m.kind, s.name AS series_name,
+       m.content->>'intro_html' AS intro_html, m.content->>'intro_text' AS intro_text
 FROM mailings m LEFT JOIN series s USING (series_id)
 WHERE m.kind IN ('digest', 'alert') AND m.status IN ('sending', 'sent') AND m.slug IS NOT NULL
 ORDER BY m.started_at DESC

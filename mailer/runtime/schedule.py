@@ -18,6 +18,7 @@ from mailer.config import Settings
 from mailer.content.feeds import poll_due
 from mailer.db import DB_ERRORS
 from mailer.delivery.retention import purge_expired
+from mailer.editorial import repermission
 from mailer.editorial.digests import send_due, tick_series
 from mailer.feedback.deliverability import ThresholdWatch, purge_old_reports
 from mailer.metrics import Metrics
@@ -113,6 +114,11 @@ def schedule_jobs(
     ticks.every(10, "bounce_thresholds", ThresholdWatch(pool, settings.bounces).check)
     ticks.every(3600, "purge_bounce_reports", lambda: purge_old_reports(pool, settings.bounces))
     ticks.every(5, "digests_tick", digests_tick)
+
+    async def repermission_tick() -> None:
+        await repermission.send_due(pool, settings, now=datetime.now(UTC))
+
+    ticks.every(30, "repermission_due", repermission_tick)
     ticks.every(5, "poll_feeds", poll_feeds)
     ticks.every(3600, "purge_pending", purge)
 

@@ -13,9 +13,11 @@ from mailer.i18n import N_
 from mailer.numbers import whole_number
 from mailer.tokens import Purpose
 from mailer.web import keys
+from mailer.web.archive import item_description
 from mailer.web.forms import read_form
 from mailer.web.preferences import _context, _links
 from mailer.web.public import render
+from mailer.web.sharing import page_meta
 
 
 async def _subscriber(request: web.Request) -> Subscriber:
@@ -73,11 +75,24 @@ async def archived_item(request: web.Request) -> web.Response:
     if item is None or not item["mailings"]:
         raise NotFound("No item we sent has this address.")
     corrections = await archive.corrections_of_item(pool, item["item_id"])
+    retracted = any(c["kind"] == "retraction" for c in corrections)
+    settings = request.app[keys.settings_key]
+    meta = page_meta(
+        url=f"{settings.base_url}/archive/items/{item['item_id']}",
+        title=item["title"],
+        description="This item was retracted." if retracted else item_description(item),
+        language=item["language"],
+        image=None if retracted else item["image_url"],
+        image_alt=item["image_alt"],
+        published=item["published_at"],
+    )
     return render(
         request,
         "web/archived_item.html",
         title=item["title"],
         item=item,
         corrections=corrections,
-        retracted=any(c["kind"] == "retraction" for c in corrections),
+        retracted=retracted,
+        meta=meta,
+        indexable=not retracted,
     )

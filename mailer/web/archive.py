@@ -1,10 +1,9 @@
-"""The public archive of sent digests (web versions without personal links), with Atom."""
+"""The public archive of sent digests (web versions without personal links): the list with
+its search box, each digest's page in full text, and the digest as mailed."""
 
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
 
 import asyncpg
 from aiohttp import web
@@ -12,17 +11,55 @@ from aiohttp import web
 from mailer.delivery import template_versions
 from mailer.editorial import archive
 from mailer.editorial.render_parts import render_parts
-from mailer.errors import NotFound
+from mailer.errors import InvalidInput, NotFound
+from mailer.i18n import N_
+from mailer.numbers import whole_number
 from mailer.web import keys
 from mailer.web.middleware import MAIL_PREVIEW_CSP
 from mailer.web.public import render
+from mailer.web.sharing import describe, page_meta
 
-ATOM = "http://www.w3.org/2005/Atom"
+PER_PAGE = 20
+
+
+def _search_terms(request: web.Request) -> tuple[str, int]:
+    """The words (bounded) and the page number (1 when absent) of ?q=&page=."""
+    query = " ".join(request.query.get("q", "").split())
+    if "\x00" in query:
+        raise InvalidInput("The search has a character it cannot contain.", {"q": "invalid"})
+    if len(query) > archive.MAX_QUERY_CHARS:
+        raise InvalidInput(
+            f"Search for at most {archive.MAX_QUERY_CHARS} characters.", {"q": "too long"}
+        )
+    page_text = request.query.get("page", "1")
+    page = whole_number(page_text, max_digits=3)
+    if page is None or not 1 <= page <= archive.MAX_PAGE:
+        raise InvalidInput(f"The page is a number from 1 to {archive.MAX_PAGE}.", {"page": "?"})
+    return query, page
 
 
 async def archive_page(request: web.Request) -> web.Response:
-    rows = await archive.list_archive(request.app[keys.pool_key])
-    return render(request, "web/archive.html", title="Archive", digests=rows)
+    """The list of sent mailings; with ?q=, the search results instead."""
+    settings = request.app[keys.settings_key]
+    pool = request.app[keys.pool_key]
+    query, page = _search_terms(request)
+    if query:
+        found = await archive.search(pool, query, page=page, per_page=PER_PAGE)
+        return render(
+            request, "web/archive_search.html", title=N_("Search the archive"), query=query,
+            found=found,
+        )  # fmt: skip
+    rows = await archive.list_archive(pool)
+    meta = page_meta(
+        url=f"{settings.base_url}/archive",
+        title=f"{settings.organisation}: archive",
+        description=f"Every digest and urgent alert {settings.organisation} has sent.",
+        kind="website",
+    )
+    return render(
+        request, "web/archive.html", title=N_("Archive"), digests=rows, meta=meta,
+        indexable=True,
+    )  # fmt: skip
 
 
 # Archive slugs: a series' slug or "alert", the date and a few hex digits.
@@ -41,17 +78,34 @@ async def _archived(request: web.Request) -> asyncpg.Record:
 
 
 async def archived_digest(request: web.Request) -> web.Response:
-    """The page around the digest; the digest itself is mail HTML, shown in a sandbox."""
+    """The digest's full text (its intro and items, sanitised as stored), with the
+    corrections since; the mail itself is one link away."""
+    settings = request.app[keys.settings_key]
+    pool = request.app[keys.pool_key]
     row = await _archived(request)
-    corrections = await archive.corrections_of_mailing(
-        request.app[keys.pool_key], row["mailing_id"]
+    corrections = await archive.corrections_of_mailing(pool, row["mailing_id"])
+    items = await archive.items_of_mailing(pool, row["mailing_id"])
+    content = row["content"] or {}
+    intro = content.get("intro_text") or ""
+    pictured = next((i for i in items if i["image_url"]), None)
+    meta = page_meta(
+        url=f"{settings.base_url}/archive/{row['slug']}",
+        title=row["subject"],
+        description=intro or " · ".join(i["title"] for i in items) or row["subject"],
+        image=pictured["image_url"] if pictured else None,
+        image_alt=pictured["image_alt"] if pictured else None,
+        published=row["started_at"],
     )
     return render(
         request,
         "web/archived_digest.html",
         title=row["subject"],
         digest=row,
+        intro_html=content.get("intro_html") or "",
+        items=items,
         corrections=corrections,
+        meta=meta,
+        indexable=True,
     )
 
 
@@ -63,28 +117,10 @@ async def archived_digest_body(request: web.Request) -> web.Response:
     )
     response = web.Response(text=html, content_type="text/html")
     response.headers["Content-Security-Policy"] = MAIL_PREVIEW_CSP
+    # The same text as the page, in mail form: the page is the one to find.
+    response.headers["X-Robots-Tag"] = "noindex"
     return response
 
 
-async def archive_atom(request: web.Request) -> web.Response:
-    settings = request.app[keys.settings_key]
-    rows = await archive.list_archive(request.app[keys.pool_key], 50)
-    ET.register_namespace("", ATOM)
-    feed = ET.Element(f"{{{ATOM}}}feed")
-    ET.SubElement(feed, f"{{{ATOM}}}title").text = f"{settings.organisation} digests and alerts"
-    ET.SubElement(feed, f"{{{ATOM}}}id").text = f"{settings.base_url}/archive"
-    ET.SubElement(feed, f"{{{ATOM}}}link", href=f"{settings.base_url}/archive")
-    ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=f"{settings.base_url}/archive.atom")
-    newest = rows[0]["started_at"] if rows else datetime.now(UTC)
-    ET.SubElement(feed, f"{{{ATOM}}}updated").text = newest.isoformat()
-    for row in rows:
-        url = f"{settings.base_url}/archive/{row['slug']}"
-        entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
-        ET.SubElement(entry, f"{{{ATOM}}}title").text = row["subject"]
-        ET.SubElement(entry, f"{{{ATOM}}}id").text = url
-        ET.SubElement(entry, f"{{{ATOM}}}link", href=url)
-        ET.SubElement(entry, f"{{{ATOM}}}updated").text = row["started_at"].isoformat()
-        author = ET.SubElement(entry, f"{{{ATOM}}}author")
-        ET.SubElement(author, f"{{{ATOM}}}name").text = settings.organisation
-    body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
-    return web.Response(body=body, content_type="application/atom+xml", charset="utf-8")
+def item_description(item: asyncpg.Record) -> str:
+    return describe(item["summary_text"] or item["summary_html"]) or item["title"]

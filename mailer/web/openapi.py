@@ -155,6 +155,25 @@ PATHS: dict[str, dict[str, Any]] = {
         "get": op("Who received an item, when, through which mailings; its corrections",
                    params=("item_id",)),
     },
+    "/repermission": {
+        "post": op("Draft a re-permission campaign for readers who confirmed more than "
+                    "`months` ago, `days` to answer: answers the count to confirm", ok=201,
+                    body={"months": I, "days": I}),
+    },
+    "/repermission/{campaign_id}": {
+        "get": op("A campaign with its counts: asked, sent, answered, no answer",
+                   params=("campaign_id",)),
+    },
+    "/repermission/{campaign_id}/send": {
+        "post": op("Send a draft campaign, now or at `send_at` (ISO 8601 with an offset): "
+                    "`confirm` must be its recipient count", ok=202,
+                    params=("campaign_id",), body={"confirm": I, "send_at": S}),
+    },
+    "/repermission/{campaign_id}/remove": {
+        "post": op("After the answer window, unsubscribe those who did not answer: "
+                    "`confirm` must be the no-answer count", params=("campaign_id",),
+                    body={"confirm": I}),
+    },
     "/corrections": {"get": op("List corrections", query=("item", "status"))},
     "/corrections/{correction_id}": {
         "get": op("A correction and its notice", params=("correction_id",)),

@@ -98,6 +98,20 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("/items/{item_id}/audit", "get"): record(
         item={"type": "object"}, mailings={"type": "array", "items": {"type": "object"}}
     ),
+    ("/repermission", "post"): record(campaign_id=ID, status=STR, recipients=INT),
+    ("/repermission/{campaign_id}", "get"): record(
+        campaign_id=ID,
+        status=STR,
+        recipients=INT,
+        asked=INT,
+        sent=INT,
+        answered=INT,
+        no_answer=INT,
+    ),
+    ("/repermission/{campaign_id}/send", "post"): record(
+        campaign_id=ID, status=STR, recipients=INT
+    ),  # and send_at, when scheduled
+    ("/repermission/{campaign_id}/remove", "post"): record(campaign_id=ID, status=STR, removed=INT),
     ("/corrections", "get"): listing("corrections", CORRECTION),
     ("/corrections/{correction_id}", "get"): CORRECTION,
     ("/corrections/{correction_id}/send", "post"): sending("correction"),

@@ -140,7 +140,12 @@ def _data_dir(request: web.Request) -> Path:
 
 
 def _render(request: web.Request, name: str, **context: object) -> web.Response:
-    html = request.app[keys.pages_key].get_template(name).render(**context)
+    settings = request.app[keys.settings_key]
+    html = (
+        request.app[keys.pages_key]
+        .get_template(name)
+        .render(org=settings.organisation, logo_url=settings.logo_url, **context)
+    )
     return web.Response(text=html, content_type="text/html")
 
 

@@ -12,12 +12,15 @@ from mailer.web import (
     api_alerts,
     api_digests,
     api_feedback,
+    api_repermission,
     api_subscribers,
     archive,
+    archive_feeds,
     bounce_webhooks,
     confirm_pages,
     console,
     health,
+    keep,
     new_link,
     openapi,
     outbox,
@@ -38,7 +41,9 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     app.router.add_get("/favicon.ico", start.favicon)
     app.router.add_get("/", start.start_page)
     app.router.add_get("/archive", archive.archive_page)
-    app.router.add_get("/archive.atom", archive.archive_atom)
+    app.router.add_get("/archive.atom", archive_feeds.archive_atom)
+    app.router.add_get("/sitemap.xml", archive_feeds.sitemap)
+    app.router.add_get("/robots.txt", archive_feeds.robots)
     app.router.add_get("/archive/items/{item_id}", alert_pages.archived_item)
     app.router.add_get("/archive/{slug}", archive.archived_digest)
     app.router.add_get("/archive/{slug}/body", archive.archived_digest_body)
@@ -72,6 +77,8 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     app.router.add_post("/preferences/{token}/erase", preferences.erase_post)
     app.router.add_get("/unsubscribe/alerts/{token}", alert_pages.stop_alerts_page)
     app.router.add_post("/unsubscribe/alerts/{token}", alert_pages.stop_alerts_post)
+    app.router.add_get("/keep/{token}", keep.keep_page)
+    app.router.add_post("/keep/{token}", keep.keep_post)
     app.router.add_get("/unsubscribe/{token}", preferences.unsubscribe_page)
     app.router.add_post("/unsubscribe/{token}", preferences.unsubscribe_post)
 
@@ -111,6 +118,10 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     v1.router.add_get("/alerts/{alert_id}/preview", api_alerts.preview_alert)
     v1.router.add_post("/items/{item_id}/corrections", api_alerts.create_correction)
     v1.router.add_get("/items/{item_id}/audit", api_alerts.item_audit)
+    v1.router.add_post("/repermission", api_repermission.create_campaign)
+    v1.router.add_get("/repermission/{campaign_id}", api_repermission.get_campaign)
+    v1.router.add_post("/repermission/{campaign_id}/send", api_repermission.send_campaign)
+    v1.router.add_post("/repermission/{campaign_id}/remove", api_repermission.remove_unanswered)
     v1.router.add_get("/corrections", api_alerts.list_corrections)
     v1.router.add_get("/corrections/{correction_id}", api_alerts.get_correction)
     v1.router.add_post("/corrections/{correction_id}/send", api_alerts.send_correction)

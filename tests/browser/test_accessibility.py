@@ -37,6 +37,7 @@ CONSOLE_PAGES = (
     "/console/subscribers/{subscriber}",
     "/console/subscribers/{subscriber}/choices",
     "/console/suppressions",
+    "/console/repermission",
     "/console/bounce-reports",
     "/console/feeds",
     "/console/topics",

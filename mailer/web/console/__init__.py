@@ -50,6 +50,7 @@ from mailer.web.console import (
     items,
     mail_templates,
     notices,
+    repermission,
     sending,
     series,
     subscriber_choices,
@@ -105,6 +106,7 @@ def add_routes(app: web.Application) -> None:
     imports.add_routes(console)
     feedback.add_routes(r)
     notices.add_routes(r)
+    repermission.add_routes(r)
     hooks.add_routes(r)
     mail_templates.add_routes(r)
     feeds.add_routes(r)

@@ -30,6 +30,7 @@ NAV = (
     NavEntry("Alerts", "/console/alerts"),  # and corrections
     NavEntry("Subscribers", "/console/subscribers"),  # data requests in it: admins only
     NavEntry("Suppressions", "/console/suppressions"),  # and the bounce reports
+    NavEntry("Re-permission", "/console/repermission"),
     NavEntry("Feeds", "/console/feeds", admin_only=True),
     NavEntry("Topics", "/console/topics", admin_only=True),
     NavEntry("Series", "/console/series", admin_only=True),
