@@ -190,7 +190,7 @@ async def _send(conn: Connection, settings: Settings, campaign: asyncpg.Record, 
     campaign_id = campaign["campaign_id"]
     await conn.execute(_ADD, campaign["cutoff"], campaign_id)
     terms = Terms(campaign["older_than_months"], campaign["answer_days"])
-    notices.check_template(settings, KIND, content(settings, terms))
+    await notices.check_template(conn, settings, KIND, content(settings, terms))
     created = await notices.start(
         conn, mailing_id=campaign["mailing_id"], kind=KIND, fan_out=Q["fan_out"],
         args=(campaign_id,), payload={"campaign_id": campaign_id, "by": by},

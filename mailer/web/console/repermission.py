@@ -93,7 +93,9 @@ async def campaign_page(
         c=campaign,
         audience=people(campaign["recipients"]),
         zone=editor_zone(request),
-        shown=preview(settings, repermission.KIND, repermission.content(settings, terms)),
+        shown=await preview(
+            pool, settings, repermission.KIND, repermission.content(settings, terms)
+        ),
         problem=problem,
     )
 
