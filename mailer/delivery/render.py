@@ -24,6 +24,7 @@ import css_inline
 import jinja2
 from markupsafe import Markup
 
+from mailer.delivery.click_links import plain
 from mailer.i18n import DEFAULT, install, language_of
 
 # Private-use characters never appear in real content, survive jinja and css-inline, and
@@ -83,11 +84,13 @@ def mail_environments(template_dirs: list[Path]) -> tuple[jinja2.Environment, ji
         lstrip_blocks=True,
     )
     html_env.globals.update(
+        track=plain,  # the Composer passes a mailing's own `track` in the context
         slot=slot,
         only_for=lambda ids: _only_for(ids, commented=True),
         end_only=lambda: _end_only(commented=True),
     )
     text_env.globals.update(
+        track=plain,
         slot=slot,
         only_for=lambda ids: _only_for(ids, commented=False),
         end_only=lambda: _end_only(commented=False),

@@ -24,6 +24,7 @@ from mailer.web.connections import (
     connection_guard_key,
 )
 from mailer.web.middleware import error_middleware, security_headers_middleware
+from mailer.web.redirect import counting
 from mailer.web.routes import add_routes
 from mailer.web.sns_fetch import SnsFetcher
 from mailer.web.text_guard import text_guard_middleware
@@ -86,5 +87,7 @@ def create_app(
         pool, confirm_ttl_seconds=settings.confirm_ttl_seconds, waker=waker
     )
     app.on_cleanup.append(lambda _: _close_signups(signups, waker))
+    if full:
+        counting(app)  # the click counter of /r/{token}, flushed every second
     add_routes(app, settings, full=full)
     return app

@@ -23,6 +23,7 @@ from mailer.web import (
     outbox,
     preferences,
     public,
+    redirect,
     start,
     webhooks,
 )
@@ -42,6 +43,8 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     app.router.add_get("/archive/items/{item_id}", alert_pages.archived_item)
     app.router.add_get("/archive/{slug}", archive.archived_digest)
     app.router.add_get("/archive/{slug}/body", archive.archived_digest_body)
+    # Item links in mail (GET and HEAD): counted, then on to the story
+    app.router.add_get("/r/{token}", redirect.follow)
 
     # The website's back end (signed)
     app.router.add_post("/webhooks/signup", webhooks.signup)
