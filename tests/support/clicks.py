@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -69,4 +69,3 @@ async def counted(pool: asyncpg.Pool, counter: ClickCounter) -> dict[int, tuple[
         "GROUP BY item_id"
     )
     return {r["item_id"]: (r["c"], r["f"]) for r in rows}
-
