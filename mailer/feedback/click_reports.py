@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from mailer.config import Settings
 from mailer.db import load_queries
 from mailer.errors import NotFound
 from mailer.events import record_event
@@ -170,3 +171,10 @@ async def report_day(pool: asyncpg.Pool, publisher: Publisher, day: date) -> boo
 async def report_yesterday(pool: asyncpg.Pool, publisher: Publisher, today: date) -> bool:
     """The daily tick: yesterday (UTC) is complete, so its totals go out."""
     return await report_day(pool, publisher, today - timedelta(days=1))
+
+
+def publisher(settings: Settings) -> Publisher:
+    """The figures' publisher: noise seeded from the signing key when an epsilon is set."""
+    return Publisher(
+        settings.signing_keys[0] if settings.signing_keys else "", settings.clicks.epsilon
+    )

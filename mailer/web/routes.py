@@ -10,6 +10,7 @@ from mailer.web import (
     alert_pages,
     api,
     api_alerts,
+    api_clicks,
     api_digests,
     api_feedback,
     api_subscribers,
@@ -149,6 +150,7 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
         "/hooks/{endpoint_id}/deliveries/{hook_delivery_id}/resend", fb.resend_delivery
     )
     v1.router.add_post("/hooks/{endpoint_id}/resend-failed", fb.resend_failed)
+    api_clicks.add_routes(v1.router)  # click counts, per mailing and per item, and CSV
     app.add_subapp("/api/v1", v1)
 
     # Editors' web console (signed-in editor accounts): mailer/web/console/
