@@ -2,7 +2,7 @@
 pages, differential-privacy noise when an epsilon is set, and the daily webhook event."""
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -11,50 +11,13 @@ from aiohttp.test_utils import TestClient
 
 from mailer.feedback import click_reports
 from mailer.web.app import create_app
+from tests.support.clicks import TODAY, clicked_digest
 from tests.support.console import add_editor, console_app, signed_in
 from tests.support.factories import engine_settings
 from tests.support.helpers import ClientFactory
-from tests.support.newsroom import add_item, editor_headers, make_topics
+from tests.support.newsroom import editor_headers
 
 Client = TestClient[web.Request, web.Application]
-TODAY = datetime.now(UTC).date()
-
-
-async def clicked_digest(pool: asyncpg.Pool) -> dict[str, int]:
-    """A sent digest of three items (two topics) with counts on two days, and an alert of
-    one of them."""
-    topics = await make_topics(pool)
-    naloxone = await add_item(pool, "Naloxone", [topics["overdose-prevention"]])
-    strips = await add_item(pool, "Test strips", [topics["overdose-prevention"]])
-    parks = await add_item(pool, "=Smoke-free parks", [topics["tobacco-control"]])
-    digest = await pool.fetchval(
-        "INSERT INTO mailings (kind, status, subject, list_id, started_at) VALUES "
-        "('digest', 'sent', 'Weekly news', 'digest', now() - interval '2 days') "
-        "RETURNING mailing_id"
-    )
-    alert = await pool.fetchval(
-        "INSERT INTO mailings (kind, status, subject, list_id, started_at) VALUES "
-        "('alert', 'sent', '[Alert] Naloxone', 'alerts', now() - interval '1 day') "
-        "RETURNING mailing_id"
-    )
-    await pool.execute(
-        "INSERT INTO mailing_items (mailing_id, item_id) VALUES ($1, $2), ($1, $3), ($1, $4), "
-        "($5, $2)", digest, naloxone, strips, parks, alert,
-    )  # fmt: skip
-    rows = [
-        (digest, naloxone, TODAY - timedelta(days=1), 5, 2),
-        (digest, naloxone, TODAY, 3, 0),
-        (digest, parks, TODAY, 6, 1),
-        (digest, strips, TODAY, 0, 4),
-        (alert, naloxone, TODAY, 12, 3),
-    ]
-    await pool.executemany(
-        "INSERT INTO click_counts (mailing_id, item_id, link, day, clicks, filtered) "
-        "SELECT $1, $2, link, $3, $4, $5 FROM items WHERE item_id = $2",
-        rows,
-    )
-    return {"digest": digest, "alert": alert, "naloxone": naloxone, "strips": strips,
-            "parks": parks}  # fmt: skip
 
 
 async def test_the_api_ranks_items_and_sums_topics_days_and_mailings(

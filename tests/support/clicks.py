@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -16,6 +16,7 @@ from tests.support.newsroom import add_item, add_reader, make_series, make_topic
 from tests.support.smtp_sink import SmtpSink
 
 REDIRECT = re.compile(r"https://news\.example\.org(/r/[A-Za-z0-9_-]+)")
+TODAY = datetime.now(UTC).date()
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 
 
@@ -69,3 +70,40 @@ async def counted(pool: asyncpg.Pool, counter: ClickCounter) -> dict[int, tuple[
         "GROUP BY item_id"
     )
     return {r["item_id"]: (r["c"], r["f"]) for r in rows}
+
+
+async def clicked_digest(pool: asyncpg.Pool) -> dict[str, int]:
+    """A sent digest of three items (two topics) with counts on two days, and an alert of
+    one of them."""
+    topics = await make_topics(pool)
+    naloxone = await add_item(pool, "Naloxone", [topics["overdose-prevention"]])
+    strips = await add_item(pool, "Test strips", [topics["overdose-prevention"]])
+    parks = await add_item(pool, "=Smoke-free parks", [topics["tobacco-control"]])
+    digest = await pool.fetchval(
+        "INSERT INTO mailings (kind, status, subject, list_id, started_at) VALUES "
+        "('digest', 'sent', 'Weekly news', 'digest', now() - interval '2 days') "
+        "RETURNING mailing_id"
+    )
+    alert = await pool.fetchval(
+        "INSERT INTO mailings (kind, status, subject, list_id, started_at) VALUES "
+        "('alert', 'sent', '[Alert] Naloxone', 'alerts', now() - interval '1 day') "
+        "RETURNING mailing_id"
+    )
+    await pool.execute(
+        "INSERT INTO mailing_items (mailing_id, item_id) VALUES ($1, $2), ($1, $3), ($1, $4), "
+        "($5, $2)", digest, naloxone, strips, parks, alert,
+    )  # fmt: skip
+    rows = [
+        (digest, naloxone, TODAY - timedelta(days=1), 5, 2),
+        (digest, naloxone, TODAY, 3, 0),
+        (digest, parks, TODAY, 6, 1),
+        (digest, strips, TODAY, 0, 4),
+        (alert, naloxone, TODAY, 12, 3),
+    ]
+    await pool.executemany(
+        "INSERT INTO click_counts (mailing_id, item_id, link, day, clicks, filtered) "
+        "SELECT $1, $2, link, $3, $4, $5 FROM items WHERE item_id = $2",
+        rows,
+    )
+    return {"digest": digest, "alert": alert, "naloxone": naloxone, "strips": strips,
+            "parks": parks}  # fmt: skip
