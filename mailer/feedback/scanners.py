@@ -44,11 +44,12 @@ SCANNER_AGENTS = (
     "java/", "okhttp", "headlesschrome", "phantomjs", "bot", "crawler", "spider",
     "preview", "scanner",
 )  # fmt: skip
-_AGENTS = re.compile("|".join(re.escape(a) for a in SCANNER_AGENTS), re.IGNORECASE)
+# Matched against the lower-cased header: several times faster than re.IGNORECASE.
+_AGENTS = re.compile("|".join(re.escape(a) for a in SCANNER_AGENTS))
 
 
 def is_scanner_agent(user_agent: str) -> bool:
-    return not user_agent.strip() or _AGENTS.search(user_agent) is not None
+    return not user_agent.strip() or _AGENTS.search(user_agent.lower()) is not None
 
 
 BURST_SECONDS = 2.0  # "at once": a scanner fetches a mail's links within a second or two

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -25,21 +26,22 @@ BAD_LINK = N_(
     "the mail, or find the story in our archive."
 )
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+# Characters a URL may carry as they are; anything else (non-ASCII, spaces, controls) is
+# percent-encoded, so the Location header is plain ASCII and an encoded URL stays as it is.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%"
 
 
 async def follow(request: web.Request) -> web.StreamResponse:
     """302 to the link's target after counting the click (GET and HEAD); 404 for a token
     we did not make (tampered, truncated, or signed with a key no longer listed)."""
     app = request.app
+    counter = app[keys.clicks_key]
     try:
-        mailing_id, item_id, url = app[keys.signer_key].read_click_token(
-            request.match_info["token"]
-        )
+        mailing_id, item_id, url = counter.tokens.read(request.match_info["token"])
     except InvalidToken:
         raise _bad_link(request) from None
     if not url.startswith(("https://", "http://")):  # never made so; refused all the same
         raise _bad_link(request)
-    counter = app[keys.clicks_key]
     await counter.count(
         mailing_id,
         item_id,
@@ -50,7 +52,8 @@ async def follow(request: web.Request) -> web.StreamResponse:
             client=client_ip(request, app[keys.settings_key]),
         ),
     )
-    return web.Response(status=302, headers={"Location": url, **_NO_STORE})
+    location = url if url.isascii() and url.isprintable() else quote(url, safe=_URL_SAFE)
+    return web.Response(status=302, headers={"Location": location, **_NO_STORE})
 
 
 def _bad_link(request: web.Request) -> NotFound:
@@ -61,7 +64,9 @@ def _bad_link(request: web.Request) -> NotFound:
 def counting(app: web.Application) -> None:
     """Give the app its click counter, flushed every second while the app runs."""
     settings = app[keys.settings_key]
-    counter = ClickCounter(app[keys.pool_key], scanner_seconds=settings.clicks.scanner_seconds)
+    counter = ClickCounter(
+        app[keys.pool_key], app[keys.signer_key], scanner_seconds=settings.clicks.scanner_seconds
+    )
     app[keys.clicks_key] = counter
 
     async def flushing(_: web.Application) -> AsyncIterator[None]:

@@ -120,3 +120,15 @@ async def test_redirects_off_puts_plain_links_in_mail(
     for row in item_links:
         assert row["link"] in text
         assert urlsplit(row["link"]).netloc == "news.example.org"
+
+
+async def test_a_signed_link_of_a_deleted_mailing_still_redirects_and_counts_nothing(
+    pool: asyncpg.Pool, tmp_path: Path, aiohttp_client: ClientFactory
+) -> None:
+    settings = engine_settings(tmp_path)
+    token = Signer(settings.signing_keys).click_token(999, 999, "https://news.example.org/café ok")
+    client: Client = await aiohttp_client(create_app(settings, pool))
+    answer = await client.get(f"/r/{token}", headers={"User-Agent": BROWSER}, allow_redirects=False)
+    assert answer.status == 302
+    assert answer.headers["Location"] == "https://news.example.org/caf%C3%A9%20ok"
+    assert await counted(pool, client.app[keys.clicks_key]) == {}  # written, and dropped
