@@ -50,7 +50,7 @@ class ClickTokens:
 
 
 @dataclass(frozen=True, slots=True)
-class Request:
+class Requester:
     """What the redirect knows of one request; used to classify it, then dropped."""
 
     method: str
@@ -90,7 +90,7 @@ class ClickCounter:
                 self._starts.popitem(last=False)
         return started
 
-    async def count(self, mailing_id: int, item_id: int, link: str, request: Request) -> bool:
+    async def count(self, mailing_id: int, item_id: int, link: str, request: Requester) -> bool:
         """Count one click; True if it was a reader's, False if counted apart as a scanner."""
         now = datetime.now(UTC)
         key: CountKey = (mailing_id, item_id, link, now.date())

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from mailer.errors import NotFound
-from mailer.feedback.clicks import ClickCounter, Request
+from mailer.feedback.clicks import ClickCounter, Requester
 from mailer.i18n import N_, from_accept_language, translations
 from mailer.limits import client_ip
 from mailer.tokens import InvalidToken
@@ -46,7 +46,7 @@ async def follow(request: web.Request) -> web.StreamResponse:
         mailing_id,
         item_id,
         url,
-        Request(
+        Requester(
             method=request.method,
             user_agent=request.headers.get("User-Agent", ""),
             client=client_ip(request, app[keys.settings_key]),
