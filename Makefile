@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint messages browser-deps deploy-deps pgbouncer-deps mail-deps axe-deps screenshots bench-delivery bench-signup bench-ingest bench-import clean
+.PHONY: run test check lint messages browser-deps deploy-deps pgbouncer-deps mail-deps axe-deps screenshots bench-delivery bench-signup bench-ingest bench-import bench-redirect clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ bench-delivery: $(STAMP)
 ## bench-signup: signed webhook signups/s and p50/p99 beside bare aiohttp + asyncpg (installs wrk if missing)
 bench-signup: $(STAMP)
 	bench/signup $(BENCH_ARGS)
+
+## bench-redirect: click redirects (/r/{token}) at 1,000 req/s and at full speed beside a bare aiohttp redirect (installs wrk if missing)
+bench-redirect: $(STAMP)
+	bench/redirect $(BENCH_ARGS)
 
 ## bench-ingest: items/s ingesting a 10,000-item feed from loopback, then an all-duplicate second poll (BENCH_ARGS=--format atom)
 bench-ingest: $(STAMP)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mailer import config_values as values
 from mailer.config_bounces import BounceSettings, HookSettings
+from mailer.config_clicks import ClickSettings
 from mailer.config_values import Env, NoticeMode, Pooler, SmtpSettings, redact_url
 from mailer.config_values import SmtpSecurity as SmtpSecurity  # imported from here
 from mailer.errors import ConfigError, StartupError
@@ -406,6 +407,7 @@ class Settings:
     )
     bounces: BounceSettings = group(BounceSettings)  # noqa: RUF009
     hooks: HookSettings = group(HookSettings)  # noqa: RUF009
+    clicks: ClickSettings = group(ClickSettings)  # noqa: RUF009
     demo: bool = setting(  # without MAILER_DEMO: not in production
         "MAILER_DEMO",
         True,
@@ -465,6 +467,7 @@ class Settings:
             "dkim_key_file": str(self.dkim_key_file) if self.dkim_key_file else "(DKIM off)",
             "bounces": self.bounces.redacted(),
             "hooks": self.hooks.redacted(),
+            "clicks": self.clicks.redacted(),
             "ignored": "; ".join(self.ignored) if self.ignored else "(none)",
         }
 

@@ -27,10 +27,13 @@ class Purpose(StrEnum):
     CURSOR = "cursor"
     ADDRESS = "address"  # the address just signed up, for the thanks page to name
     KEEP = "keep"  # "yes, keep me subscribed" in a re-permission mail
+    CLICK = "click"  # a link in bulk mail: mailing, item, target; never the subscriber
 
 
 _SUBSCRIBER = struct.Struct(">QI")  # subscriber_id, key_version
 _ID = struct.Struct(">Q")
+_CLICK = struct.Struct(">QQ")  # mailing_id, item_id; the target URL follows
+MAX_CLICK_URL = 2000  # bytes of target URL a click token carries (longer links stay plain)
 _MAC_BYTES = 16  # 128 bits: unguessable
 _VERP = re.compile(
     r"^(?P<local>[a-z0-9.-]+)\+(?P<id>\d{1,19})-(?P<sig>[a-z2-7]{8})@(?P<domain>.+)$"
@@ -137,6 +140,23 @@ class Signer:
         if len(raw) <= _MAC_BYTES or not self._verifies(purpose, data, mac):
             raise InvalidToken("bad signature")
         return data
+
+    def click_token(self, mailing_id: int, item_id: int, url: str) -> str:
+        """A redirect token for one link of one mailing: the same for every recipient, so
+        it is made once per mailing, and it names no one."""
+        return self.sign_blob(Purpose.CLICK, _CLICK.pack(mailing_id, item_id) + url.encode())
+
+    def read_click_token(self, token: str) -> tuple[int, int, str]:
+        """(mailing_id, item_id, target URL); InvalidToken unless we made it."""
+        data = self.read_blob(Purpose.CLICK, token, max_length=2 * MAX_CLICK_URL)
+        if len(data) <= _CLICK.size:
+            raise InvalidToken("malformed token")
+        mailing_id, item_id = _CLICK.unpack(data[: _CLICK.size])
+        try:
+            url = data[_CLICK.size :].decode()
+        except UnicodeDecodeError as exc:
+            raise InvalidToken("malformed token") from exc
+        return mailing_id, item_id, url
 
     def bounce_address(self, local: str, domain: str, delivery_id: int) -> str:
         """VERP envelope sender: a bounce to it names its delivery, and cannot be forged."""

@@ -15,6 +15,7 @@ import asyncpg
 from mailer.config import Settings
 from mailer.db import load_queries
 from mailer.delivery import template_versions
+from mailer.delivery.click_links import redirects_for
 from mailer.delivery.headers import (
     LIST_KINDS,
     UNSUBSCRIBE_LOCAL,
@@ -172,6 +173,9 @@ class Composer:
             if preview_of is not None:
                 context["subject"] = f"[Test] {context['subject']}"
             list_id = mailing["list_id"]
+            if preview_of is None and self.settings.clicks.redirects:
+                # Compiled once per mailing: each link's token is made here, once.
+                context["track"] = redirects_for(self.signer, self.settings.base_url, mailing_id)
         kind = delivery.kind
 
         def attempt(sources: Mapping[str, str]) -> CompiledMessage | TemplateProblem:

@@ -14,6 +14,8 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
+from mailer.delivery.click_links import plain
+
 # Private-use characters never appear in real content, survive jinja and css-inline, and
 # mark where a recipient's values (slots) and conditional blocks (items) go.
 OPEN, CLOSE = "\ue000", "\ue001"
@@ -201,11 +203,13 @@ def mail_environments(
         lstrip_blocks=True,
     )
     html_env.globals.update(
+        track=plain,  # the Composer passes a mailing's own `track` in the context
         slot=slot,
         only_for=lambda what: _only_for(what, commented=True),
         end_only=lambda: _end_only(commented=True),
     )
     text_env.globals.update(
+        track=plain,
         slot=slot,
         only_for=lambda what: _only_for(what, commented=False),
         end_only=lambda: _end_only(commented=False),

@@ -105,6 +105,7 @@ def content(settings: Settings, row: asyncpg.Record | dict[str, Any]) -> dict[st
         "old_summary_html": row["old_summary_html"],
         "new_summary_html": row["new_summary_html"],
         "item_url": f"{settings.base_url}/archive/items/{row['item_id']}",
+        "item_id": row["item_id"],  # the link's redirect counts clicks for this item
     }
 
 

@@ -20,6 +20,7 @@ from mailer.db import DB_ERRORS
 from mailer.delivery.retention import purge_expired
 from mailer.editorial import repermission
 from mailer.editorial.digests import send_due, tick_series
+from mailer.feedback.click_reports import publisher, report_yesterday
 from mailer.feedback.deliverability import ThresholdWatch, purge_old_reports
 from mailer.metrics import Metrics
 
@@ -131,3 +132,10 @@ def schedule_jobs(
         )
 
     ticks.every(3600, "retention", retention)
+
+    async def clicks_daily() -> None:
+        # Yesterday's (UTC) click totals as one `clicks.daily` event; the first tick after
+        # midnight does it, the others find the day reported (click_reports table).
+        await report_yesterday(pool, publisher(settings), datetime.now(UTC).date())
+
+    ticks.every(300, "clicks_daily", clicks_daily)

@@ -25,6 +25,7 @@ from mailer.web.connections import (
     connection_guard_key,
 )
 from mailer.web.middleware import error_middleware, security_headers_middleware
+from mailer.web.redirect import counting
 from mailer.web.routes import add_routes
 from mailer.web.sns_fetch import SnsFetcher
 from mailer.web.text_guard import text_guard_middleware
@@ -88,5 +89,7 @@ def create_app(
     )
     app.on_startup.append(lambda _: prepare_sign_in())
     app.on_cleanup.append(lambda _: _close_signups(signups, waker))
+    if full:
+        counting(app)  # the click counter of /r/{token}, flushed every second
     add_routes(app, settings, full=full)
     return app

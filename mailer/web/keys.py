@@ -10,6 +10,7 @@ from aiohttp import web
 
 from mailer.audience.signup_batch import SignupWriter
 from mailer.config import Settings
+from mailer.feedback.clicks import ClickCounter
 from mailer.i18n import Localized
 from mailer.limits import SignupLimits, SlidingWindow
 from mailer.metrics import Metrics
@@ -31,3 +32,5 @@ bounce_limits_key = web.AppKey("bounce_limits", SlidingWindow)
 # Fetches SNS certificates and confirmation links (tests replace it: no internet).
 sns_fetch_key = web.AppKey("sns_fetch", SnsFetcher)
 signups_key = web.AppKey("signups", SignupWriter)
+# Click counts of redirect links, gathered in memory and written every second.
+clicks_key = web.AppKey("clicks", ClickCounter)

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from mailer import __version__
-from mailer.web import api_feedback, keys
+from mailer.web import api_clicks, api_feedback, keys
 from mailer.web.api import SOURCE_FIELDS, TOPIC_FIELDS, spec_schema
 from mailer.web.openapi_responses import describe_answers
 from mailer.web.openapi_schema import ERROR, LI, LS, OBJECT, B, I, S, file_op, op
@@ -211,6 +211,7 @@ PATHS: dict[str, dict[str, Any]] = {
     },
 }  # fmt: skip
 PATHS.update(api_feedback.openapi_paths())  # suppressions, bounces, rates, outbound webhooks
+PATHS.update(api_clicks.openapi_paths())  # click counts
 describe_answers(PATHS)  # each operation's success answer: web/openapi_responses.py
 
 
@@ -221,7 +222,8 @@ def document(base_url: str) -> dict[str, Any]:
             "title": "mailer editor API",
             "version": __version__,
             "description": "Topics, feeds, items, series, digests, alerts, corrections, "
-            "delivery control, suppressions, bounces, deliverability and outbound webhooks. "
+            "delivery control, suppressions, bounces, deliverability, click counts and outbound "
+            "webhooks. "
             "Every call needs `Authorization: Bearer <key>` (`mailer api-keys create NAME`).",
         },
         "servers": [{"url": f"{base_url}/api/v1"}],

@@ -46,6 +46,14 @@ CORRECTION = record(correction_id=ID, status=STR)
 PREVIEW = record(subject=STR, html=STR, text=STR)
 HOOK = record(endpoint_id=ID, url=STR)
 IMPORT = record(import_id=ID, status=STR)
+COUNT = {"type": "integer", "minimum": 0}
+COUNTS = {"clicks": COUNT, "filtered": COUNT}  # readers' clicks; scanners' apart
+TOTAL = record(**COUNTS)
+CLICKED = record(mailing_id=ID, kind=STR, **COUNTS)
+
+
+def LIST_OF(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": item}
 
 
 def draft(what: str) -> dict[str, Any]:
@@ -136,6 +144,22 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("/hooks/{endpoint_id}/deliveries", "get"): listing("deliveries", {"type": "object"}),
     ("/hooks/{endpoint_id}/deliveries/{hook_delivery_id}/resend", "post"): QUEUED_IDS,
     ("/hooks/{endpoint_id}/resend-failed", "post"): QUEUED_IDS,
+    ("/clicks", "get"): listing("mailings", CLICKED),
+    ("/clicks/mailings/{mailing_id}", "get"): record(
+        mailing_id=ID,
+        kind=STR,
+        total=TOTAL,
+        items=LIST_OF(record(item_id=ID, **COUNTS)),
+        topics=LIST_OF(record(topic=STR, **COUNTS)),
+        days=LIST_OF(record(day=STR, **COUNTS)),
+    ),
+    ("/clicks/items/{item_id}", "get"): record(
+        item_id=ID,
+        title=STR,
+        total=TOTAL,
+        mailings=LIST_OF(CLICKED),
+        days=LIST_OF(record(day=STR, **COUNTS)),
+    ),
 }
 
 # Answers that are not JSON: previews as ?format=html or text, files streamed.

@@ -10,6 +10,7 @@ from mailer.web import (
     alert_pages,
     api,
     api_alerts,
+    api_clicks,
     api_digests,
     api_feedback,
     api_repermission,
@@ -26,6 +27,7 @@ from mailer.web import (
     outbox,
     preferences,
     public,
+    redirect,
     start,
     webhooks,
 )
@@ -47,6 +49,8 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
     app.router.add_get("/archive/items/{item_id}", alert_pages.archived_item)
     app.router.add_get("/archive/{slug}", archive.archived_digest)
     app.router.add_get("/archive/{slug}/body", archive.archived_digest_body)
+    # Item links in mail (GET and HEAD): counted, then on to the story
+    app.router.add_get("/r/{token}", redirect.follow)
 
     # The website's back end (signed)
     app.router.add_post("/webhooks/signup", webhooks.signup)
@@ -157,6 +161,7 @@ def add_routes(app: web.Application, settings: Settings, *, full: bool = True) -
         "/hooks/{endpoint_id}/deliveries/{hook_delivery_id}/resend", fb.resend_delivery
     )
     v1.router.add_post("/hooks/{endpoint_id}/resend-failed", fb.resend_failed)
+    api_clicks.add_routes(v1.router)  # click counts, per mailing and per item, and CSV
     app.add_subapp("/api/v1", v1)
 
     # Editors' web console (signed-in editor accounts): mailer/web/console/

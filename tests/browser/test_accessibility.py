@@ -33,6 +33,7 @@ CONSOLE_PAGES = (
     "/console/digests/{digest}",
     "/console/alerts",
     "/console/corrections",
+    "/console/clicks",
     "/console/subscribers",
     "/console/subscribers/{subscriber}",
     "/console/subscribers/{subscriber}/choices",

@@ -16,7 +16,9 @@ from mailer.config import Settings
 from mailer.delivery import mailings
 from mailer.editorial import alerts, corrections, digests
 from mailer.errors import Conflict
+from mailer.tokens import Signer
 from mailer.web.app import create_app
+from tests.support.clicks import REDIRECT
 from tests.support.factories import engine_settings, running_worker, wait_until
 from tests.support.helpers import ClientFactory
 from tests.support.newsroom import (
@@ -136,7 +138,11 @@ async def test_a_correction_reaches_exactly_the_receivers_of_the_item(
     assert "CORRECTION" in text and "Hello Ana," in text and "a typing error" in text
     assert "Title before: Overdoses fell 40% in 2025" in text
     assert "Title now:    Overdoses fell 14% in 2025" in text
-    assert f"https://news.example.org/archive/items/{figure}" in text
+    # The link to the item goes through the click redirect (it names the item, not Ana).
+    link = REDIRECT.search(text)
+    assert link is not None
+    target = Signer(settings.signing_keys).read_click_token(link.group(1).removeprefix("/r/"))
+    assert target[1:] == (figure, f"https://news.example.org/archive/items/{figure}")
 
     audit = await (await client.get(f"/api/v1/items/{figure}/audit", headers=h)).json()
     assert audit["received"]["people"] == 3 and audit["received"]["deliveries"] == 3

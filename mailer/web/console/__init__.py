@@ -38,6 +38,7 @@ from mailer.web import keys
 from mailer.web.console import (
     api_keys,
     auth,
+    clicks,
     dashboard,
     digest_actions,
     digests,
@@ -98,6 +99,7 @@ def add_routes(app: web.Application) -> None:
     items.add_routes(r)
     digests.add_routes(r)
     digest_actions.add_routes(r)
+    clicks.add_routes(r)
     sending.add_routes(console)
     # Subscribers (data requests admin-only), and the admin pages.
     subscribers.add_routes(r)

@@ -28,6 +28,7 @@ NAV = (
     NavEntry("Items", "/console/items"),
     NavEntry("Digests", "/console/digests"),
     NavEntry("Alerts", "/console/alerts"),  # and corrections
+    NavEntry("Clicks", "/console/clicks"),  # per mailing and per item, no one's own
     NavEntry("Subscribers", "/console/subscribers"),  # data requests in it: admins only
     NavEntry("Suppressions", "/console/suppressions"),  # and the bounce reports
     NavEntry("Re-permission", "/console/repermission"),
