@@ -308,17 +308,27 @@ class Answer(StrEnum):
     NOT_ASKED = "not_asked"  # a link for a mailing that was no re-permission mail to them
 
 
-async def current_answer(pool: asyncpg.Pool, mailing_id: int, subscriber_id: int) -> Answer | None:
-    """What a "yes" would find, changing nothing (None: asked, not answered, active)."""
-    campaign = await pool.fetchrow(Q["campaign_of_mailing"], mailing_id)
+async def _asked(
+    conn: Connection | asyncpg.Pool, mailing_id: int, subscriber_id: int
+) -> tuple[asyncpg.Record, asyncpg.Record] | Answer:
+    """(campaign, recipient row) of an active reader this mailing asked, else why not."""
+    campaign = await conn.fetchrow(Q["campaign_of_mailing"], mailing_id)
     if campaign is None:
         return Answer.NOT_ASKED
-    asked = await pool.fetchrow(Q["recipient"], campaign["campaign_id"], subscriber_id)
+    asked = await conn.fetchrow(Q["recipient"], campaign["campaign_id"], subscriber_id)
     if asked is None:
         return Answer.NOT_ASKED
     if asked["status"] != "active":
         return Answer.NOT_ACTIVE
-    return Answer.ALREADY if asked["answered_at"] is not None else None
+    return campaign, asked
+
+
+async def current_answer(pool: asyncpg.Pool, mailing_id: int, subscriber_id: int) -> Answer | None:
+    """What a "yes" would find, changing nothing (None: asked, not answered, active)."""
+    found = await _asked(pool, mailing_id, subscriber_id)
+    if isinstance(found, Answer):
+        return found
+    return Answer.ALREADY if found[1]["answered_at"] is not None else None
 
 
 async def answer_yes(
@@ -326,14 +336,10 @@ async def answer_yes(
 ) -> Answer:
     """Record a reader's yes, once: the answer and a consent entry in one transaction."""
     async with pool.acquire() as conn, conn.transaction():
-        campaign = await conn.fetchrow(Q["campaign_of_mailing"], mailing_id)
-        if campaign is None:
-            return Answer.NOT_ASKED
-        asked = await conn.fetchrow(Q["recipient"], campaign["campaign_id"], subscriber_id)
-        if asked is None:
-            return Answer.NOT_ASKED
-        if asked["status"] != "active":
-            return Answer.NOT_ACTIVE
+        found = await _asked(conn, mailing_id, subscriber_id)
+        if isinstance(found, Answer):
+            return found
+        campaign, asked = found
         if await conn.fetchrow(Q["mark_answered"], campaign["campaign_id"], subscriber_id) is None:
             return Answer.ALREADY
         await record_consent(

@@ -15,7 +15,8 @@ from mailer.web.api import dumps_json, path_id
 from mailer.web.openapi_schema import file_op, op
 
 
-def _publisher(request: web.Request) -> click_reports.Publisher:
+def publisher_of(request: web.Request) -> click_reports.Publisher:
+    """The figures as published (exact, or noised): the API's and the console's."""
     return click_reports.publisher(request.app[keys.settings_key])
 
 
@@ -31,7 +32,7 @@ def _limit(request: web.Request) -> int:
 
 async def list_mailings(request: web.Request) -> web.Response:
     """Sent digests, alerts and corrections, newest first, with their click totals."""
-    publisher = _publisher(request)
+    publisher = publisher_of(request)
     found = await click_reports.list_mailings(
         request.app[keys.pool_key], publisher, limit=_limit(request)
     )
@@ -40,14 +41,14 @@ async def list_mailings(request: web.Request) -> web.Response:
 
 async def mailing_clicks(request: web.Request) -> web.Response:
     report = await click_reports.mailing_report(
-        request.app[keys.pool_key], _publisher(request), path_id(request, "mailing_id")
+        request.app[keys.pool_key], publisher_of(request), path_id(request, "mailing_id")
     )
     return web.json_response(report, dumps=dumps_json)
 
 
 async def item_clicks(request: web.Request) -> web.Response:
     report = await click_reports.item_report(
-        request.app[keys.pool_key], _publisher(request), path_id(request, "item_id")
+        request.app[keys.pool_key], publisher_of(request), path_id(request, "item_id")
     )
     return web.json_response(report, dumps=dumps_json)
 
@@ -66,7 +67,7 @@ def csv_response(text: str, name: str) -> web.Response:
 async def mailing_csv(request: web.Request) -> web.Response:
     mailing_id = path_id(request, "mailing_id")
     text = await click_reports.csv_rows(
-        request.app[keys.pool_key], _publisher(request), mailing_id=mailing_id
+        request.app[keys.pool_key], publisher_of(request), mailing_id=mailing_id
     )
     return csv_response(text, f"clicks-mailing-{mailing_id}.csv")
 
@@ -74,7 +75,7 @@ async def mailing_csv(request: web.Request) -> web.Response:
 async def item_csv(request: web.Request) -> web.Response:
     item_id = path_id(request, "item_id")
     text = await click_reports.csv_rows(
-        request.app[keys.pool_key], _publisher(request), item_id=item_id
+        request.app[keys.pool_key], publisher_of(request), item_id=item_id
     )
     return csv_response(text, f"clicks-item-{item_id}.csv")
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from mailer.feedback import click_reports
 from mailer.web import keys
 from mailer.web.api import path_id
-from mailer.web.api_clicks import csv_response
+from mailer.web.api_clicks import item_csv, mailing_csv, publisher_of
 from mailer.web.console import charts
 from mailer.web.console.page import render
 
@@ -22,10 +22,6 @@ def add_routes(r: web.UrlDispatcher) -> None:
     r.add_get("/clicks/mailings/{mailing_id}/export.csv", mailing_csv)
     r.add_get("/clicks/items/{item_id}", item_page)
     r.add_get("/clicks/items/{item_id}/export.csv", item_csv)
-
-
-def _publisher(request: web.Request) -> click_reports.Publisher:
-    return click_reports.publisher(request.app[keys.settings_key])
 
 
 def _day_chart(days: list[dict[str, object]]) -> charts.Chart:
@@ -39,7 +35,7 @@ def _day_chart(days: list[dict[str, object]]) -> charts.Chart:
 
 
 async def clicks_page(request: web.Request) -> web.StreamResponse:
-    publisher = _publisher(request)
+    publisher = publisher_of(request)
     found = await click_reports.list_mailings(request.app[keys.pool_key], publisher, limit=100)
     return render(
         request, "console/clicks.html", title="Clicks", mailings=found, noise=publisher.describe()
@@ -48,7 +44,7 @@ async def clicks_page(request: web.Request) -> web.StreamResponse:
 
 async def mailing_page(request: web.Request) -> web.StreamResponse:
     report = await click_reports.mailing_report(
-        request.app[keys.pool_key], _publisher(request), path_id(request, "mailing_id")
+        request.app[keys.pool_key], publisher_of(request), path_id(request, "mailing_id")
     )
     return render(
         request,
@@ -61,7 +57,7 @@ async def mailing_page(request: web.Request) -> web.StreamResponse:
 
 async def item_page(request: web.Request) -> web.StreamResponse:
     report = await click_reports.item_report(
-        request.app[keys.pool_key], _publisher(request), path_id(request, "item_id")
+        request.app[keys.pool_key], publisher_of(request), path_id(request, "item_id")
     )
     return render(
         request,
@@ -70,19 +66,3 @@ async def item_page(request: web.Request) -> web.StreamResponse:
         report=report,
         chart=_day_chart(report["days"]),
     )
-
-
-async def mailing_csv(request: web.Request) -> web.StreamResponse:
-    mailing_id = path_id(request, "mailing_id")
-    text = await click_reports.csv_rows(
-        request.app[keys.pool_key], _publisher(request), mailing_id=mailing_id
-    )
-    return csv_response(text, f"clicks-mailing-{mailing_id}.csv")
-
-
-async def item_csv(request: web.Request) -> web.StreamResponse:
-    item_id = path_id(request, "item_id")
-    text = await click_reports.csv_rows(
-        request.app[keys.pool_key], _publisher(request), item_id=item_id
-    )
-    return csv_response(text, f"clicks-item-{item_id}.csv")
