@@ -72,6 +72,7 @@ CONTENT_TYPES = {
     "json": "application/feed+json",
 }
 SITE = "https://health.example.gov"
+TARGET_SECONDS = 5.0  # issue #23: 10,000 items in <= 5 s (>= 2,000 items/s), RSS and Atom
 
 # ---------------------------------------------------------------- the feed
 
@@ -665,8 +666,9 @@ async def timed_copy(conn: Connection, table: str, records: list[tuple[Any, ...]
     return time.perf_counter() - started
 
 
+# <div> and the other block elements are kept on purpose (sanitise.py: dropping them glues words).
 UNSAFE = (
-    "<script", "<style", "<iframe", "<div", "<span", "onerror", "onclick", "javascript:",
+    "<script", "<style", "<iframe", "<span", "onerror", "onclick", "javascript:",
     "style=", 'href="/', 'href="../', 'src="/', "<!--",
 )  # fmt: skip
 
@@ -959,6 +961,16 @@ def report(rounds: list[Round], args: argparse.Namespace, expected: int) -> list
          f"{median([r.fetch_alone + r.parse_alone + r.copy_indexed for r in rounds]):.3f} s"),
     ]  # fmt: skip
     print_table("the pieces alone, same bytes, same run (ceilings)", rows)
+
+    wall = median([p.wall for p in firsts])
+    rate = median([p.rate for p in firsts])
+    cpu_rate = median([p.items / max(p.process_cpu, 1e-9) for p in firsts])
+    target_rate = expected / TARGET_SECONDS
+    print(
+        f"\nTARGET first poll of {expected:,} {args.format} items: {wall:.2f} s = {rate:,.0f} "
+        f"items/s ({cpu_rate:,.0f} per CPU-second of this process) vs <= {TARGET_SECONDS:.0f} s "
+        f"(>= {target_rate:,.0f} items/s) {'PASS' if wall <= TARGET_SECONDS else 'FAIL'}"
+    )
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     last = rounds[-1]

@@ -28,6 +28,7 @@ _DECLARATION = re.compile(rb"""xmlns:([\w.-]+)\s*=\s*(["'])(.*?)\2""", re.DOTALL
 _XML_DECL = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 _URIFIXER = re.compile("^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")
 _LINK_ENTITY = re.compile("&([A-Za-z0-9_]+);")
+_C1 = re.compile("[\x80-\x9f]")  # what feedparser maps as cp1252 (feedparser.html._cp1252)
 _TEXT_TYPES = {None, "text", "html", "text/plain", "text/html"}
 
 # Per container, the feedparser names of the children this path has a rule for; anything else
@@ -178,9 +179,11 @@ def _text(element: Any) -> str:
     if len(element):
         raise Decline("markup inside a text field")
     output = (element.text or "").strip()
+    if output.isascii():
+        return output  # both steps below leave ASCII as it is
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         output = output.encode("iso-8859-1").decode("utf-8")
-    return output.translate(_cp1252)
+    return output.translate(_cp1252) if _C1.search(output) else output
 
 
 def _checked_text(element: Any) -> str:

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import feedparser
 
 from mailer.content import fastfeed
-from mailer.content.sanitise import clean_line, sanitise_html, to_text
+from mailer.content.sanitise import clean_line, sanitise_html, text_of_sanitised, to_text
 
 MAX_ITEMS = 10_000
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -190,7 +190,7 @@ def _xml_item(
         link=link,
         title=title or link or "(untitled)",
         summary_html=summary_html,
-        summary_text=to_text(summary_html),
+        summary_text=text_of_sanitised(summary_html),
         image_url=image_url,
         image_alt=image_alt,
         author=clean_line(entry.get("author"), 200),
