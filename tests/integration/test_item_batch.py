@@ -37,7 +37,7 @@ async def outcome(
         finally:
             await transaction.rollback()
     names = {r["item_id"]: (r["guid"], r["link"]) for r in rows}
-    found = {key: names.get(item_id, "a row that is gone") for key, item_id in result.item_ids.items()}
+    found = {key: names.get(item_id, "gone") for key, item_id in result.item_ids.items()}
     table = [(r["source_id"], r["guid"], r["link"], r["title"]) for r in rows]
     return result.created, result.updated, result.unchanged, found, table
 
@@ -71,5 +71,6 @@ async def test_chunks_store_what_one_call_stores(pool: asyncpg.Pool) -> None:
     assert (created, updated, unchanged) == (4, 3, 3)
     assert (mine, "g1", f"{SITE}/new-1", "One, moved") in table
     assert not any(row[1] == "n2" for row in table)
+    assert found["g1"] == ("g1", f"{SITE}/new-1") and "n2" not in found
     for size in (1, 2, 3, 5):
         assert await outcome(pool, mine, poll, size) == whole, f"chunks of {size}"
