@@ -1,9 +1,11 @@
 """Items stored chunk by chunk (while the next chunk is parsed) end as one call stores them:
 the same rows, the same counts, the same item for each key, whatever the chunk size."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
+import pytest
 
 from mailer.content import feeds
 from mailer.content.items import ItemBatch, store_items
@@ -74,3 +76,26 @@ async def test_chunks_store_what_one_call_stores(pool: asyncpg.Pool) -> None:
     assert found["g1"] == ("g1", f"{SITE}/new-1") and "n2" not in found
     for size in (1, 2, 3, 5):
         assert await outcome(pool, mine, poll, size) == whole, f"chunks of {size}"
+
+
+async def test_a_poll_stores_chunks_as_they_are_made_and_fails_as_parsing_fails(
+    pool: asyncpg.Pool,
+) -> None:
+    source_id = (await feeds.create_source(pool, url=f"{SITE}/c.xml"))["source_id"]
+
+    def chunks(fail: bool) -> Iterator[list[ParsedItem]]:
+        name = "f" if fail else "c"  # new items either way
+        yield [item(f"{name}{i}", f"{SITE}/{name}{i}", f"C {i}") for i in range(3)]
+        if fail:
+            raise ValueError("a bug while sanitising")
+        yield [item("c9", f"{SITE}/c9", "C 9")]
+
+    async with pool.acquire() as conn, conn.transaction():
+        batch = ItemBatch(source_id, lambda _: [])
+        assert await feeds._store_as_made(conn, batch, chunks(fail=False)) == 4
+        assert batch.result().created == 4
+    with pytest.raises(ValueError, match="a bug"):
+        async with pool.acquire() as conn, conn.transaction():
+            await feeds._store_as_made(conn, ItemBatch(source_id, lambda _: []), chunks(True))
+    # the chunk stored before the failure went with the transaction
+    assert await pool.fetchval("SELECT count(*) FROM items WHERE source_id = $1", source_id) == 4
