@@ -148,18 +148,28 @@ def _urljoin(base: str, uri: str) -> str:
         return ""
 
 
+_NAMES: dict[str, str] = {}  # tag -> _name(), the same for every document
+
+
 def _name(element: Any) -> str:
     """The name feedparser dispatches on: its own prefix for the namespace, lower-cased."""
     tag = element.tag
     if not isinstance(tag, str):
         raise Decline("a comment or processing instruction among elements")
+    name = _NAMES.get(tag)
+    if name is not None:
+        return name
     if tag[0] != "{":
-        return tag.lower()
-    uri, local = tag[1:].split("}", 1)
-    prefix = _PREFIXES.get(uri.lower())
-    if prefix is None:
-        raise Decline(f"a namespace feedparser does not know ({uri})")
-    return f"{prefix}_{local.lower()}" if prefix else local.lower()
+        name = tag.lower()
+    else:
+        uri, local = tag[1:].split("}", 1)
+        prefix = _PREFIXES.get(uri.lower())
+        if prefix is None:
+            raise Decline(f"a namespace feedparser does not know ({uri})")
+        name = f"{prefix}_{local.lower()}" if prefix else local.lower()
+    if len(_NAMES) < 4096:
+        _NAMES[tag] = name
+    return name
 
 
 def _lower_keys(element: Any) -> dict[str, str]:
