@@ -7,9 +7,11 @@ transaction; a failing source records its error and backs off, and never stops t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
-from collections.abc import Collection
+import threading
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +19,9 @@ import aiohttp
 import asyncpg
 
 from mailer.config import redact_url
-from mailer.content.items import store_items, topic_ids_by_slug, topics_by_rules
-from mailer.content.parse import NotAFeed, parse_feed
-from mailer.db import load_queries, record_json
+from mailer.content.items import ItemBatch, topic_ids_by_slug, topics_by_rules
+from mailer.content.parse import NotAFeed, ParsedItem, open_feed
+from mailer.db import Connection, load_queries, record_json
 from mailer.errors import Conflict, InvalidInput, NotFound
 from mailer.fetch import FetchError, check_url, fetch
 
@@ -176,21 +178,23 @@ async def poll_source(
                 fetched.etag, fetched.last_modified, source["items_seen"], None,
             )  # fmt: skip
             return PollResult(source_id, fetched.status, unchanged=source["items_seen"])
-        feed = await asyncio.to_thread(parse_feed, fetched.body, fetched.content_type, fetched.url)
+        feed, chunks = await asyncio.to_thread(
+            open_feed, fetched.body, fetched.content_type, fetched.url
+        )
     except (FetchError, NotAFeed) as exc:
         status = exc.status if isinstance(exc, FetchError) else 200
         await pool.execute(Q["record_failure"], source_id, status, str(exc)[:1000])
         log.warning("feed %d (%s): %s", source_id, redact_url(source["url"]), exc)
         return PollResult(source_id, status, error=str(exc))
-    warning = "; ".join(dict.fromkeys(feed.warnings))[:1000] or None
     async with pool.acquire() as conn, conn.transaction():
         known = await topic_ids_by_slug(conn)
         rules = source["category_rules"] or {}
         topics_for = {c: [known[s] for s in slugs if s in known] for c, slugs in rules.items()}
         defaults = [known[s] for s in source["default_topics"] if s in known]
-        result = await store_items(
-            conn, source_id, feed.items, topics_by_rules(defaults, topics_for)
-        )
+        batch = ItemBatch(source_id, topics_by_rules(defaults, topics_for))
+        count = await _store_as_made(conn, batch, chunks)
+        result = batch.result()
+        warning = "; ".join(dict.fromkeys(feed.warnings))[:1000] or None
         await conn.execute(
             Q["record_success"],
             source_id,
@@ -198,7 +202,7 @@ async def poll_source(
             warning,
             fetched.etag,
             fetched.last_modified,
-            len(feed.items),
+            count,
             body_hash,
         )
     log.info(
@@ -208,6 +212,47 @@ async def poll_source(
     return PollResult(
         source_id, 200, result.created, result.updated, result.unchanged, warning=warning
     )
+
+
+async def _store_as_made(
+    conn: Connection, batch: ItemBatch, chunks: Iterator[list[ParsedItem]]
+) -> int:
+    """Each chunk of items stored while a worker thread makes and sanitises the next, so that
+    PostgreSQL (its indexes, the search index above all) works on one core while Python
+    parses on another; the number of items made."""
+    loop = asyncio.get_running_loop()
+    made: asyncio.Queue[tuple[list[ParsedItem] | None, BaseException | None]] = asyncio.Queue()
+    stop = threading.Event()
+
+    def hand(chunk: list[ParsedItem] | None, error: BaseException | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
+            loop.call_soon_threadsafe(made.put_nowait, (chunk, error))
+
+    def make() -> None:
+        try:
+            for chunk in chunks:
+                hand(chunk, None)
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # handed to the poll, which fails as parse_feed did
+            hand(None, exc)
+            return
+        hand(None, None)
+
+    maker = asyncio.ensure_future(asyncio.to_thread(make))
+    count = 0
+    try:
+        while True:
+            chunk, error = await made.get()
+            if error is not None:
+                raise error
+            if chunk is None:
+                return count
+            await batch.add(conn, chunk)
+            count += len(chunk)
+    finally:
+        stop.set()
+        await asyncio.wait({maker})
 
 
 async def poll_due(

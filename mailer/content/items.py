@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,8 +28,13 @@ class StoreResult:
     item_ids: dict[str, int]  # guid (or link) -> item_id, for what was stored or found
 
 
+_FIELDS = tuple(f.name for f in fields(ParsedItem))
+
+
 def _hash(item: ParsedItem, topic_ids: list[int]) -> bytes:
-    data = asdict(item) | {"topic_ids": topic_ids}
+    """What was stored, as the JSON of asdict(item) (the fields are flat: a shallow dict is
+    the same, without asdict's deep copies) with the topic ids."""
+    data = {name: getattr(item, name) for name in _FIELDS} | {"topic_ids": topic_ids}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).digest()
 
 
@@ -59,55 +64,107 @@ async def store_items(
 
     An item is the same item when its guid matches one of this source's, or its canonical
     link matches any source's (the same article in two feeds is one item)."""
-    unique: dict[str, ParsedItem] = {}
-    for item in parsed:
-        unique.setdefault(_key(item), item)
-    items = list(unique.values())
-    existing = await conn.fetch(
-        Q["find_existing"],
-        source_id,
-        [i.guid for i in items if i.guid],
-        [i.link for i in items if i.link],
-    )
-    by_guid = {r["guid"]: r for r in existing if r["source_id"] == source_id and r["guid"]}
-    by_link = {r["link"]: r for r in existing if r["link"]}
-    new: list[tuple[ParsedItem, list[int], bytes]] = []
-    changed: list[tuple[int, ParsedItem, list[int], bytes]] = []
-    found: dict[str, int] = {}
-    taken: set[int] = set()
-    unchanged = 0
-    for item in items:
-        topic_ids = topics_of(item)
-        digest = _hash(item, topic_ids)
-        match = (by_guid.get(item.guid) if item.guid else None) or (
-            by_link.get(item.link) if item.link else None
+    batch = ItemBatch(source_id, topics_of)
+    await batch.add(conn, parsed)
+    return batch.result()
+
+
+class ItemBatch:
+    """store_items() for a feed whose items arrive in chunks (so that PostgreSQL stores one
+    chunk while the next is parsed), with the outcome of one call over all of them: the
+    first item of a key wins, items are matched against the rows as they were before the
+    poll, and changed rows are updated as if before any insert (a row created by an earlier
+    chunk that takes the link an update gives back is removed; one call would not have
+    inserted it). Use it inside one transaction."""
+
+    def __init__(self, source_id: int, topics_of: Callable[[ParsedItem], list[int]]) -> None:
+        self.source_id = source_id
+        self.topics_of = topics_of
+        self.seen: set[str] = set()
+        self.before: dict[int, asyncpg.Record] = {}  # rows as they were before this poll
+        self.by_guid: dict[str, asyncpg.Record] = {}
+        self.by_link: dict[str, asyncpg.Record] = {}
+        self.created: dict[int, tuple[str, str | None]] = {}  # item_id -> (found key, link)
+        self.found: dict[str, int] = {}
+        self.taken: set[int] = set()
+        self.updated = 0
+        self.unchanged = 0
+
+    async def add(self, conn: Connection, parsed: Sequence[ParsedItem]) -> None:
+        items = []
+        for item in parsed:
+            if (key := _key(item)) not in self.seen:
+                self.seen.add(key)
+                items.append(item)
+        if not items:
+            return
+        self._remember(
+            await conn.fetch(
+                Q["find_existing"],
+                self.source_id,
+                [i.guid for i in items if i.guid],
+                [i.link for i in items if i.link],
+            )
         )
-        if match is None:
-            new.append((item, topic_ids, digest))
-            continue
-        found[_key(item)] = match["item_id"]
-        # Another source's copy of the same article is a duplicate, not an update: only the
-        # source an item came from changes it.
-        if (
-            match["content_hash"] == digest
-            or match["item_id"] in taken
-            or match["source_id"] != source_id
-        ):
-            unchanged += 1
-        else:
-            taken.add(match["item_id"])
-            changed.append((match["item_id"], item, topic_ids, digest))
-    if changed:
-        await conn.execute(Q["update_items"], [c[0] for c in changed], *_columns(changed))
-    created = 0
-    if new:
-        rows = await conn.fetch(
-            Q["insert_items"], source_id, [n[0].guid for n in new], *_columns(new)
-        )
-        created = len(rows)
+        new: list[tuple[ParsedItem, list[int], bytes]] = []
+        changed: list[tuple[int, ParsedItem, list[int], bytes]] = []
+        for item in items:
+            topic_ids = self.topics_of(item)
+            digest = _hash(item, topic_ids)
+            match = (self.by_guid.get(item.guid) if item.guid else None) or (
+                self.by_link.get(item.link) if item.link else None
+            )
+            if match is None:
+                new.append((item, topic_ids, digest))
+                continue
+            self.found[_key(item)] = match["item_id"]
+            # Another source's copy of the same article is a duplicate, not an update: only
+            # the source an item came from changes it.
+            if (
+                match["content_hash"] == digest
+                or match["item_id"] in self.taken
+                or match["source_id"] != self.source_id
+            ):
+                self.unchanged += 1
+            else:
+                self.taken.add(match["item_id"])
+                changed.append((match["item_id"], item, topic_ids, digest))
+        if changed:
+            await self._forget_created({c[1].link for c in changed if c[1].link}, conn)
+            await conn.execute(Q["update_items"], [c[0] for c in changed], *_columns(changed))
+            self.updated += len(changed)
+        if new:
+            rows = await conn.fetch(
+                Q["insert_items"], self.source_id, [n[0].guid for n in new], *_columns(new)
+            )
+            for row in rows:
+                key = row["guid"] or row["link"]
+                self.found[key] = row["item_id"]
+                self.created[row["item_id"]] = (key, row["link"])
+
+    def _remember(self, rows: Sequence[asyncpg.Record]) -> None:
+        """Rows first met now are as they were before the poll: a row this poll updated was
+        met (and remembered) before it was updated; a row it created is not one of them."""
         for row in rows:
-            found[row["guid"] or row["link"]] = row["item_id"]
-    return StoreResult(created, len(changed), unchanged, found)
+            if row["item_id"] in self.created or row["item_id"] in self.before:
+                continue
+            self.before[row["item_id"]] = row
+            if row["source_id"] == self.source_id and row["guid"]:
+                self.by_guid[row["guid"]] = row
+            if row["link"]:
+                self.by_link[row["link"]] = row
+
+    async def _forget_created(self, links: set[str], conn: Connection) -> None:
+        gone = [i for i, (_, link) in self.created.items() if link in links]
+        if gone:
+            await conn.execute(Q["delete_created_items"], gone)
+            for item_id in gone:
+                key, _ = self.created.pop(item_id)
+                if self.found.get(key) == item_id:
+                    del self.found[key]
+
+    def result(self) -> StoreResult:
+        return StoreResult(len(self.created), self.updated, self.unchanged, self.found)
 
 
 def _columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:

@@ -23,6 +23,10 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text
 ON CONFLICT DO NOTHING
 RETURNING item_id, guid, link;
 
+-- name: delete_created_items
+-- Rows this poll inserted from an earlier chunk that one statement would have skipped.
+DELETE FROM items WHERE item_id = ANY($1::bigint[]);
+
 -- name: update_items
 -- Upstream changed an item: take the new version, except what an editor changed by hand.
 UPDATE items t

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -52,19 +51,12 @@ def sanitise_html(fragment: str, base_url: str | None = None) -> str:
 MAX_IMAGE_WIDTH = 552  # the digest's content column, in pixels
 
 
-class _Images(HTMLParser):
-    """Collects each <img> start tag of sanitised HTML, exactly as written, with its
-    attributes."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "img":
-            self.found.append((self.get_starttag_text() or "", dict(attrs)))
-
-    handle_startendtag = handle_starttag
+# nh3 (html5ever) writes every start tag as <name> plus ` name="value"` per attribute, with `"`
+# escaped inside values and no raw "<" in text: read left to right, this finds each start tag
+# whole, never one written inside another's attribute value.
+_START_TAG = re.compile(r'<([a-z][a-z0-9]*)((?: [a-z][a-z0-9-]*="[^"]*")*)>')
+_ATTRIBUTE = re.compile(r' ([a-z][a-z0-9-]*)="([^"]*)"')
+_ANY_TAG = re.compile(r'</?[a-z][a-z0-9]*(?: [a-z][a-z0-9-]*="[^"]*")*/?>')
 
 
 def _size(value: str | None) -> int | None:
@@ -78,10 +70,12 @@ def _fit_images(clean: str) -> str:
     when), and none wider than the column (width and height go; the template scales it)."""
     if "<img" not in clean:
         return clean
-    parser = _Images()
-    parser.feed(clean)
-    parser.close()
-    for text, attrs in parser.found:
+    found = [
+        (tag.group(0), {k: html.unescape(v) for k, v in _ATTRIBUTE.findall(tag.group(2))})
+        for tag in _START_TAG.finditer(clean)
+        if tag.group(1) == "img"
+    ]
+    for text, attrs in found:
         width, height = _size(attrs.get("width")), _size(attrs.get("height"))
         if not attrs.get("src") or any(d is not None and d <= 2 for d in (width, height)):
             clean = clean.replace(text, "")
@@ -102,10 +96,29 @@ _BLOCK_TAG = re.compile(
 )
 
 
+# What makes a string more than plain words for nh3: markup, references, and the characters
+# the HTML parser drops or reports (NUL, other controls, surrogates, non-characters).
+_NOT_PLAIN = re.compile("[<&\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+
+
 def to_text(fragment: str, limit: int = 2000) -> str:
     """The words of an HTML fragment on one line (for plain-text mail and search); block
     boundaries become spaces so that paragraphs do not run into each other."""
-    words = html.unescape(nh3.clean(_BLOCK_TAG.sub(" ", fragment), tags=set()))
+    if _NOT_PLAIN.search(fragment):
+        words = html.unescape(nh3.clean(_BLOCK_TAG.sub(" ", fragment), tags=set()))
+    else:
+        words = fragment  # nh3 would only escape ">" and no-break spaces, and unescape them
+    return _one_line(words, limit)
+
+
+def text_of_sanitised(clean: str, limit: int = 2000) -> str:
+    """to_text() of sanitise_html()'s own output, without parsing it a second time: that
+    output is html5ever's serialisation (tags whole, text escaped), so dropping the tags and
+    unescaping gives the same words (tests/unit/test_sanitise.py compares the two)."""
+    return _one_line(html.unescape(_ANY_TAG.sub("", _BLOCK_TAG.sub(" ", clean))), limit)
+
+
+def _one_line(words: str, limit: int) -> str:
     text = _SPACE.sub(" ", words).strip()
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
