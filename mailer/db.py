@@ -121,6 +121,13 @@ async def open_pool(
     statement __asyncpg_stmt_1__ already exists"); without the cache it uses the unnamed
     statement, parsed and executed within one exchange (checked against PgBouncer 1.18)."""
     where = describe_target(url)
+    server_settings = {"application_name": "mailer"}
+    if statement_cache:
+        # No JIT compilation: mailer's queries are short, but a plan's cost counts subqueries
+        # that never run (a page's counts, a cursor over every subscriber), and past
+        # jit_above_cost PostgreSQL spends 0.1-0.7 s compiling (bench/console). A pooler in
+        # transaction mode refuses startup parameters: there set jit = off on the database.
+        server_settings["jit"] = "off"
     try:
         pool = await asyncpg.create_pool(
             url,
@@ -131,7 +138,7 @@ async def open_pool(
             command_timeout=60,
             init=_init_connection,
             reset=_keep_session,
-            server_settings={"application_name": "mailer"},
+            server_settings=server_settings,
         )
     except (OSError, socket.gaierror) as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
