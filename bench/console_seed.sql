@@ -83,7 +83,11 @@ SELECT sha256(convert_to('gone.' || i || '@example.net', 'UTF8')), 'erased', NUL
        now() - interval '1 day' * (i % 900)
 FROM generate_series(1, {subscribers} / 50) AS i;
 
--- Items from the push source, one every six hours, each in a topic.
+-- A polled feed (paused: nothing fetches it here), and items from the push source, one
+-- every six hours, each in a topic.
+INSERT INTO feed_sources (kind, url, name, paused)
+VALUES ('feed', 'https://news.example.org/feed.xml', 'Health News feed', true);
+
 INSERT INTO items (source_id, guid, link, title, summary_html, summary_text, topic_ids,
                    published_at, content_hash)
 SELECT (SELECT source_id FROM feed_sources WHERE kind = 'push'), 'bench-' || i,
@@ -102,8 +106,8 @@ SELECT 'digest', 'sent', 'Daily digest ' || d, 'digest', (SELECT series_id FROM 
        now() - interval '1 day' * d + interval '40 minutes', 'daily-digest-' || d,
        now() - interval '1 day' * d - interval '2 hours'
 FROM generate_series({mailings}, 1, -1) AS d;
-INSERT INTO mailings (kind, status, subject, list_id, priority, started_at, finished_at, created_at)
-SELECT 'alert', 'sent', 'Alert ' || d, 'alerts', 10, now() - interval '1 day' * d - interval '3 hours',
+INSERT INTO mailings (kind, status, subject, list_id, priority, slug, started_at, finished_at, created_at)
+SELECT 'alert', 'sent', 'Alert ' || d, 'alerts', 10, 'alert-' || d, now() - interval '1 day' * d - interval '3 hours',
        now() - interval '1 day' * d - interval '2 hours', now() - interval '1 day' * d - interval '4 hours'
 FROM generate_series(1, {mailings}, 20) AS d;
 INSERT INTO alerts (mailing_id, item_id, origin, requested_by, recipients, confirmed_by, confirmed_at)
@@ -178,3 +182,13 @@ FROM generate_series(1, 30) AS n;
 INSERT INTO subscriber_import_rejects (import_id, line, reason_key, reason, cells)
 SELECT i.import_id, n, 'invalid_email', 'not an address', ARRAY['not-an-address-' || n]
 FROM subscriber_imports i CROSS JOIN generate_series(1, 1000) AS n;
+
+-- A webhook endpoint, a correction awaiting confirmation, a saved template version.
+INSERT INTO hook_endpoints (url, secret, event_types, description)
+VALUES ('https://hooks.example.org/mailer', 'bench-hook-secret-0123456789abcdef', ARRAY['subscriber.confirmed'], 'CRM');
+INSERT INTO corrections (item_id, kind, note, old_title, new_title, old_summary_html,
+                         new_summary_html, old_summary_text, new_summary_text, origin, requested_by)
+SELECT item_id, 'correction', 'The figure was wrong.', title, title || ' (corrected)', summary_html,
+       summary_html, summary_text, summary_text, 'editor', 'editor@example.org'
+FROM items ORDER BY item_id DESC LIMIT 1;
+INSERT INTO mail_template_versions (kind, action, editor_email) VALUES ('digest', 'default', 'editor@example.org');
