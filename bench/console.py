@@ -51,6 +51,7 @@ from mailer.accounts.editors import create_editor, start_session
 from mailer.config import load_settings
 from mailer.editorial import notices
 from mailer.editorial.alerts import content as alert_content
+from mailer.editorial.digests import refresh_content
 from mailer.migrate import apply_migrations
 from mailer.resources import migrations_dir
 from mailer.web.app import create_app
@@ -77,6 +78,10 @@ SKIPPED = {
     "/keep/{token}": "personal token page: one subscriber by key",
     "/r/{token}": "bench/redirect measures it",
     "/console/set-password/{token}": "an editor's one-time link",
+}
+# Answers other than 2xx/3xx that are what the page must say for the seeded rows.
+EXPECTED = {
+    "/api/v1/corrections/{correction_id}/preview": (409, "a correction with no notice to send"),
 }
 # Answers that stream: timed to the first byte, then closed.
 STREAMS = re.compile(r"export|\.csv$|/rejects$|/events$")
@@ -250,12 +255,19 @@ async def ids(url: str) -> dict[str, str]:
     return {k: str(v) for k, v in one.items() if v is not None}
 
 
-async def fill_alerts(url: str, env: dict[str, str]) -> None:
-    """The sent alerts' template context, made as the alert made it (the seed has none)."""
+async def fill_contents(url: str, env: dict[str, str]) -> None:
+    """The sent digests' and alerts' template context, made as sending made it (the seed
+    leaves it empty)."""
     settings = load_settings(env, dotenv=False)
     conn = await asyncpg.connect(url, timeout=10)
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
     try:
         async with conn.transaction():
+            for row in await conn.fetch(
+                "SELECT mailing_id FROM mailings WHERE kind = 'digest' AND status = 'sent' "
+                "AND content = '{}'"
+            ):
+                await refresh_content(conn, settings, row["mailing_id"])
             for row in await conn.fetch(
                 "SELECT a.mailing_id, a.item_id, m.slug FROM alerts a JOIN mailings m "
                 "USING (mailing_id) WHERE m.content = '{}'"
@@ -263,8 +275,8 @@ async def fill_alerts(url: str, env: dict[str, str]) -> None:
                 item = await conn.fetchrow(notices.Q["lock_item"], row["item_id"])
                 body = alert_content(settings, item, row["slug"])
                 await conn.execute(
-                    "UPDATE mailings SET content = $2::jsonb WHERE mailing_id = $1",
-                    row["mailing_id"], json.dumps(body),
+                    "UPDATE mailings SET content = $2 WHERE mailing_id = $1",
+                    row["mailing_id"], body,
                 )  # fmt: skip
     finally:
         await conn.close()
@@ -420,7 +432,7 @@ async def run(args: argparse.Namespace) -> int:
             port = common.free_port()
             env = mailer_env(url, port, tmp, secret)
             routes = get_routes(env)
-            await fill_alerts(url, env)
+            await fill_contents(url, env)
             command = [PYTHON, "-m", "mailer", "serve", "--role", "web"]
             async with started("mailer", [command], env, tmp, port, ["web"]) as server:
                 base = f"http://127.0.0.1:{port}"
@@ -466,7 +478,7 @@ def report(timings: list[Timing], skipped: list[tuple[str, str]]) -> int:
               f"{t.label}  {kind}{'' if t.first_byte else f' (server {server:.1f})'}")  # fmt: skip
     if skipped:
         print_table("not timed", skipped)
-    bad = [t for t in timings if t.status >= 400]
+    bad = [t for t in timings if t.status >= 400 and EXPECTED.get(t.route, (0,))[0] != t.status]
     for t in bad:
         print(f"  !! {t.label} answered {t.status}")
     slowest = max(timings, key=lambda t: t.figure)
