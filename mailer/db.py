@@ -115,9 +115,9 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """Nothing to undo when a connection goes back to the pool: mailer keeps no session
     state on pooled connections (no SET but the init's jit = off, no LISTEN, cursors or
     session advisory locks left behind; the migration lock is released in a `finally`).
-    asyncpg has already rolled back any open transaction and dropped listeners. Its default reset would cost a round
-    trip on every release (`SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
-    RESET ALL`): about as much as the signup's own statement."""
+    asyncpg has already rolled back any open transaction and dropped listeners. Its default
+    reset would cost a round trip on every release (`SELECT pg_advisory_unlock_all(); CLOSE
+    ALL; UNLISTEN *; RESET ALL`): about as much as the signup's own statement."""
 
 
 async def open_pool(
