@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint messages browser-deps deploy-deps pgbouncer-deps mail-deps axe-deps screenshots bench-delivery bench-signup bench-ingest bench-import bench-redirect clean
+.PHONY: run test check lint messages browser-deps deploy-deps pgbouncer-deps mail-deps axe-deps screenshots bench-delivery bench-signup bench-ingest bench-import bench-redirect bench-console clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,10 @@ bench-redirect: $(STAMP)
 ## bench-ingest: items/s ingesting a 10,000-item feed from loopback, then an all-duplicate second poll (BENCH_ARGS=--format atom)
 bench-ingest: $(STAMP)
 	bench/ingest $(BENCH_ARGS)
+
+## bench-console: every console page and API list at 1,000,000 subscribers and 10,000,000 deliveries (BENCH_ARGS=--keep reuses the seeded database)
+bench-console: $(STAMP)
+	bench/console $(BENCH_ARGS)
 
 ## bench-import: subscribers imported/s and peak RSS for 1,000,000 generated rows beside a bare COPY (BENCH_ARGS="--rows 100000")
 bench-import: $(STAMP)

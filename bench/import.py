@@ -284,7 +284,7 @@ async def run(args: argparse.Namespace) -> int:
             without = {}
             if trigram:
                 pool = await open_pool(url, max_size=1)
-                await pool.execute("DROP INDEX subscribers_email_trgm_idx")
+                await pool.execute("DROP INDEX subscribers_address_trgm_idx")
                 await pool.close()
                 without = await search_latency(url, fragments, 3)
     report(args, size, bad, repeated, first, again, export, (copy_seconds, copied), per_address)
@@ -346,7 +346,7 @@ async def _has_trigram(url: str) -> bool:
     pool = await open_pool(url, max_size=1)
     try:
         return bool(await pool.fetchval(
-            "SELECT 1 FROM pg_indexes WHERE indexname = 'subscribers_email_trgm_idx'"
+            "SELECT 1 FROM pg_indexes WHERE indexname = 'subscribers_address_trgm_idx'"
         ))  # fmt: skip
     finally:
         await pool.close()

@@ -100,13 +100,24 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _init_own_connection(conn: asyncpg.Connection) -> None:
+    """A connection that is ours alone (direct, or a session pooler's): also no JIT
+    compilation. mailer's queries are short, but a plan's cost counts subqueries that never
+    run (a page's counts, a cursor over every subscriber), and past jit_above_cost
+    PostgreSQL spends 0.1-0.7 s compiling (bench/console). Not a startup parameter: PgBouncer
+    refuses those it does not know; behind a transaction pooler (whose server connections
+    are shared) set jit = off on the database instead."""
+    await _init_connection(conn)
+    await conn.execute("SET jit = off")
+
+
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Nothing to undo when a connection goes back to the pool: mailer keeps no session
-    state on pooled connections (no SET, LISTEN, cursors or session advisory locks left
-    behind; the migration lock is released in a `finally`). asyncpg has already rolled
-    back any open transaction and dropped listeners. Its default reset would cost a round
-    trip on every release (`SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
-    RESET ALL`): about as much as the signup's own statement."""
+    state on pooled connections (no SET but the init's jit = off, no LISTEN, cursors or
+    session advisory locks left behind; the migration lock is released in a `finally`).
+    asyncpg has already rolled back any open transaction and dropped listeners. Its default
+    reset would cost a round trip on every release (`SELECT pg_advisory_unlock_all(); CLOSE
+    ALL; UNLISTEN *; RESET ALL`): about as much as the signup's own statement."""
 
 
 async def open_pool(
@@ -129,7 +140,7 @@ async def open_pool(
             statement_cache_size=100 if statement_cache else 0,
             timeout=10,
             command_timeout=60,
-            init=_init_connection,
+            init=_init_own_connection if statement_cache else _init_connection,
             reset=_keep_session,
             server_settings={"application_name": "mailer"},
         )

@@ -12,7 +12,7 @@ SET LOCAL statement_timeout = '5s';
 -- name: search_subscribers
 -- Newest first, keyset-paged on the primary key (no OFFSET: page 1,000 costs what page 1
 -- does). $1 a LIKE pattern on the case-folded address (wildcards in the fragment escaped by
--- the caller; a trigram index on email_key serves it where one exists), $2 status, $3 topic
+-- the caller; with a fragment the two queries below run instead), $2 status, $3 topic
 -- id, $4 the last id of the previous page, $6 signed up at or after (each NULL when not
 -- given), $5 the page size.
 SELECT s.subscriber_id, s.email, s.name, s.status, s.created_at, s.confirmed_at,
@@ -28,6 +28,74 @@ WHERE ($1::text IS NULL OR s.email_key LIKE $1)
   AND ($4::bigint IS NULL OR s.subscriber_id < $4)
   AND ($6::timestamptz IS NULL OR s.created_at >= $6)
 ORDER BY s.subscriber_id DESC
+LIMIT $5;
+
+-- name: search_subscribers_in_topic
+-- The same with a topic ($3): EXISTS on its own becomes a semi-join that walks the topic's
+-- index beside the subscribers' (inside "$3 IS NULL OR" it was a hash of every member,
+-- 250,000 ids: 0.25 s at 1,000,000 subscribers).
+SELECT s.subscriber_id, s.email, s.name, s.status, s.created_at, s.confirmed_at,
+       s.unsubscribed_at, s.paused_until,
+       ARRAY(SELECT t.name FROM subscriber_topics x JOIN topics t USING (topic_id)
+             WHERE x.subscriber_id = s.subscriber_id ORDER BY t.position, t.name) AS topics
+FROM subscribers s
+WHERE ($1::text IS NULL OR s.email_key LIKE $1)
+  AND ($2::text IS NULL OR s.status = $2)
+  AND $3::bigint IS NOT NULL AND EXISTS (
+          SELECT 1 FROM subscriber_topics x
+          WHERE x.subscriber_id = s.subscriber_id AND x.topic_id = $3)
+  AND ($4::bigint IS NULL OR s.subscriber_id < $4)
+  AND ($6::timestamptz IS NULL OR s.created_at >= $6)
+ORDER BY s.subscriber_id DESC
+LIMIT $5;
+
+-- name: search_recent_by_fragment
+-- An address fragment, first among the newest $7 subscribers only (below $4 when given):
+-- a fragment most addresses share fills the page there at once. Same filters as above.
+SELECT s.subscriber_id, s.email, s.name, s.status, s.created_at, s.confirmed_at,
+       s.unsubscribed_at, s.paused_until,
+       ARRAY(SELECT t.name FROM subscriber_topics x JOIN topics t USING (topic_id)
+             WHERE x.subscriber_id = s.subscriber_id ORDER BY t.position, t.name) AS topics
+FROM (SELECT * FROM subscribers
+      WHERE ($4::bigint IS NULL OR subscriber_id < $4)
+      ORDER BY subscriber_id DESC
+      LIMIT $7) s
+WHERE s.email_key LIKE $1
+  AND ($2::text IS NULL OR s.status = $2)
+  AND ($3::bigint IS NULL OR EXISTS (
+          SELECT 1 FROM subscriber_topics x
+          WHERE x.subscriber_id = s.subscriber_id AND x.topic_id = $3))
+  AND ($6::timestamptz IS NULL OR s.created_at >= $6)
+ORDER BY s.subscriber_id DESC
+LIMIT $5;
+
+-- name: search_by_fragment
+-- An address fragment the newest subscribers do not fill a page with: the trigram index
+-- finds the matching addresses first (a bitmap scan; the CTE keeps the planner from walking
+-- the primary key newest first and testing every address: 2.3 s at 1,000,000 for a fragment
+-- that matches nobody), then the few found are ordered (inside the CTE an ORDER BY would
+-- bring the walk back; a join to subscribers a merge join down the primary key, 0.6 s for
+-- "ng.1"). The index is on the
+-- address with its separators as letters (0049_address_trigrams.sql), so trigrams span the
+-- dots and @; the address itself is tested too. Same filters as above.
+WITH found AS MATERIALIZED (
+    SELECT s.subscriber_id, s.email, s.name, s.status, s.created_at, s.confirmed_at,
+           s.unsubscribed_at, s.paused_until
+    FROM subscribers s
+    WHERE translate(s.email_key, '.@-+', 'ªºµð') LIKE translate($1, '.@-+', 'ªºµð')
+      AND s.email_key LIKE $1
+      AND ($4::bigint IS NULL OR s.subscriber_id < $4)
+      AND ($2::text IS NULL OR s.status = $2)
+      AND ($3::bigint IS NULL OR EXISTS (
+              SELECT 1 FROM subscriber_topics x
+              WHERE x.subscriber_id = s.subscriber_id AND x.topic_id = $3))
+      AND ($6::timestamptz IS NULL OR s.created_at >= $6)
+)
+SELECT f.*,
+       ARRAY(SELECT t.name FROM subscriber_topics x JOIN topics t USING (topic_id)
+             WHERE x.subscriber_id = f.subscriber_id ORDER BY t.position, t.name) AS topics
+FROM found f
+ORDER BY f.subscriber_id DESC
 LIMIT $5;
 
 -- name: subscriber_series

@@ -21,6 +21,7 @@ from mailer.db import Connection, record_json
 from mailer.delivery.compose import SlotProvider
 from mailer.editorial import notices
 from mailer.editorial.notices import Draft, Q
+from mailer.editorial.overview import keep_counts
 from mailer.errors import Conflict, NotFound
 from mailer.events import record_event
 from mailer.i18n import N_, languages, translations
@@ -200,7 +201,15 @@ async def confirm(
 async def list_alerts(
     pool: asyncpg.Pool, *, status: str | None = None, alert_id: int | None = None
 ) -> list[dict[str, Any]]:
-    return [record_json(r) for r in await pool.fetch(Q["list_alerts"], status, alert_id)]
+    await keep_counts(pool, None, "alert")  # each finished alert counted once, then read
+    found = [record_json(r) for r in await pool.fetch(Q["list_alerts"], status, alert_id)]
+    uncounted = [a["alert_id"] for a in found if a["sent"] is None]  # not finished
+    if uncounted:
+        sent = {r["mailing_id"]: r["sent"] for r in await pool.fetch(Q["count_sent"], uncounted)}
+        for alert in found:
+            if alert["sent"] is None:
+                alert["sent"] = sent.get(alert["alert_id"], 0)
+    return found
 
 
 async def get_alert(pool: asyncpg.Pool, alert_id: int) -> dict[str, Any]:

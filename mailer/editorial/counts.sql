@@ -1,13 +1,5 @@
 -- The console's admin pages: figures beside topics and feed sources, editor accounts by id.
 
--- name: topic_subscriber_counts
--- Per topic: everyone who has it, and how many of them are active.
-SELECT st.topic_id, count(*) AS subscribers,
-       count(*) FILTER (WHERE s.status = 'active') AS active
-FROM subscriber_topics st JOIN subscribers s USING (subscriber_id)
-WHERE $1::bigint IS NULL OR st.topic_id = $1
-GROUP BY st.topic_id;
-
 -- name: topic_usage
 -- What else names a topic by its slug or id (left as they are when the topic goes).
 SELECT (SELECT count(*) FROM feed_sources
@@ -24,7 +16,28 @@ GROUP BY source_id;
 -- name: get_source
 SELECT * FROM feed_sources WHERE source_id = $1 AND kind = 'feed';
 
--- name: series_subscriber_counts
-SELECT ss.series_id, count(*) FILTER (WHERE s.status = 'active') AS active
+-- name: list_audience_counts
+-- The kept counts (0048_audience_counts.sql), with their age in seconds.
+SELECT kind, key_id, subscribers, active,
+       extract(epoch FROM now() - counted_at)::float8 AS age
+FROM audience_counts;
+
+-- name: lock_audience_counts
+-- One recount at a time across every instance: the others skip (false).
+SELECT pg_try_advisory_xact_lock(hashtext('mailer.audience_counts'));
+
+-- name: delete_audience_counts
+DELETE FROM audience_counts;
+
+-- name: count_audience
+-- One scan each of subscriber_topics, subscriber_series and subscribers (hash joins).
+INSERT INTO audience_counts (kind, key_id, subscribers, active)
+SELECT 'topic', st.topic_id, count(*), count(*) FILTER (WHERE s.status = 'active')
+FROM subscriber_topics st JOIN subscribers s USING (subscriber_id)
+GROUP BY st.topic_id
+UNION ALL
+SELECT 'series', ss.series_id, count(*), count(*) FILTER (WHERE s.status = 'active')
 FROM subscriber_series ss JOIN subscribers s USING (subscriber_id)
-GROUP BY ss.series_id;
+GROUP BY ss.series_id
+UNION ALL
+SELECT 'total', 0, count(*), count(*) FILTER (WHERE status = 'active') FROM subscribers;

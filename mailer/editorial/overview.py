@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from mailer.db import load_queries
+from mailer.editorial.counts import COUNTS_MAX_AGE, TopicCount, in_background, topic_counts
 from mailer.errors import NotFound
 
 Q = load_queries("editorial/overview")
@@ -70,11 +71,12 @@ class Dashboard:
     changes: list[asyncpg.Record] = field(default_factory=list)
 
 
-async def keep_counts(pool: asyncpg.Pool, days: int) -> int:
-    """Count each finished mailing of the window once (one scan of its deliveries each);
-    later visits read the kept counts. Returns how many were counted now."""
+async def keep_counts(pool: asyncpg.Pool, days: int | None, kind: str | None = None) -> int:
+    """Count each finished mailing of the window (of any age when `days` is None; of one
+    kind when given) once (one scan of its deliveries each); later visits read the kept
+    counts. Returns how many were counted now."""
     counted = 0
-    for row in await pool.fetch(Q["mailings_to_count"], days):
+    for row in await pool.fetch(Q["mailings_to_count"], days, kind):
         status = await pool.execute(Q["count_mailing"], row["mailing_id"])
         counted += int(status.rsplit(" ", 1)[1])
     return counted
@@ -128,15 +130,39 @@ async def dashboard(pool: asyncpg.Pool, *, zone: str, days: int = 30) -> Dashboa
     )
 
 
+async def topic_changes(pool: asyncpg.Pool, *, days: int, zone: str) -> list[list[Any]]:
+    """[[day, slug, net change], ...] over the last `days` days in `zone`, kept as the
+    topic counts are: at most COUNTS_MAX_AGE seconds old (a walk through the consent
+    ledger takes about a second at 1,000,000 subscribers). The first read of a zone and
+    window walks while it waits; a later one that finds them old walks in the background."""
+    row = await pool.fetchrow(Q["get_topic_changes"], days, zone)
+    if row is None:
+        changes: list[list[Any]] = await pool.fetchval(Q["keep_topic_changes"], days, zone)
+        return changes
+    if row["age"] > COUNTS_MAX_AGE:
+        in_background(
+            f"topic_changes {days} {zone}", pool.fetchval(Q["keep_topic_changes"], days, zone)
+        )
+    return list(row["changes"])
+
+
 async def topic_growth(
     pool: asyncpg.Pool, *, zone: str, window: list[date]
 ) -> list[dict[str, Any]]:
     """Active subscribers per topic at the end of each day of the window: today's exact
     count, walked back through the consent ledger's daily net changes."""
-    current = await pool.fetch(Q["topic_counts"])
+    kept = await topic_counts(pool)  # kept counts: at most COUNTS_MAX_AGE seconds old
+    current = [
+        {
+            "slug": t["slug"],
+            "name": t["name"],
+            "active": kept.get(t["topic_id"], TopicCount()).active,
+        }
+        for t in await pool.fetch(Q["list_topics"])
+    ]
     changes: dict[str, dict[date, int]] = {}
-    for row in await pool.fetch(Q["topic_changes"], len(window), zone):
-        changes.setdefault(row["slug"], {})[row["day"]] = int(row["change"])
+    for day, slug, change in await topic_changes(pool, days=len(window), zone=zone):
+        changes.setdefault(slug, {})[date.fromisoformat(day)] = int(change)
     growth = []
     for topic in current:
         by_day = changes.get(topic["slug"], {})

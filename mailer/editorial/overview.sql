@@ -100,30 +100,39 @@ WHERE m.started_at > now() - make_interval(days => $1)
 GROUP BY 1 ORDER BY 1;
 
 -- name: mailings_to_count
--- Finished mailings of the window whose counts are not kept yet.
+-- Finished mailings of the window (any age when $1 is NULL; of kind $2 when given) whose
+-- counts are not kept yet.
 SELECT m.mailing_id FROM mailings m
-WHERE m.status IN ('sent', 'cancelled') AND m.started_at > now() - make_interval(days => $1)
+WHERE m.status IN ('sent', 'cancelled')
+  AND ($1::int IS NULL OR m.started_at > now() - make_interval(days => $1))
+  AND ($2::text IS NULL OR m.kind = $2)
   AND NOT EXISTS (SELECT 1 FROM mailing_counts c WHERE c.mailing_id = m.mailing_id)
 LIMIT 200;
 
--- name: topic_counts
--- Active subscribers per topic now.
-SELECT t.topic_id, t.slug, t.name, count(s.subscriber_id) AS active
-FROM topics t
-LEFT JOIN subscriber_topics st ON st.topic_id = t.topic_id
-LEFT JOIN subscribers s ON s.subscriber_id = st.subscriber_id AND s.status = 'active'
-GROUP BY t.topic_id ORDER BY t.position, t.name;
+-- name: list_topics
+-- Topics in the dashboard's order; their counts are kept (editorial/counts.py).
+SELECT topic_id, slug, name FROM topics ORDER BY position, name;
 
--- name: topic_changes
+-- name: get_topic_changes
+-- The kept topic_changes of a zone and window, with their age in seconds.
+SELECT changes, extract(epoch FROM now() - counted_at)::float8 AS age
+FROM topic_changes_kept WHERE days = $1 AND zone = $2;
+
+-- name: keep_topic_changes
 -- Per day and topic, the net change in subscribers from the consent ledger: each entry's
 -- topic set against the same person's previous entry (a confirmation adds its topics, a
--- preference change adds and removes, an unsubscribe or erasure removes all).
-WITH entries AS (
+-- preference change adds and removes, an unsubscribe or erasure removes all). Only the
+-- people with an entry in the window are walked (their earlier entries too). Kept, as
+-- [[day, slug, change], ...], for the zone and window.
+WITH people AS (
+    SELECT DISTINCT email_hash FROM consent_events
+    WHERE occurred_at > now() - make_interval(days => $1)
+      AND action IN ('confirm', 'preferences', 'import', 'unsubscribe', 'erase')
+), entries AS (
     SELECT ce.email_hash, ce.occurred_at,
            CASE WHEN ce.action IN ('confirm', 'preferences', 'import')
-                THEN coalesce(ce.topics, '{}') ELSE '{}'::text[] END AS now_topics,
-           ce.action
-    FROM consent_events ce
+                THEN coalesce(ce.topics, '{}') ELSE '{}'::text[] END AS now_topics
+    FROM people JOIN consent_events ce USING (email_hash)
     WHERE ce.action IN ('confirm', 'preferences', 'import', 'unsubscribe', 'erase')
 ), paired AS (
     SELECT occurred_at, now_topics,
@@ -136,11 +145,17 @@ WITH entries AS (
     UNION ALL
     SELECT occurred_at, slug, -1
     FROM paired, unnest(before_topics) AS slug WHERE NOT slug = ANY(now_topics)
+), changes AS (
+    SELECT (occurred_at AT TIME ZONE $2)::date AS day, slug, sum(delta)::bigint AS change
+    FROM deltas
+    WHERE occurred_at > now() - make_interval(days => $1)
+    GROUP BY 1, 2
 )
-SELECT (occurred_at AT TIME ZONE $2)::date AS day, slug, sum(delta)::bigint AS change
-FROM deltas
-WHERE occurred_at > now() - make_interval(days => $1)
-GROUP BY 1, 2 ORDER BY 1;
+INSERT INTO topic_changes_kept (zone, days, changes)
+SELECT $2, $1, coalesce(jsonb_agg(jsonb_build_array(day, slug, change) ORDER BY day), '[]')
+FROM changes
+ON CONFLICT (zone, days) DO UPDATE SET changes = excluded.changes, counted_at = now()
+RETURNING changes;
 
 -- name: recent_subscriber_changes
 SELECT ce.action, ce.occurred_at, s.email, ce.topics, ce.source

@@ -12,6 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from mailer.audience.topics import SLUG, slug_for
 from mailer.db import load_queries, record_json
+from mailer.editorial.counts import audience_counts
 from mailer.errors import Conflict, InvalidInput, NotFound
 from mailer.numbers import whole_number
 
@@ -197,7 +198,9 @@ async def series_usage(pool: asyncpg.Pool, series_id: int) -> dict[str, Any]:
         usage = await conn.fetchrow(Q["series_usage"], series_id)
         unfinished = await conn.fetch(Q["unfinished_digests"], series_id)
     assert usage is not None
-    return {**dict(usage), "unfinished": [dict(r) for r in unfinished]}
+    kept = await audience_counts(pool)  # at most COUNTS_MAX_AGE seconds old
+    subscribers = kept.get(("series", series_id), (0, 0))[0]
+    return {"subscribers": subscribers, **dict(usage), "unfinished": [dict(r) for r in unfinished]}
 
 
 async def delete_series(pool: asyncpg.Pool, series_id: int) -> None:

@@ -42,8 +42,9 @@ WHERE series_id = $1 AND status IN ('draft', 'scheduled', 'sending', 'paused')
 ORDER BY mailing_id;
 
 -- name: series_usage
-SELECT (SELECT count(*) FROM subscriber_series WHERE series_id = $1) AS subscribers,
-       (SELECT count(*) FROM mailings WHERE series_id = $1 AND status = 'sent') AS sent;
+-- Its subscribers are the kept count (editorial/counts.py: the default series' members are
+-- nearly everyone, 0.1-0.2 s to count at 1,000,000).
+SELECT (SELECT count(*) FROM mailings WHERE series_id = $1 AND status = 'sent') AS sent;
 
 -- name: delete_series
 -- Subscribers' choices of it go with it (cascade); sent digests stay, without a series.

@@ -12,6 +12,7 @@ import asyncpg
 from mailer.config_bounces import BounceSettings
 from mailer.db import load_queries
 from mailer.delivery import mailings
+from mailer.editorial.overview import keep_counts
 from mailer.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ async def mailing_rates(
 
 async def overview(pool: asyncpg.Pool, policy: BounceSettings, days: int) -> dict[str, Any]:
     """Rates over the mailings started within `days`, each mailing's, and suppressions."""
+    await keep_counts(pool, days)  # finished mailings are counted once, then read
     per_mailing = await mailing_rates(pool, days=days)
     attempted = sum(r.attempted for r in per_mailing)
     sent = sum(r.sent for r in per_mailing)

@@ -106,13 +106,17 @@ RETURNING status;
 
 -- name: mailing_rates
 -- Per mailing: mails handed to SMTP, sent, and distinct mails bounced or complained about.
+-- A finished mailing's sends come from its kept counts (mailing_counts: counted once); only
+-- the others' deliveries are counted here (30 days of digests are 1,000,000 rows: 0.4 s).
 SELECT m.mailing_id, m.kind, m.subject, m.status, m.started_at,
-       d.sent, d.attempted, b.hard, b.soft, b.block, b.bounced, b.complaints
+       coalesce(c.sent, d.sent) AS sent, coalesce(c.sent + c.failed, d.attempted) AS attempted,
+       b.hard, b.soft, b.block, b.bounced, b.complaints
 FROM mailings m
+LEFT JOIN mailing_counts c USING (mailing_id)
 CROSS JOIN LATERAL (
     SELECT count(*) FILTER (WHERE status = 'sent') AS sent,
            count(*) FILTER (WHERE status IN ('sent', 'failed')) AS attempted
-    FROM deliveries WHERE mailing_id = m.mailing_id
+    FROM deliveries WHERE mailing_id = m.mailing_id AND c.mailing_id IS NULL
 ) d
 CROSS JOIN LATERAL (
     SELECT count(DISTINCT delivery_id) FILTER (WHERE kind = 'hard') AS hard,

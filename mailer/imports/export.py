@@ -86,6 +86,7 @@ async def export_subscribers(
             writer.writerow(COLUMNS)
         count = 0
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            await conn.execute(Q["no_jit"])
             cursor = conn.cursor(Q["export_subscribers"], checked_status, topic_id, prefetch=batch)
             async for row in cursor:
                 if fmt is ExportFormat.CSV:

@@ -19,6 +19,7 @@ from mailer.content.feeds import poll_due
 from mailer.db import DB_ERRORS
 from mailer.delivery.retention import purge_expired
 from mailer.editorial import repermission
+from mailer.editorial.counts import COUNTS_MAX_AGE, recount_audience
 from mailer.editorial.digests import send_due, tick_series
 from mailer.feedback.click_reports import publisher, report_yesterday
 from mailer.feedback.deliverability import ThresholdWatch, purge_old_reports
@@ -122,6 +123,8 @@ def schedule_jobs(
     ticks.every(30, "repermission_due", repermission_tick)
     ticks.every(5, "poll_feeds", poll_feeds)
     ticks.every(3600, "purge_pending", purge)
+    # Subscribers per topic and series for the console, kept at most this old.
+    ticks.every(COUNTS_MAX_AGE, "audience_counts", lambda: recount_audience(pool))
 
     async def retention() -> None:
         await purge_expired(
