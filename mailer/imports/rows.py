@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from email_validator import EmailNotValidError
 
-from mailer.addresses import address_key, normalise_email
+from mailer.addresses import address_key, normalise_email_fast
 from mailer.imports.read import FIELD
 
 MAX_NAME = 100
@@ -31,6 +31,9 @@ _GO_TIME = re.compile(
 )
 # Spreadsheet formula guard: mailer's CSV export prefixes such cells with a quote.
 _GUARDED = re.compile(r"^'[=+\-@\t\r]")
+# A dotted IPv4 address as ipaddress writes it (no leading zeros): taken as it is.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 
 
 class Intent(StrEnum):
@@ -189,6 +192,8 @@ def _intent(values: Sequence[Any], rules: Rules) -> tuple[Intent, str | None]:
 def _ip(values: Sequence[Any]) -> str | None:
     for field in ("ip", "optin_ip"):
         text = _text(values[FIELD[field]])
+        if text and _IPV4.fullmatch(text):
+            return text
         if text:
             try:
                 return str(ipaddress.ip_address(text))
@@ -204,7 +209,7 @@ def _row(line: int, values: Sequence[Any], rules: Rules) -> Row:
     if len(raw) > 320:
         raise _Refused("invalid_address", "too long to be an address")
     try:
-        email = normalise_email(raw)
+        email = normalise_email_fast(raw)
     except EmailNotValidError as exc:
         raise _Refused("invalid_address", f"{raw[:80]!r}: {exc}") from exc
     intent, reason = _intent(values, rules)
