@@ -3,12 +3,11 @@
 -- (subscribers, topics, series, suppressions, consent ledger, events, confirmations).
 
 -- name: create_stage
--- One chunk of checked rows; email_hash is what suppressions keep (addresses.address_hash).
+-- One chunk of checked rows.
 CREATE TEMP TABLE IF NOT EXISTS import_stage (
     line            bigint PRIMARY KEY,
     email           text NOT NULL,
     email_key       text NOT NULL,
-    email_hash      bytea NOT NULL,
     name            text,
     locale          text,
     intent          text NOT NULL,
@@ -26,6 +25,7 @@ CREATE TEMP TABLE IF NOT EXISTS import_stage (
 -- What the merge found and decided for each staged row.
 CREATE TEMP TABLE IF NOT EXISTS import_plan (
     line            bigint PRIMARY KEY,
+    email_hash      bytea NOT NULL, -- what suppressions keep: addresses.address_hash()
     subscriber_id   bigint,
     old_status      text,         -- the existing subscriber as it was, locked
     old_name        text,
@@ -75,17 +75,26 @@ INSERT INTO import_seen (email_key, line)
 SELECT * FROM unnest($1::text[], $2::bigint[])
 ON CONFLICT (email_key) DO NOTHING;
 
+-- name: mark_staged_seen
+INSERT INTO import_seen (email_key, line)
+SELECT email_key, line FROM import_stage
+ON CONFLICT (email_key) DO NOTHING;
+
 -- name: find_existing
 -- Each staged address's subscriber, locked, and any suppression of it. One index probe per
 -- row (LIMIT keeps the lookup a probe: a hash join would read the whole subscribers table
 -- for every chunk); rows are locked in address order, so that two imports of overlapping
 -- files wait for each other instead of deadlocking, and nothing read here can change
 -- before the chunk commits.
-INSERT INTO import_plan (line, subscriber_id, old_status, old_name, old_locale, confirmed_at,
-                         unsubscribed_at, suppression)
-SELECT st.line, s.subscriber_id, s.status, s.name, s.locale, s.confirmed_at,
+INSERT INTO import_plan (line, email_hash, subscriber_id, old_status, old_name, old_locale,
+                         confirmed_at, unsubscribed_at, suppression)
+SELECT st.line, st.email_hash, s.subscriber_id, s.status, s.name, s.locale, s.confirmed_at,
        s.unsubscribed_at, p.reason
-FROM (SELECT line, email_key, email_hash FROM import_stage ORDER BY email_key) st
+FROM (
+    -- the SHA-256 of the UTF-8 address key, as addresses.address_hash() makes it
+    SELECT line, email_key, sha256(convert_to(email_key, 'UTF8')) AS email_hash
+    FROM import_stage ORDER BY email_key
+) st
 LEFT JOIN LATERAL (
     SELECT subscriber_id, status, name, locale, confirmed_at, unsubscribed_at
     FROM subscribers x WHERE x.email_key = st.email_key
@@ -233,7 +242,7 @@ ON CONFLICT DO NOTHING;
 
 -- name: add_suppressions
 INSERT INTO suppressions (email_hash, reason, detail, subscriber_id)
-SELECT st.email_hash, st.suppress_reason, $1, pl.subscriber_id
+SELECT pl.email_hash, st.suppress_reason, $1, pl.subscriber_id
 FROM import_plan pl JOIN import_stage st USING (line)
 WHERE st.intent = 'suppress' AND pl.action IN ('create', 'suppress', 'unchanged')
 ON CONFLICT (email_hash) DO NOTHING;
@@ -244,7 +253,7 @@ ON CONFLICT (email_hash) DO NOTHING;
 -- 'unsubscribe' entry at the file's unsubscribe time.
 INSERT INTO consent_events (subscriber_id, email_hash, action, occurred_at, ip, source, topics,
                             consent_text_hash, detail)
-SELECT pl.subscriber_id, st.email_hash,
+SELECT pl.subscriber_id, pl.email_hash,
        CASE WHEN pl.new_status = 'unsubscribed' THEN 'unsubscribe' ELSE 'import' END,
        CASE WHEN pl.new_status = 'unsubscribed' THEN coalesce(st.unsubscribed_at, now())
             WHEN pl.new_status = 'active' AND pl.action IN ('create', 'activate')
