@@ -9,12 +9,14 @@ import re
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
-# The common shape of an address, strictly ASCII: a dot-atom local part of the usual
-# characters and a domain of LDH labels ending in an alphabetic TLD. email-validator
-# accepts every address of this shape (within the lengths checked below) and gives it back
-# with the domain lower-cased and nothing else changed; anything else goes to it.
+# The common shape of an address: a dot-atom local part of the usual characters (ASCII, or
+# the Latin-1 letters, which are precomposed already: NFC leaves them as they are) and an
+# ASCII domain of LDH labels ending in an alphabetic TLD. email-validator accepts every
+# address of this shape (within the lengths checked below) and gives it back with the
+# domain lower-cased and nothing else changed; anything else goes to it.
+_LOCAL = "A-Za-z0-9_+\\-\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff"
 _PLAIN = re.compile(
-    r"([A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*)"
+    rf"([{_LOCAL}]+(?:\.[{_LOCAL}]+)*)"
     r"@((?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})",
     re.ASCII,
 )
@@ -32,7 +34,7 @@ def normalise_email_fast(value: str) -> str:
     addresses of the common shape (an import checks a million of them)."""
     value = value.strip()
     plain = _PLAIN.fullmatch(value)
-    if plain is not None and len(value) <= 254:
+    if plain is not None and len(value.encode()) <= 254:
         local, domain = plain.groups()
         domain = domain.lower()
         if (

@@ -36,7 +36,7 @@ from mailer.imports.merge import (
     stage_record,
 )
 from mailer.imports.read import ImportFile, Record
-from mailer.imports.rows import Reject, Row, Rules, normalise_rows
+from mailer.imports.rows import Reject, Row, Rules, normalise_rows_plain
 from mailer.imports.types import (
     REASONS,
     ImportOptions,
@@ -313,9 +313,13 @@ async def _pipeline(
         values = [(r.line, r.values) for r in chunk if r.problem is None]
         slices = [values[i : i + SLICE] for i in range(0, len(values), SLICE)]
         done = await asyncio.gather(
-            *(loop.run_in_executor(executor, normalise_rows, rules, part) for part in slices)
+            *(loop.run_in_executor(executor, normalise_rows_plain, rules, part) for part in slices)
         )
-        return [r for rows, _ in done for r in rows], [r for _, refused in done for r in refused]
+        make_row, make_reject = Row._make, Reject._make
+        return (
+            [make_row(r) for rows, _ in done for r in rows],
+            [make_reject(r) for _, refused in done for r in refused],
+        )
 
     def submit(chunk: list[Record]) -> asyncio.Future[tuple[list[Row], list[Reject]]]:
         return asyncio.ensure_future(normalise(chunk))

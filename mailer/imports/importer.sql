@@ -14,7 +14,7 @@ CREATE TEMP TABLE IF NOT EXISTS import_stage (
     consent_at      timestamptz,
     created_at      timestamptz,
     unsubscribed_at timestamptz,
-    ip              inet,
+    ip              text,         -- checked already; cast where it is kept
     suppress_reason text,
     source          text,
     topics_given    boolean NOT NULL,
@@ -62,8 +62,9 @@ RESET jit;
 TRUNCATE import_stage, import_plan;
 
 -- name: analyze_stage
--- Temporary tables get no statistics from autovacuum; the merge's joins need them.
-ANALYZE import_stage;
+-- Temporary tables get no statistics from autovacuum; the merge's joins need them (the
+-- row count, and the columns they join on: the others' statistics would cost as much).
+ANALYZE import_stage (line, email_key);
 
 -- name: drop_seen
 DELETE FROM import_stage st USING import_seen seen
@@ -213,14 +214,21 @@ WHERE s.subscriber_id = pl.subscriber_id
 
 -- name: add_topics
 -- Topics are only ever added; a new subscriber whose row says nothing about topics gets
--- $1 (every public topic), as a signup without topics does.
+-- $1 (every public topic), as a signup without topics does. A subscriber created in this
+-- transaction has no topics yet and its row's ids are distinct: no conflict to look for.
+WITH fresh AS (
+    INSERT INTO subscriber_topics (subscriber_id, topic_id)
+    SELECT pl.subscriber_id, t.topic_id
+    FROM import_plan pl JOIN import_stage st USING (line)
+    CROSS JOIN LATERAL unnest(CASE WHEN st.topics_given THEN st.topic_ids
+                                   ELSE $1::bigint[] END) t(topic_id)
+    WHERE pl.action = 'create'
+)
 INSERT INTO subscriber_topics (subscriber_id, topic_id)
 SELECT pl.subscriber_id, t.topic_id
 FROM import_plan pl JOIN import_stage st USING (line)
-CROSS JOIN LATERAL unnest(
-    CASE WHEN pl.action = 'create' AND NOT st.topics_given THEN $1::bigint[]
-         ELSE st.topic_ids END) t(topic_id)
-WHERE pl.action IN ('create', 'activate', 'update')
+CROSS JOIN LATERAL unnest(st.topic_ids) t(topic_id)
+WHERE pl.action IN ('activate', 'update')
 ON CONFLICT DO NOTHING;
 
 -- name: note_topics
@@ -232,12 +240,18 @@ SET topics = ARRAY(SELECT t.slug FROM subscriber_topics x JOIN topics t USING (t
 WHERE pl.action IN ('create', 'activate', 'update', 'unsubscribe', 'suppress');
 
 -- name: add_default_series
--- New active subscribers receive the default digest series, as confirming gives them.
+-- New active subscribers receive the default digest series, as confirming gives them (one
+-- created in this transaction has none yet: no conflict to look for).
+WITH fresh AS (
+    INSERT INTO subscriber_series (subscriber_id, series_id)
+    SELECT pl.subscriber_id, se.series_id
+    FROM import_plan pl CROSS JOIN series se
+    WHERE se.is_default AND se.active AND pl.new_status = 'active' AND pl.action = 'create'
+)
 INSERT INTO subscriber_series (subscriber_id, series_id)
 SELECT pl.subscriber_id, se.series_id
 FROM import_plan pl CROSS JOIN series se
-WHERE se.is_default AND se.active
-  AND pl.new_status = 'active' AND pl.action IN ('create', 'activate')
+WHERE se.is_default AND se.active AND pl.new_status = 'active' AND pl.action = 'activate'
 ON CONFLICT DO NOTHING;
 
 -- name: add_suppressions
@@ -259,7 +273,7 @@ SELECT pl.subscriber_id, pl.email_hash,
             WHEN pl.new_status = 'active' AND pl.action IN ('create', 'activate')
                 THEN coalesce(st.consent_at, now())
             ELSE now() END,
-       st.ip, $1, pl.topics, $2,
+       st.ip::inet, $1, pl.topics, $2,
        jsonb_build_object('import_id', $3::bigint, 'line', st.line, 'mode', $4::text,
                           'status', pl.new_status)
        || CASE WHEN st.source IS NULL THEN '{}'::jsonb

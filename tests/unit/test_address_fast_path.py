@@ -60,6 +60,16 @@ HANDPICKED = [
     "a@ｅｘａｍｐｌｅ.com",
     "a@example。com",
     "ñandú@example.org",
+    "chloé.garcía@example.org",
+    "CHLOÉ.MÜLLER@Example.ORG",
+    "ß@example.org",
+    "ÿØà@example.org",
+    "x×y@example.org",
+    "x÷y@example.org",
+    "é" * 64 + "@example.org",
+    "é" * 65 + "@example.org",
+    "é" * 64 + "@" + ".".join(["b" * 60] * 2) + ".com",
+    "a" * 64 + "@" + ".".join(["b" * 61] * 3) + ".co",
     "Ｊｏｈｎ@example.org",
     "e\u0301cole@example.org",
     '"quoted"@example.org',
@@ -97,12 +107,13 @@ HANDPICKED = [
     "a@x.y-.com",
 ]
 
-ALPHABET = "aZ09._-+@@..--'\"()<> \u00e9\u0131\u017f\uff0e\u3002#!~[]:\\K"
+ALPHABET = "aZ09._-+@@..--'\"()<> \u00e9\u0131\u017f\uff0e\u3002#!~[]:\\KüØßÿ×÷À\u0301"
 
 
 def _sample(count: int, seed: int = 20261206) -> list[str]:
     rnd = random.Random(seed)
-    words = ["ana", "Bob", "x", "info", "POSTMASTER", "a-b", "a_b", "a+b", "9", "xn--bcher-kva"]
+    words = ["ana", "Bob", "x", "info", "POSTMASTER", "a-b", "a_b", "a+b", "9", "xn--bcher-kva",
+             "chloé", "MÜLLER", "garcía"]
     tlds = ["org", "COM", "co.uk", "io", "c", "123", "test", "local", "arpa", "invalid", "x1"]
     made = []
     for _ in range(count):
@@ -145,7 +156,7 @@ def test_a_varied_sample_decides_alike() -> None:
         fast_taken += _PLAIN.fullmatch(address.strip()) is not None
         accepted += expected[0] == "ok"
     # The sample exercises both paths: the fast one, and email-validator's refusals.
-    assert fast_taken > 5_000
+    assert fast_taken > 2_000
     assert 1_000 < accepted < len(sample) - 1_000
 
 
