@@ -82,18 +82,30 @@ SELECT email_key, line FROM import_stage
 ON CONFLICT (email_key) DO NOTHING;
 
 -- name: find_existing
--- Each staged address's subscriber, locked, and any suppression of it. One index probe per
--- row (LIMIT keeps the lookup a probe: a hash join would read the whole subscribers table
--- for every chunk); rows are locked in address order, so that two imports of overlapping
--- files wait for each other instead of deadlocking, and nothing read here can change
--- before the chunk commits.
+-- $1: 'consented' or 'opt_in'. Each staged address's subscriber, locked, any suppression of
+-- it, and what happens to the row by the rules of the mode (new addresses are left to
+-- 'create_new'). One index probe per row (LIMIT keeps the lookup a probe: a hash join
+-- would read the whole subscribers table for every chunk); rows are locked in address
+-- order, so that two imports of overlapping files wait for each other instead of
+-- deadlocking, and nothing read here can change before the chunk commits. Deciding here,
+-- as the rows are found, spares a second pass over the plan (an unchanged file writes
+-- nothing else).
 INSERT INTO import_plan (line, email_hash, subscriber_id, old_status, old_name, old_locale,
-                         confirmed_at, unsubscribed_at, suppression)
+                         confirmed_at, unsubscribed_at, suppression, action, new_status, reason)
 SELECT st.line, st.email_hash, s.subscriber_id, s.status, s.name, s.locale, s.confirmed_at,
-       s.unsubscribed_at, p.reason
+       s.unsubscribed_at, p.reason,
+       split_part(v.verdict, ':', 1),
+       CASE split_part(v.verdict, ':', 1)
+           WHEN 'activate' THEN 'active'
+           WHEN 'unsubscribe' THEN 'unsubscribed'
+           WHEN 'suppress' THEN 'suppressed'
+           ELSE s.status
+       END,
+       nullif(split_part(v.verdict, ':', 2), '')
 FROM (
     -- the SHA-256 of the UTF-8 address key, as addresses.address_hash() makes it
-    SELECT line, email_key, sha256(convert_to(email_key, 'UTF8')) AS email_hash
+    SELECT line, email_key, sha256(convert_to(email_key, 'UTF8')) AS email_hash, intent, name,
+           locale, consent_at, unsubscribed_at, topic_ids
     FROM import_stage ORDER BY email_key
 ) st
 LEFT JOIN LATERAL (
@@ -103,7 +115,39 @@ LEFT JOIN LATERAL (
 ) s ON true
 LEFT JOIN LATERAL (
     SELECT reason FROM suppressions y WHERE y.email_hash = st.email_hash LIMIT 1
-) p ON true;
+) p ON true
+CROSS JOIN LATERAL (
+    SELECT CASE
+        WHEN s.subscriber_id IS NULL AND p.reason IS NULL THEN NULL  -- new: create_new's
+        WHEN p.reason = 'erased' OR s.status = 'erased' THEN 'skip:erased'
+        WHEN s.subscriber_id IS NULL THEN  -- suppressed, and no subscriber
+            CASE WHEN st.intent IN ('suppress', 'unsubscribe') THEN 'unchanged'
+                 ELSE 'skip:suppressed' END
+        WHEN st.intent = 'suppress' THEN
+            CASE WHEN s.status = 'suppressed' THEN 'unchanged' ELSE 'suppress' END
+        WHEN s.status = 'suppressed' OR p.reason IS NOT NULL THEN
+            CASE WHEN st.intent = 'unsubscribe' THEN 'unchanged' ELSE 'skip:suppressed' END
+        WHEN st.intent = 'unsubscribe' THEN
+            CASE WHEN s.status = 'unsubscribed' THEN 'unchanged'
+                 WHEN st.unsubscribed_at < s.confirmed_at THEN 'skip:resubscribed'
+                 ELSE 'unsubscribe' END
+        WHEN s.status = 'unsubscribed' THEN
+            CASE WHEN $1 = 'consented'
+                      AND st.consent_at > coalesce(s.unsubscribed_at, '-infinity')
+                 THEN 'activate'
+                 ELSE 'skip:unsubscribed' END
+        WHEN s.status = 'pending' AND $1 = 'consented' THEN 'activate'
+        WHEN (st.name IS NOT NULL AND st.name IS DISTINCT FROM s.name)
+          OR (st.locale IS NOT NULL AND st.locale IS DISTINCT FROM s.locale)
+          OR EXISTS (
+                 SELECT 1 FROM unnest(st.topic_ids) t(topic_id)
+                 WHERE NOT EXISTS (
+                     SELECT 1 FROM subscriber_topics x
+                     WHERE x.subscriber_id = s.subscriber_id AND x.topic_id = t.topic_id))
+            THEN 'update'
+        ELSE 'unchanged'
+    END AS verdict
+) v;
 
 -- name: create_new
 -- $1: 'consented' or 'opt_in'. Addresses not known (and never suppressed or erased) become
@@ -143,53 +187,8 @@ FROM created c JOIN import_stage st USING (email_key)
 WHERE pl.line = st.line;
 
 -- name: decide
--- $1: 'consented' or 'opt_in'. What happens to every other row, by the rules of the mode.
-WITH verdicts AS MATERIALIZED (  -- each verdict is read three times below
-    SELECT pl.line,
-        CASE
-            WHEN pl.suppression = 'erased' OR pl.old_status = 'erased' THEN 'skip:erased'
-            WHEN pl.subscriber_id IS NULL AND pl.suppression IS NOT NULL THEN
-                CASE WHEN st.intent IN ('suppress', 'unsubscribe') THEN 'unchanged'
-                     ELSE 'skip:suppressed' END
-            WHEN pl.subscriber_id IS NULL THEN 'skip:concurrent'
-            WHEN st.intent = 'suppress' THEN
-                CASE WHEN pl.old_status = 'suppressed' THEN 'unchanged' ELSE 'suppress' END
-            WHEN pl.old_status = 'suppressed' OR pl.suppression IS NOT NULL THEN
-                CASE WHEN st.intent = 'unsubscribe' THEN 'unchanged' ELSE 'skip:suppressed' END
-            WHEN st.intent = 'unsubscribe' THEN
-                CASE WHEN pl.old_status = 'unsubscribed' THEN 'unchanged'
-                     WHEN st.unsubscribed_at < pl.confirmed_at THEN 'skip:resubscribed'
-                     ELSE 'unsubscribe' END
-            WHEN pl.old_status = 'unsubscribed' THEN
-                CASE WHEN $1 = 'consented'
-                          AND st.consent_at > coalesce(pl.unsubscribed_at, '-infinity')
-                     THEN 'activate'
-                     ELSE 'skip:unsubscribed' END
-            WHEN pl.old_status = 'pending' AND $1 = 'consented' THEN 'activate'
-            WHEN (st.name IS NOT NULL AND st.name IS DISTINCT FROM pl.old_name)
-              OR (st.locale IS NOT NULL AND st.locale IS DISTINCT FROM pl.old_locale)
-              OR EXISTS (
-                     SELECT 1 FROM unnest(st.topic_ids) t(topic_id)
-                     WHERE NOT EXISTS (
-                         SELECT 1 FROM subscriber_topics x
-                         WHERE x.subscriber_id = pl.subscriber_id AND x.topic_id = t.topic_id))
-                THEN 'update'
-            ELSE 'unchanged'
-        END AS verdict
-    FROM import_plan pl JOIN import_stage st USING (line)
-    WHERE pl.action IS NULL
-)
-UPDATE import_plan pl
-SET action = split_part(v.verdict, ':', 1),
-    new_status = CASE split_part(v.verdict, ':', 1)
-                     WHEN 'activate' THEN 'active'
-                     WHEN 'unsubscribe' THEN 'unsubscribed'
-                     WHEN 'suppress' THEN 'suppressed'
-                     ELSE pl.old_status
-                 END,
-    reason = nullif(split_part(v.verdict, ':', 2), '')
-FROM verdicts v
-WHERE v.line = pl.line;
+-- A new address that create_new did not insert: a concurrent signup did, meanwhile.
+UPDATE import_plan SET action = 'skip', reason = 'concurrent' WHERE action IS NULL;
 
 -- name: apply_changes
 -- Existing subscribers take the row's details and their new state.
