@@ -150,10 +150,10 @@ CROSS JOIN LATERAL (
 ) v;
 
 -- name: create_new
--- $1: 'consented' or 'opt_in'. Addresses not known (and never suppressed or erased) become
--- subscribers in the state the mode and the row ask for. ON CONFLICT leaves alone a row a
--- concurrent signup inserted meanwhile: it gets no action here, and 'decide' skips it as
--- 'concurrent' (running the import again picks it up).
+-- $1: 'consented' or 'opt_in', $2: the public topics' ids. Addresses not known (and never
+-- suppressed or erased) become subscribers in the state the mode and the row ask for. ON
+-- CONFLICT leaves alone a row a concurrent signup inserted meanwhile: it gets no action
+-- here, and 'decide' skips it as 'concurrent' (running the import again picks it up).
 WITH created AS (
     INSERT INTO subscribers (email, email_key, name, locale, status, source, created_at,
                              confirmed_at, unsubscribed_at)
@@ -181,8 +181,13 @@ WITH created AS (
     ON CONFLICT (email_key) DO NOTHING
     RETURNING subscriber_id, email_key, status
 )
+-- Their topics are the ones add_topics gives them ($2 when the row names none), by slug.
 UPDATE import_plan pl
-SET subscriber_id = c.subscriber_id, action = 'create', new_status = c.status
+SET subscriber_id = c.subscriber_id, action = 'create', new_status = c.status,
+    topics = ARRAY(SELECT t.slug FROM topics t
+                   WHERE t.topic_id = ANY(CASE WHEN st.topics_given THEN st.topic_ids
+                                               ELSE $2::bigint[] END)
+                   ORDER BY t.slug)
 FROM created c JOIN import_stage st USING (email_key)
 WHERE pl.line = st.line;
 
@@ -232,11 +237,11 @@ ON CONFLICT DO NOTHING;
 
 -- name: note_topics
 -- The topic slugs of each changed subscriber, for the consent ledger and the events (one
--- index probe each, whatever the size of subscriber_topics).
+-- index probe each, whatever the size of subscriber_topics); create_new noted new ones'.
 UPDATE import_plan pl
 SET topics = ARRAY(SELECT t.slug FROM subscriber_topics x JOIN topics t USING (topic_id)
                    WHERE x.subscriber_id = pl.subscriber_id ORDER BY t.slug)
-WHERE pl.action IN ('create', 'activate', 'update', 'unsubscribe', 'suppress');
+WHERE pl.action IN ('activate', 'update', 'unsubscribe', 'suppress');
 
 -- name: add_default_series
 -- New active subscribers receive the default digest series, as confirming gives them (one

@@ -135,7 +135,7 @@ async def merge(conn: Connection, ctx: MergeContext) -> ChunkOutcome:
     """Apply the staged chunk: every effect of the import on its subscribers, set-based."""
     outcome = ChunkOutcome()
     await conn.execute(Q["find_existing"], ctx.mode)
-    await conn.execute(Q["create_new"], ctx.mode)
+    await conn.execute(Q["create_new"], ctx.mode, ctx.default_topic_ids)
     await conn.execute(Q["decide"])
     await conn.execute(Q["apply_changes"])
     await conn.execute(Q["add_topics"], ctx.default_topic_ids)
