@@ -8,6 +8,7 @@ the summary) and a sentence (for the rejects file).
 from __future__ import annotations
 
 import csv
+import functools
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -102,13 +103,19 @@ class _Refused(Exception):
 
 
 def unguard(text: str) -> str:
-    return text[1:] if _GUARDED.match(text) else text
+    return text[1:] if text[:1] == "'" and _GUARDED.match(text) else text
 
 
 def _text(value: Any) -> str:
-    return unguard(value.strip()) if isinstance(value, str) else ""
+    if value.__class__ is not str:
+        return ""
+    value = value.strip()
+    return value[1:] if value[:1] == "'" and _GUARDED.match(value) else value
 
 
+# Files repeat times (an opt-in and a confirmation time are often one) and topic cells:
+# each distinct text is parsed once per worker (the results are immutable).
+@functools.lru_cache(maxsize=4096)
 def parse_time(text: str) -> datetime | None:
     """ISO 8601 (naive times are UTC) or Go's time.String(); ValueError for anything else."""
     text = text.strip()
@@ -138,10 +145,15 @@ def _time(values: Sequence[Any], field: str, rules: Rules) -> datetime | None:
 def split_topics(value: Any) -> tuple[str, ...] | None:
     """Topic names or slugs from a cell ('a, b', '"A","B"' as Mailchimp writes tags, 'a;b',
     'a|b') or a JSON list; None when the row has no topics column at all."""
+    return _split_topics(tuple(value)) if isinstance(value, list) else _split_topics(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _split_topics(value: str | tuple[str, ...] | None) -> tuple[str, ...] | None:
     if value is None:
         return None
     parts: list[str] = []
-    if isinstance(value, list):
+    if isinstance(value, tuple):
         parts = [str(v) for v in value]
     elif value.strip():
         for piece in next(csv.reader([value], skipinitialspace=True), []):
