@@ -346,8 +346,10 @@ def report(
     for what, run, limit in (("import", first, 60.0), ("re-import, unchanged", again, 30.0)):
         target = limit * scale
         verdict = "PASS" if run.seconds <= target else "FAIL"
-        print(f"TARGET {what} of {rows:,} rows (1M in {limit:.0f} s, scaled to {scale:g}x): "
-              f"{run.seconds:.1f} s vs {target:.1f} s {verdict} (bare COPY: {copy_seconds:.1f} s)")
+        print(
+            f"TARGET {what} of {rows:,} rows (1M in {limit:.0f} s, scaled to {scale:g}x): "
+            f"{run.seconds:.1f} s vs {target:.1f} s {verdict} (bare COPY: {copy_seconds:.1f} s)"
+        )
 
 
 async def _has_trigram(url: str) -> bool:
