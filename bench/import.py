@@ -13,6 +13,9 @@ sampled with its worker processes. Beside it, in the same run and on the same fi
 - the same import again (every row unchanged), the export of everything, and searches by
   address fragment with and without the trigram index.
 
+The TARGET lines are issue #23's: 1,000,000 rows imported in 60 s and the unchanged file
+again in 30 s; with --rows N both limits scale with N (the same rates).
+
 Run it as `bench/import` (or `make bench-import`); see --help. Progress goes to stderr,
 figures to stdout. Everything it starts (processes, the database, the file) it removes.
 """
