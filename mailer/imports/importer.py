@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,13 +29,14 @@ from mailer.imports.merge import (
     Pacing,
     leave_clean,
     mark_seen,
+    mark_staged_seen,
     merge,
     prepare,
     stage,
     stage_record,
 )
 from mailer.imports.read import ImportFile, Record
-from mailer.imports.rows import Reject, Row, Rules, normalise_rows
+from mailer.imports.rows import Reject, Row, Rules, normalise_rows_plain
 from mailer.imports.types import (
     REASONS,
     ImportOptions,
@@ -153,8 +154,11 @@ class _Run:
                 await tx.start()
             for line, first in sorted(duplicates.items()):
                 reject(line, "duplicate", REASONS["duplicate"].format(first=first))
-            fresh = [(k, n) for k, n in zip(keys, lines, strict=True) if n not in duplicates]
-            await mark_seen(self.conn, [k for k, _ in fresh], [n for _, n in fresh])
+            if self.options.dry_run:  # the staged rows went with the rollback
+                fresh = [(k, n) for k, n in zip(keys, lines, strict=True) if n not in duplicates]
+                await mark_seen(self.conn, [k for k, _ in fresh], [n for _, n in fresh])
+            else:
+                await mark_staged_seen(self.conn)
             for line, reason in outcome.skipped:
                 reject(line, reason, REASONS[reason])
             self._count(outcome.counts, outcome.confirmations, made)
@@ -309,25 +313,38 @@ async def _pipeline(
         values = [(r.line, r.values) for r in chunk if r.problem is None]
         slices = [values[i : i + SLICE] for i in range(0, len(values), SLICE)]
         done = await asyncio.gather(
-            *(loop.run_in_executor(executor, normalise_rows, rules, part) for part in slices)
+            *(loop.run_in_executor(executor, normalise_rows_plain, rules, part) for part in slices)
         )
-        return [r for rows, _ in done for r in rows], [r for _, refused in done for r in refused]
+        make_row, make_reject = Row._make, Reject._make
+        return (
+            [make_row(r) for rows, _ in done for r in rows],
+            [make_reject(r) for _, refused in done for r in refused],
+        )
 
     def submit(chunk: list[Record]) -> asyncio.Future[tuple[list[Row], list[Reject]]]:
         return asyncio.ensure_future(normalise(chunk))
 
+    # Two chunks ahead: the workers check the next one and a thread reads the one after it
+    # (the csv module mostly holds the GIL, but this thread mostly waits for PostgreSQL)
+    # while the current one merges; memory stays at three chunks whatever the file.
     queue: deque[tuple[list[Record], asyncio.Future[tuple[list[Row], list[Reject]]]]] = deque()
-    first = next(chunks, None)
-    if first is not None:
-        queue.append((first, submit(first)))
+    reader = ThreadPoolExecutor(1, thread_name_prefix="import-read")
+    reading: asyncio.Future[list[Record] | None] | None = None
+    for _ in range(2):
+        ahead = next(chunks, None)
+        if ahead is not None:
+            queue.append((ahead, submit(ahead)))
     try:
         while queue:
             chunk, future = queue.popleft()
-            following = next(chunks, None)
-            if following is not None:
-                queue.append((following, submit(following)))
+            if len(queue) == 1:
+                reading = loop.run_in_executor(reader, next, chunks, None)
             rows, refused = await future
             await run.apply(chunk, rows, refused)
+            if reading is not None:
+                following, reading = await reading, None
+                if following is not None:
+                    queue.append((following, submit(following)))
             if progress is not None:
                 elapsed = time.monotonic() - started
                 run.summary.seconds = elapsed
@@ -338,3 +355,6 @@ async def _pipeline(
     finally:
         for _, future in queue:
             future.cancel()
+        if reading is not None:
+            reading.cancel()
+        reader.shutdown(wait=True)  # the file is not closed under the reading thread

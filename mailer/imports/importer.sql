@@ -3,19 +3,18 @@
 -- (subscribers, topics, series, suppressions, consent ledger, events, confirmations).
 
 -- name: create_stage
--- One chunk of checked rows; email_hash is what suppressions keep (addresses.address_hash).
+-- One chunk of checked rows.
 CREATE TEMP TABLE IF NOT EXISTS import_stage (
     line            bigint PRIMARY KEY,
     email           text NOT NULL,
     email_key       text NOT NULL,
-    email_hash      bytea NOT NULL,
     name            text,
     locale          text,
     intent          text NOT NULL,
     consent_at      timestamptz,
     created_at      timestamptz,
     unsubscribed_at timestamptz,
-    ip              inet,
+    ip              text,         -- checked already; cast where it is kept
     suppress_reason text,
     source          text,
     topics_given    boolean NOT NULL,
@@ -26,6 +25,7 @@ CREATE TEMP TABLE IF NOT EXISTS import_stage (
 -- What the merge found and decided for each staged row.
 CREATE TEMP TABLE IF NOT EXISTS import_plan (
     line            bigint PRIMARY KEY,
+    email_hash      bytea NOT NULL, -- what suppressions keep: addresses.address_hash()
     subscriber_id   bigint,
     old_status      text,         -- the existing subscriber as it was, locked
     old_name        text,
@@ -62,8 +62,9 @@ RESET jit;
 TRUNCATE import_stage, import_plan;
 
 -- name: analyze_stage
--- Temporary tables get no statistics from autovacuum; the merge's joins need them.
-ANALYZE import_stage;
+-- Temporary tables get no statistics from autovacuum; the merge's joins need them (the
+-- row count, and the columns they join on: the others' statistics would cost as much).
+ANALYZE import_stage (line, email_key);
 
 -- name: drop_seen
 DELETE FROM import_stage st USING import_seen seen
@@ -75,17 +76,38 @@ INSERT INTO import_seen (email_key, line)
 SELECT * FROM unnest($1::text[], $2::bigint[])
 ON CONFLICT (email_key) DO NOTHING;
 
+-- name: mark_staged_seen
+INSERT INTO import_seen (email_key, line)
+SELECT email_key, line FROM import_stage
+ON CONFLICT (email_key) DO NOTHING;
+
 -- name: find_existing
--- Each staged address's subscriber, locked, and any suppression of it. One index probe per
--- row (LIMIT keeps the lookup a probe: a hash join would read the whole subscribers table
--- for every chunk); rows are locked in address order, so that two imports of overlapping
--- files wait for each other instead of deadlocking, and nothing read here can change
--- before the chunk commits.
-INSERT INTO import_plan (line, subscriber_id, old_status, old_name, old_locale, confirmed_at,
-                         unsubscribed_at, suppression)
-SELECT st.line, s.subscriber_id, s.status, s.name, s.locale, s.confirmed_at,
-       s.unsubscribed_at, p.reason
-FROM (SELECT line, email_key, email_hash FROM import_stage ORDER BY email_key) st
+-- $1: 'consented' or 'opt_in'. Each staged address's subscriber, locked, any suppression of
+-- it, and what happens to the row by the rules of the mode (new addresses are left to
+-- 'create_new'). One index probe per row (LIMIT keeps the lookup a probe: a hash join
+-- would read the whole subscribers table for every chunk); rows are locked in address
+-- order, so that two imports of overlapping files wait for each other instead of
+-- deadlocking, and nothing read here can change before the chunk commits. Deciding here,
+-- as the rows are found, spares a second pass over the plan (an unchanged file writes
+-- nothing else).
+INSERT INTO import_plan (line, email_hash, subscriber_id, old_status, old_name, old_locale,
+                         confirmed_at, unsubscribed_at, suppression, action, new_status, reason)
+SELECT st.line, st.email_hash, s.subscriber_id, s.status, s.name, s.locale, s.confirmed_at,
+       s.unsubscribed_at, p.reason,
+       split_part(v.verdict, ':', 1),
+       CASE split_part(v.verdict, ':', 1)
+           WHEN 'activate' THEN 'active'
+           WHEN 'unsubscribe' THEN 'unsubscribed'
+           WHEN 'suppress' THEN 'suppressed'
+           ELSE s.status
+       END,
+       nullif(split_part(v.verdict, ':', 2), '')
+FROM (
+    -- the SHA-256 of the UTF-8 address key, as addresses.address_hash() makes it
+    SELECT line, email_key, sha256(convert_to(email_key, 'UTF8')) AS email_hash, intent, name,
+           locale, consent_at, unsubscribed_at, topic_ids
+    FROM import_stage ORDER BY email_key
+) st
 LEFT JOIN LATERAL (
     SELECT subscriber_id, status, name, locale, confirmed_at, unsubscribed_at
     FROM subscribers x WHERE x.email_key = st.email_key
@@ -93,13 +115,45 @@ LEFT JOIN LATERAL (
 ) s ON true
 LEFT JOIN LATERAL (
     SELECT reason FROM suppressions y WHERE y.email_hash = st.email_hash LIMIT 1
-) p ON true;
+) p ON true
+CROSS JOIN LATERAL (
+    SELECT CASE
+        WHEN s.subscriber_id IS NULL AND p.reason IS NULL THEN NULL  -- new: create_new's
+        WHEN p.reason = 'erased' OR s.status = 'erased' THEN 'skip:erased'
+        WHEN s.subscriber_id IS NULL THEN  -- suppressed, and no subscriber
+            CASE WHEN st.intent IN ('suppress', 'unsubscribe') THEN 'unchanged'
+                 ELSE 'skip:suppressed' END
+        WHEN st.intent = 'suppress' THEN
+            CASE WHEN s.status = 'suppressed' THEN 'unchanged' ELSE 'suppress' END
+        WHEN s.status = 'suppressed' OR p.reason IS NOT NULL THEN
+            CASE WHEN st.intent = 'unsubscribe' THEN 'unchanged' ELSE 'skip:suppressed' END
+        WHEN st.intent = 'unsubscribe' THEN
+            CASE WHEN s.status = 'unsubscribed' THEN 'unchanged'
+                 WHEN st.unsubscribed_at < s.confirmed_at THEN 'skip:resubscribed'
+                 ELSE 'unsubscribe' END
+        WHEN s.status = 'unsubscribed' THEN
+            CASE WHEN $1 = 'consented'
+                      AND st.consent_at > coalesce(s.unsubscribed_at, '-infinity')
+                 THEN 'activate'
+                 ELSE 'skip:unsubscribed' END
+        WHEN s.status = 'pending' AND $1 = 'consented' THEN 'activate'
+        WHEN (st.name IS NOT NULL AND st.name IS DISTINCT FROM s.name)
+          OR (st.locale IS NOT NULL AND st.locale IS DISTINCT FROM s.locale)
+          OR EXISTS (
+                 SELECT 1 FROM unnest(st.topic_ids) t(topic_id)
+                 WHERE NOT EXISTS (
+                     SELECT 1 FROM subscriber_topics x
+                     WHERE x.subscriber_id = s.subscriber_id AND x.topic_id = t.topic_id))
+            THEN 'update'
+        ELSE 'unchanged'
+    END AS verdict
+) v;
 
 -- name: create_new
--- $1: 'consented' or 'opt_in'. Addresses not known (and never suppressed or erased) become
--- subscribers in the state the mode and the row ask for. ON CONFLICT leaves alone a row a
--- concurrent signup inserted meanwhile: it gets no action here, and 'decide' skips it as
--- 'concurrent' (running the import again picks it up).
+-- $1: 'consented' or 'opt_in', $2: the public topics' ids. Addresses not known (and never
+-- suppressed or erased) become subscribers in the state the mode and the row ask for. ON
+-- CONFLICT leaves alone a row a concurrent signup inserted meanwhile: it gets no action
+-- here, and 'decide' skips it as 'concurrent' (running the import again picks it up).
 WITH created AS (
     INSERT INTO subscribers (email, email_key, name, locale, status, source, created_at,
                              confirmed_at, unsubscribed_at)
@@ -127,59 +181,19 @@ WITH created AS (
     ON CONFLICT (email_key) DO NOTHING
     RETURNING subscriber_id, email_key, status
 )
+-- Their topics are the ones add_topics gives them ($2 when the row names none), by slug.
 UPDATE import_plan pl
-SET subscriber_id = c.subscriber_id, action = 'create', new_status = c.status
+SET subscriber_id = c.subscriber_id, action = 'create', new_status = c.status,
+    topics = ARRAY(SELECT t.slug FROM topics t
+                   WHERE t.topic_id = ANY(CASE WHEN st.topics_given THEN st.topic_ids
+                                               ELSE $2::bigint[] END)
+                   ORDER BY t.slug)
 FROM created c JOIN import_stage st USING (email_key)
 WHERE pl.line = st.line;
 
 -- name: decide
--- $1: 'consented' or 'opt_in'. What happens to every other row, by the rules of the mode.
-WITH verdicts AS MATERIALIZED (  -- each verdict is read three times below
-    SELECT pl.line,
-        CASE
-            WHEN pl.suppression = 'erased' OR pl.old_status = 'erased' THEN 'skip:erased'
-            WHEN pl.subscriber_id IS NULL AND pl.suppression IS NOT NULL THEN
-                CASE WHEN st.intent IN ('suppress', 'unsubscribe') THEN 'unchanged'
-                     ELSE 'skip:suppressed' END
-            WHEN pl.subscriber_id IS NULL THEN 'skip:concurrent'
-            WHEN st.intent = 'suppress' THEN
-                CASE WHEN pl.old_status = 'suppressed' THEN 'unchanged' ELSE 'suppress' END
-            WHEN pl.old_status = 'suppressed' OR pl.suppression IS NOT NULL THEN
-                CASE WHEN st.intent = 'unsubscribe' THEN 'unchanged' ELSE 'skip:suppressed' END
-            WHEN st.intent = 'unsubscribe' THEN
-                CASE WHEN pl.old_status = 'unsubscribed' THEN 'unchanged'
-                     WHEN st.unsubscribed_at < pl.confirmed_at THEN 'skip:resubscribed'
-                     ELSE 'unsubscribe' END
-            WHEN pl.old_status = 'unsubscribed' THEN
-                CASE WHEN $1 = 'consented'
-                          AND st.consent_at > coalesce(pl.unsubscribed_at, '-infinity')
-                     THEN 'activate'
-                     ELSE 'skip:unsubscribed' END
-            WHEN pl.old_status = 'pending' AND $1 = 'consented' THEN 'activate'
-            WHEN (st.name IS NOT NULL AND st.name IS DISTINCT FROM pl.old_name)
-              OR (st.locale IS NOT NULL AND st.locale IS DISTINCT FROM pl.old_locale)
-              OR EXISTS (
-                     SELECT 1 FROM unnest(st.topic_ids) t(topic_id)
-                     WHERE NOT EXISTS (
-                         SELECT 1 FROM subscriber_topics x
-                         WHERE x.subscriber_id = pl.subscriber_id AND x.topic_id = t.topic_id))
-                THEN 'update'
-            ELSE 'unchanged'
-        END AS verdict
-    FROM import_plan pl JOIN import_stage st USING (line)
-    WHERE pl.action IS NULL
-)
-UPDATE import_plan pl
-SET action = split_part(v.verdict, ':', 1),
-    new_status = CASE split_part(v.verdict, ':', 1)
-                     WHEN 'activate' THEN 'active'
-                     WHEN 'unsubscribe' THEN 'unsubscribed'
-                     WHEN 'suppress' THEN 'suppressed'
-                     ELSE pl.old_status
-                 END,
-    reason = nullif(split_part(v.verdict, ':', 2), '')
-FROM verdicts v
-WHERE v.line = pl.line;
+-- A new address that create_new did not insert: a concurrent signup did, meanwhile.
+UPDATE import_plan SET action = 'skip', reason = 'concurrent' WHERE action IS NULL;
 
 -- name: apply_changes
 -- Existing subscribers take the row's details and their new state.
@@ -204,36 +218,49 @@ WHERE s.subscriber_id = pl.subscriber_id
 
 -- name: add_topics
 -- Topics are only ever added; a new subscriber whose row says nothing about topics gets
--- $1 (every public topic), as a signup without topics does.
+-- $1 (every public topic), as a signup without topics does. A subscriber created in this
+-- transaction has no topics yet and its row's ids are distinct: no conflict to look for.
+WITH fresh AS (
+    INSERT INTO subscriber_topics (subscriber_id, topic_id)
+    SELECT pl.subscriber_id, t.topic_id
+    FROM import_plan pl JOIN import_stage st USING (line)
+    CROSS JOIN LATERAL unnest(CASE WHEN st.topics_given THEN st.topic_ids
+                                   ELSE $1::bigint[] END) t(topic_id)
+    WHERE pl.action = 'create'
+)
 INSERT INTO subscriber_topics (subscriber_id, topic_id)
 SELECT pl.subscriber_id, t.topic_id
 FROM import_plan pl JOIN import_stage st USING (line)
-CROSS JOIN LATERAL unnest(
-    CASE WHEN pl.action = 'create' AND NOT st.topics_given THEN $1::bigint[]
-         ELSE st.topic_ids END) t(topic_id)
-WHERE pl.action IN ('create', 'activate', 'update')
+CROSS JOIN LATERAL unnest(st.topic_ids) t(topic_id)
+WHERE pl.action IN ('activate', 'update')
 ON CONFLICT DO NOTHING;
 
 -- name: note_topics
 -- The topic slugs of each changed subscriber, for the consent ledger and the events (one
--- index probe each, whatever the size of subscriber_topics).
+-- index probe each, whatever the size of subscriber_topics); create_new noted new ones'.
 UPDATE import_plan pl
 SET topics = ARRAY(SELECT t.slug FROM subscriber_topics x JOIN topics t USING (topic_id)
                    WHERE x.subscriber_id = pl.subscriber_id ORDER BY t.slug)
-WHERE pl.action IN ('create', 'activate', 'update', 'unsubscribe', 'suppress');
+WHERE pl.action IN ('activate', 'update', 'unsubscribe', 'suppress');
 
 -- name: add_default_series
--- New active subscribers receive the default digest series, as confirming gives them.
+-- New active subscribers receive the default digest series, as confirming gives them (one
+-- created in this transaction has none yet: no conflict to look for).
+WITH fresh AS (
+    INSERT INTO subscriber_series (subscriber_id, series_id)
+    SELECT pl.subscriber_id, se.series_id
+    FROM import_plan pl CROSS JOIN series se
+    WHERE se.is_default AND se.active AND pl.new_status = 'active' AND pl.action = 'create'
+)
 INSERT INTO subscriber_series (subscriber_id, series_id)
 SELECT pl.subscriber_id, se.series_id
 FROM import_plan pl CROSS JOIN series se
-WHERE se.is_default AND se.active
-  AND pl.new_status = 'active' AND pl.action IN ('create', 'activate')
+WHERE se.is_default AND se.active AND pl.new_status = 'active' AND pl.action = 'activate'
 ON CONFLICT DO NOTHING;
 
 -- name: add_suppressions
 INSERT INTO suppressions (email_hash, reason, detail, subscriber_id)
-SELECT st.email_hash, st.suppress_reason, $1, pl.subscriber_id
+SELECT pl.email_hash, st.suppress_reason, $1, pl.subscriber_id
 FROM import_plan pl JOIN import_stage st USING (line)
 WHERE st.intent = 'suppress' AND pl.action IN ('create', 'suppress', 'unchanged')
 ON CONFLICT (email_hash) DO NOTHING;
@@ -244,13 +271,13 @@ ON CONFLICT (email_hash) DO NOTHING;
 -- 'unsubscribe' entry at the file's unsubscribe time.
 INSERT INTO consent_events (subscriber_id, email_hash, action, occurred_at, ip, source, topics,
                             consent_text_hash, detail)
-SELECT pl.subscriber_id, st.email_hash,
+SELECT pl.subscriber_id, pl.email_hash,
        CASE WHEN pl.new_status = 'unsubscribed' THEN 'unsubscribe' ELSE 'import' END,
        CASE WHEN pl.new_status = 'unsubscribed' THEN coalesce(st.unsubscribed_at, now())
             WHEN pl.new_status = 'active' AND pl.action IN ('create', 'activate')
                 THEN coalesce(st.consent_at, now())
             ELSE now() END,
-       st.ip, $1, pl.topics, $2,
+       st.ip::inet, $1, pl.topics, $2,
        jsonb_build_object('import_id', $3::bigint, 'line', st.line, 'mode', $4::text,
                           'status', pl.new_status)
        || CASE WHEN st.source IS NULL THEN '{}'::jsonb

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from mailer.addresses import address_hash
 from mailer.audience.signup import next_confirmation_ids
 from mailer.db import Connection, load_queries
 from mailer.delivery import queue
@@ -28,7 +27,6 @@ STAGE_COLUMNS = [
     "line",
     "email",
     "email_key",
-    "email_hash",
     "name",
     "locale",
     "intent",
@@ -50,7 +48,6 @@ def stage_record(row: Row, topic_ids: list[int], topics_given: bool) -> StageRec
         row.line,
         row.email,
         row.email_key,
-        address_hash(row.email),
         row.name,
         row.locale,
         row.intent,
@@ -129,12 +126,17 @@ async def mark_seen(conn: Connection, keys: Sequence[str], lines: Sequence[int])
     await conn.execute(Q["mark_seen"], list(keys), list(lines))
 
 
+async def mark_staged_seen(conn: Connection) -> None:
+    """The staged addresses (earlier chunks' ones dropped already) are seen."""
+    await conn.execute(Q["mark_staged_seen"])
+
+
 async def merge(conn: Connection, ctx: MergeContext) -> ChunkOutcome:
     """Apply the staged chunk: every effect of the import on its subscribers, set-based."""
     outcome = ChunkOutcome()
-    await conn.execute(Q["find_existing"])
-    await conn.execute(Q["create_new"], ctx.mode)
-    await conn.execute(Q["decide"], ctx.mode)
+    await conn.execute(Q["find_existing"], ctx.mode)
+    await conn.execute(Q["create_new"], ctx.mode, ctx.default_topic_ids)
+    await conn.execute(Q["decide"])
     await conn.execute(Q["apply_changes"])
     await conn.execute(Q["add_topics"], ctx.default_topic_ids)
     await conn.execute(Q["note_topics"])

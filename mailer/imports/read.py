@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -294,6 +295,9 @@ class ImportFile:
     def _csv_records(self) -> Iterator[Record]:
         width = len(self.headers)
         positions = [self.columns.get(field, -1) for field in FIELDS]
+        # The usual row has the header's width: its values in one call (None at `width`).
+        pick = itemgetter(*(width if p < 0 else p for p in positions))
+        missing = [None]
         reader = iter(self._reader)
         while True:
             first = self._last_line + 1
@@ -301,7 +305,7 @@ class ImportFile:
             if row is None:
                 return
             self._last_line = self._reader.line_num
-            if not row or not any(cell.strip() for cell in row):
+            if not row or not (row[0].strip() or any(cell.strip() for cell in row)):
                 continue
             problem = None
             if len(row) > width and any(cell.strip() for cell in row[width:]):
@@ -311,7 +315,10 @@ class ImportFile:
                 )
             # A missing column is None (not given); a cell missing from a short row is "".
             count = len(row)
-            values = tuple(None if p < 0 else row[p] if p < count else "" for p in positions)
+            if count == width:
+                values = pick(row + missing)
+            else:
+                values = tuple(None if p < 0 else row[p] if p < count else "" for p in positions)
             yield Record(first, row, values, problem)
 
     def _jsonl_records(self) -> Iterator[Record]:

@@ -8,6 +8,7 @@ the summary) and a sentence (for the rejects file).
 from __future__ import annotations
 
 import csv
+import functools
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from typing import Any, NamedTuple
 
 from email_validator import EmailNotValidError
 
-from mailer.addresses import address_key, normalise_email
+from mailer.addresses import address_key, normalise_email_fast
 from mailer.imports.read import FIELD
 
 MAX_NAME = 100
@@ -31,6 +32,9 @@ _GO_TIME = re.compile(
 )
 # Spreadsheet formula guard: mailer's CSV export prefixes such cells with a quote.
 _GUARDED = re.compile(r"^'[=+\-@\t\r]")
+# A dotted IPv4 address as ipaddress writes it (no leading zeros): taken as it is.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 
 
 class Intent(StrEnum):
@@ -99,13 +103,19 @@ class _Refused(Exception):
 
 
 def unguard(text: str) -> str:
-    return text[1:] if _GUARDED.match(text) else text
+    return text[1:] if text[:1] == "'" and _GUARDED.match(text) else text
 
 
 def _text(value: Any) -> str:
-    return unguard(value.strip()) if isinstance(value, str) else ""
+    if value.__class__ is not str:
+        return ""
+    value = value.strip()
+    return value[1:] if value[:1] == "'" and _GUARDED.match(value) else value
 
 
+# Files repeat times (an opt-in and a confirmation time are often one) and topic cells:
+# each distinct text is parsed once per worker (the results are immutable).
+@functools.lru_cache(maxsize=4096)
 def parse_time(text: str) -> datetime | None:
     """ISO 8601 (naive times are UTC) or Go's time.String(); ValueError for anything else."""
     text = text.strip()
@@ -135,10 +145,15 @@ def _time(values: Sequence[Any], field: str, rules: Rules) -> datetime | None:
 def split_topics(value: Any) -> tuple[str, ...] | None:
     """Topic names or slugs from a cell ('a, b', '"A","B"' as Mailchimp writes tags, 'a;b',
     'a|b') or a JSON list; None when the row has no topics column at all."""
+    return _split_topics(tuple(value)) if isinstance(value, list) else _split_topics(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _split_topics(value: str | tuple[str, ...] | None) -> tuple[str, ...] | None:
     if value is None:
         return None
     parts: list[str] = []
-    if isinstance(value, list):
+    if isinstance(value, tuple):
         parts = [str(v) for v in value]
     elif value.strip():
         for piece in next(csv.reader([value], skipinitialspace=True), []):
@@ -189,6 +204,8 @@ def _intent(values: Sequence[Any], rules: Rules) -> tuple[Intent, str | None]:
 def _ip(values: Sequence[Any]) -> str | None:
     for field in ("ip", "optin_ip"):
         text = _text(values[FIELD[field]])
+        if text and _IPV4.fullmatch(text):
+            return text
         if text:
             try:
                 return str(ipaddress.ip_address(text))
@@ -204,7 +221,7 @@ def _row(line: int, values: Sequence[Any], rules: Rules) -> Row:
     if len(raw) > 320:
         raise _Refused("invalid_address", "too long to be an address")
     try:
-        email = normalise_email(raw)
+        email = normalise_email_fast(raw)
     except EmailNotValidError as exc:
         raise _Refused("invalid_address", f"{raw[:80]!r}: {exc}") from exc
     intent, reason = _intent(values, rules)
@@ -243,3 +260,13 @@ def normalise_rows(
         except _Refused as refused:
             rejects.append(Reject(line, refused.key, refused.message))
     return rows, rejects
+
+
+def normalise_rows_plain(
+    rules: Rules, records: Sequence[tuple[int, Sequence[Any]]]
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """normalise_rows() as plain tuples, for another process: a NamedTuple pickles
+    through copyreg, several times slower than the tuple of its values (Row._make and
+    Reject._make give them back)."""
+    rows, rejects = normalise_rows(rules, records)
+    return [tuple(r) for r in rows], [tuple(r) for r in rejects]

@@ -132,6 +132,7 @@ class Topics:
 
     def __init__(self, rows: Sequence[Any]) -> None:
         self.ids: dict[str, int] = {}
+        self._found: dict[str, int | None] = {}  # as written -> find(), for files' repeats
         self.public = [r["topic_id"] for r in rows if r["public"]]
         for r in rows:
             self._learn(r["slug"], r["topic_id"])
@@ -142,6 +143,7 @@ class Topics:
         return " ".join(text.split()).casefold()
 
     def _learn(self, text: str, topic_id: int) -> None:
+        self._found.clear()
         self.ids.setdefault(self.key(text), topic_id)
         self.ids.setdefault(self.slug(text), topic_id)
 
@@ -153,7 +155,12 @@ class Topics:
         return slug
 
     def find(self, text: str) -> int | None:
-        return self.ids.get(self.key(text)) or self.ids.get(self.slug(text))
+        if text in self._found:
+            return self._found[text]
+        found = self.ids.get(self.key(text)) or self.ids.get(self.slug(text))
+        if len(self._found) < 10_000:
+            self._found[text] = found
+        return found
 
     async def create(self, conn: Connection, names: Sequence[str]) -> list[str]:
         """Hidden topics for names not known yet; returns the slugs created."""
@@ -169,6 +176,7 @@ class Topics:
         return made
 
     def forget(self, names: Sequence[str]) -> None:
+        self._found.clear()
         for name in names:
             self.ids.pop(self.key(name), None)
             self.ids.pop(self.slug(name), None)
