@@ -79,7 +79,8 @@ class Signer:
 
     @staticmethod
     def _mac_with(keys: dict[Purpose, bytes], purpose: Purpose, data: bytes) -> bytes:
-        return hmac.new(keys[purpose], data, hashlib.sha256).digest()[:_MAC_BYTES]
+        # hmac.digest: the same MAC as hmac.new(...).digest(), in one call to OpenSSL.
+        return hmac.digest(keys[purpose], data, "sha256")[:_MAC_BYTES]
 
     def _verifies(self, purpose: Purpose, data: bytes, mac: bytes, size: int = _MAC_BYTES) -> bool:
         """Whether `mac` is the MAC of `data` under any of the keys (each one compared in
