@@ -163,6 +163,11 @@ class Signer:
         """VERP envelope sender: a bounce to it names its delivery, and cannot be forged."""
         return f"{local}+{delivery_id}-{self._verp_sig(delivery_id)}@{domain}"
 
+    def bounce_addresses(self, locals_: Sequence[str], domain: str, delivery_id: int) -> list[str]:
+        """bounce_address for each local part, signing the delivery id once."""
+        sig = self._verp_sig(delivery_id)
+        return [f"{local}+{delivery_id}-{sig}@{domain}" for local in locals_]
+
     def read_bounce_address(self, address: str) -> int:
         match = _VERP.match(address.strip().lower())
         if not match:
