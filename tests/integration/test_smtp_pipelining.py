@@ -1,15 +1,25 @@
 """SMTP PIPELINING (mailer.delivery.smtp_pipeline) against a real server that offers it:
 the same messages arrive, and refusals end exactly as they do one command at a time."""
 
+import asyncio
+import ssl
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Address
+from pathlib import Path
 
 import aiosmtplib
 import pytest
+from aiosmtpd.smtp import SMTP
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from mailer.config import SmtpSettings
+from mailer.config import SmtpSecurity, SmtpSettings
 from mailer.delivery.smtp import SmtpConnection, SmtpFailure
 from mailer.delivery.smtp_pipeline import quoted
-from tests.support.smtp_sink import SmtpSink, start_sink
+from tests.support.smtp_sink import RecordingHandler, SmtpSink, start_sink
 
 MESSAGE = (
     b"From: a@example.org\r\nTo: b@example.org\r\nSubject: dots\r\n\r\n"
@@ -127,3 +137,63 @@ async def test_a_dropped_connection_is_a_temporary_failure_then_reconnects(
 )
 def test_quoting_matches_aiosmtplib(address: str) -> None:
     assert quoted(address) == aiosmtplib.email.quote_address(address)
+
+
+def self_signed(tmp_path: Path) -> Path:
+    """A certificate for 127.0.0.1, signed by itself (the test trusts it as its CA)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(IPv4Address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = tmp_path / "cert.pem"
+    pem.write_bytes(
+        cert.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return pem
+
+
+async def test_pipelining_after_starttls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A relay on port 587 says STARTTLS, then PIPELINING in its second EHLO: the pipelined
+    # session then runs over the TLS transport.
+    pem = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(pem))  # the client's default context trusts it
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(pem)
+    handler = RecordingHandler(pipelining=True)
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(handler, hostname="tls-sink", tls_context=server_tls), "127.0.0.1", 0
+    )
+    port = server.sockets[0].getsockname()[1]
+    settings = SmtpSettings(host="127.0.0.1", port=port, security=SmtpSecurity.STARTTLS)
+    connection = SmtpConnection(settings)
+    try:
+        for n in range(3):
+            await connection.send("a@example.org", f"b{n}@example.org", MESSAGE, smtputf8=False)
+            assert connection._pipe is not None
+        handler.rcpt_replies["gone@example.org"] = "550 5.1.1 no such user"
+        gone = await failure_of(connection, "a@example.org", "gone@example.org")
+        assert (gone.code, gone.phase) == (550, "recipient")
+        await connection.send("a@example.org", "b3@example.org", MESSAGE, smtputf8=False)
+    finally:
+        await connection.close()
+        server.close()
+        await server.wait_closed()
+    assert [r.rcpt_tos for r in handler.received] == [[f"b{n}@example.org"] for n in range(4)]
