@@ -49,8 +49,8 @@ PYTHON = sys.executable
 PATH = "/webhooks/signup"
 TOPIC = "overdose-prevention"
 RATE_PER_IP = 100_000  # MAILER_SIGNUP_RATE_PER_IP's maximum; the webhook allows 20x per minute
-TARGET_RATIO = 0.40  # of the reference's req/s
-TARGET_P99_MS = 100.0
+TARGET_RATIO = 0.60  # of the reference's req/s (issue #23)
+TARGET_P99_MS = 50.0  # at 50 connections
 NOISY_NEIGHBOURS = 0.15  # cores used by processes outside the benchmark worth a warning
 MAX_DURATION = 240  # a signature is valid for 300 s from its timestamp
 CONSENT = (
@@ -781,25 +781,43 @@ async def run(args: argparse.Namespace) -> int:
     if final.pending or final.other:
         failures.append("not every confirmation was sent")
     target_rows: list[tuple[str, str]] = []
+    lines: list[str] = []  # `TARGET <what>: <figure> vs <target> PASS|FAIL`
     if reference is not None:
         ratio = w.rate / reference.wrk.rate
+        ok = ratio >= TARGET_RATIO
         target_rows.append(
             (
-                f"{mark(ratio >= TARGET_RATIO)} rate >= 40 % of the reference",
+                f"{mark(ok)} rate >= {TARGET_RATIO:.0%} of the reference",
                 f"{ratio:.0%} ({w.rate:,.0f} vs {reference.wrk.rate:,.0f} req/s)",
             )
         )
+        lines.append(
+            f"TARGET signup rate vs bare aiohttp + asyncpg: {ratio:.1%} ({w.rate:,.0f} vs "
+            f"{reference.wrk.rate:,.0f} req/s) vs >= {TARGET_RATIO:.0%} {mark(ok)}"
+        )
+    ok = w.p99_ms < TARGET_P99_MS
     target_rows.append(
         (
-            f"{mark(w.p99_ms < TARGET_P99_MS)} p99 < 100 ms",
+            f"{mark(ok)} p99 < {TARGET_P99_MS:g} ms",
             f"{w.p99_ms:.1f} ms"
             + (f" (reference {reference.wrk.p99_ms:.1f} ms)" if reference else ""),
         )
     )
+    lines.append(
+        f"TARGET signup p99 at {args.connections} connections: {w.p99_ms:.1f} ms "
+        f"vs < {TARGET_P99_MS:g} ms {mark(ok)}"
+    )
     target_rows.append(
         (f"{mark(not failures)} every request 202, every mail sent", "; ".join(failures) or "yes")
     )
+    lines.append(
+        f"TARGET signup every request 202 and every confirmation sent: "
+        f"{'; '.join(failures) or 'yes'} vs yes {mark(not failures)}"
+    )
     print_table("targets", target_rows)
+    print()
+    for line in lines:
+        print(line)
     print(f"\nbench/signup finished in {time.monotonic() - began:.0f} s")
     return 1 if failures else 0
 

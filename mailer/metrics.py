@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from typing import Any
 
 import asyncpg
 from prometheus_client import (
@@ -65,6 +66,10 @@ class Metrics:
             registry=registry,
         )
 
+        # Each (route, method, status)'s series, looked up once: labels() costs more than
+        # the increment itself, once per request.
+        self._http_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
         # Delivery
         self.deliveries = Counter(
             "mailer_deliveries",
@@ -90,6 +95,8 @@ class Metrics:
         )
         for cls in REPLY_CLASSES:
             self.smtp_replies.labels(cls)
+        # The two series every sent message counts in, looked up once.
+        self.sent_series = (self.smtp_replies.labels("2xx"), self.deliveries.labels("sent"))
         self.claimed = Counter(
             "mailer_claimed_deliveries", "Deliveries claimed by this worker.", registry=registry
         )
@@ -198,6 +205,19 @@ class Metrics:
             "The most connections this process's pool may open.",
             registry=registry,
         )
+
+    def http_observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One answered request (route pattern, method, status) and its duration."""
+        series = self._http_series.get((route, method, status))
+        if series is None:
+            if len(self._http_series) > 10_000:  # bounded like the label values themselves
+                self._http_series.clear()
+            series = self._http_series[route, method, status] = (
+                self.http_requests.labels(route, method, str(status)),
+                self.http_seconds.labels(route, method),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def observe_pool(self, pool: asyncpg.Pool) -> None:
         size, idle = pool.get_size(), pool.get_idle_size()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +25,17 @@ class Context:
     source: str | None = None
 
 
+# A dotted quad as ipaddress writes it (no leading zeros, each part 0-255): kept as is.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 def ledger_ip(value: str | None) -> str | None:
     """The IP as the ledger keeps it: a valid address or nothing."""
     if not value:
         return None
+    if _IPV4.fullmatch(value):  # the usual case, without building an address object
+        return value
     try:
         return str(ipaddress.ip_address(value.strip()))
     except ValueError:

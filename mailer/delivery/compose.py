@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 SlotProvider = Callable[[ClaimedDelivery], Mapping[str, str]]
 
 _CACHE_SIZE = 32
+_PERSONAL_LINKS = frozenset({"preferences_url", "unsubscribe_url"})  # signed per subscriber
 # A transactional kind (confirm, welcome) is compiled again after this long, so that a
 # template saved in the console is in use within it; a mailing is compiled once.
 KIND_TTL_SECONDS = 30.0
@@ -257,8 +258,9 @@ class Composer:
             self._date_second, self._date = second, rfc5322_date(second)
         return self._date
 
-    def values_for(self, delivery: ClaimedDelivery) -> dict[str, str]:
-        """Slot values: greeting, personal links, why they get it, and the payload's."""
+    def values_for(self, delivery: ClaimedDelivery, *, links: bool = True) -> dict[str, str]:
+        """Slot values: greeting, personal links, why they get it, and the payload's.
+        `links=False`: the personal links are not signed (the message uses neither)."""
         base = self.settings.base_url
         catalog = translations(language_of(delivery.locale))
         hello = catalog.gettext(N_("Hello %(name)s,")) % {"name": delivery.name}
@@ -272,7 +274,7 @@ class Composer:
             "preferences_url": f"{base}/",
             "unsubscribe_url": f"{base}/",
         }
-        if delivery.subscriber_id is not None and delivery.key_version is not None:
+        if links and delivery.subscriber_id is not None and delivery.key_version is not None:
             sign = self.signer.subscriber_token
             values["preferences_url"] = (
                 f"{base}/preferences/"
@@ -296,20 +298,26 @@ class Composer:
     def build(self, compiled: CompiledMessage, delivery: ClaimedDelivery) -> Outgoing:
         """One delivery's copy of a compiled message, signed; TemplateProblem if a value
         the templates need is missing."""
-        values = self.values_for(delivery)
-        missing = compiled.slots - values.keys()
+        has_list = delivery.subscriber_id is not None and (
+            compiled.bulk or delivery.kind in LIST_KINDS
+        )
+        # Two MACs a message saved where its templates name neither link (a confirmation's).
+        slots = compiled.slots
+        links = has_list or not slots.isdisjoint(_PERSONAL_LINKS)
+        values = self.values_for(delivery, links=links)
+        missing = slots - values.keys()
         if missing:
             raise TemplateProblem(f"template {delivery.kind} needs values for {sorted(missing)}")
         address, smtputf8 = _ascii_address(delivery.recipient)
+        envelope_from, unsubscribe_mailto = self.signer.bounce_addresses(
+            ("bounces", UNSUBSCRIBE_LOCAL), self.settings.bounce_domain, delivery.delivery_id
+        )
         message_id = new_message_id(
             self.settings.secret_key,
             delivery.delivery_id,
             delivery.kind,
             delivery.created_at,
             self.from_domain,
-        )
-        has_list = delivery.subscriber_id is not None and (
-            compiled.bulk or delivery.kind in LIST_KINDS
         )
         data = compiled.build(
             Recipient(
@@ -323,15 +331,10 @@ class Composer:
                     frozenset(delivery.topic_ids) if delivery.topic_ids is not None else None
                 ),
                 unsubscribe_url=values["unsubscribe_url"] if has_list else None,
-                unsubscribe_mailto=self.signer.bounce_address(
-                    UNSUBSCRIBE_LOCAL, self.settings.bounce_domain, delivery.delivery_id
-                ),
+                unsubscribe_mailto=unsubscribe_mailto,
                 text_only=delivery.plain_text_only,
             )
         )
         if self.dkim is not None:
             data = self.dkim(data) + data
-        envelope_from = self.signer.bounce_address(
-            "bounces", self.settings.bounce_domain, delivery.delivery_id
-        )
         return Outgoing(envelope_from, address, data, f"<{message_id}>", smtputf8)

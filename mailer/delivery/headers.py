@@ -4,7 +4,6 @@ Auto-Submitted, List-Archive, Reply-To, and which kinds carry List-Unsubscribe."
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -30,7 +29,7 @@ def new_message_id(
     one delivery, and new when a database reset reuses delivery ids; the leading delivery
     id and kind still let a bounce that quotes only the Message-ID be matched."""
     message = f"message-id\0{delivery_id}\0{kind}\0{created_at.isoformat()}".encode()
-    mac = hmac.new(secret_key.encode(), message, hashlib.sha256).digest()[:15]
+    mac = hmac.digest(secret_key.encode(), message, "sha256")[:15]
     return f"{delivery_id}.{kind}.{base64.b32encode(mac).decode().lower()}@{domain}"
 
 

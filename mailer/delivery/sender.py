@@ -323,8 +323,8 @@ class DeliveryWorker:
             self._defer(delivery, f"unexpected error while sending: {exc!r}")
             return True
         self.metrics.smtp_seconds.observe(time.perf_counter() - started)
-        self.metrics.smtp_replies.labels("2xx").inc()
-        self.metrics.deliveries.labels("sent").inc()
+        for series in self.metrics.sent_series:
+            series.inc()
         self.ledger.sent.append((delivery.delivery_id, outgoing.message_id))
         self._maybe_flush()
         return False

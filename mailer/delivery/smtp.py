@@ -10,6 +10,7 @@ import ssl
 import aiosmtplib
 
 from mailer.config import SmtpSecurity, SmtpSettings
+from mailer.delivery.smtp_pipeline import Pipelined
 from mailer.errors import DeliveryFailed
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,10 @@ class SmtpConnection:
         self.settings = settings
         self.timeout = timeout
         self._client: aiosmtplib.SMTP | None = None
+        self._pipe: Pipelined | None = None  # the session, when the server pipelines
 
     async def _connect(self) -> aiosmtplib.SMTP:
+        self._pipe = None
         s = self.settings
         tls_context = ssl.create_default_context() if s.security is not SmtpSecurity.NONE else None
         client = aiosmtplib.SMTP(
@@ -93,6 +96,13 @@ class SmtpConnection:
         )
         try:
             await client.connect()
+            if client.is_ehlo_or_helo_needed:  # aiosmtplib says EHLO lazily; we need it now
+                try:
+                    await client.ehlo()
+                except aiosmtplib.SMTPHeloError:
+                    await client.helo()  # no ESMTP: one command at a time, as it says HELO
+            if client.supports_extension("pipelining"):
+                self._pipe = Pipelined(client)
         except aiosmtplib.SMTPAuthenticationError as exc:
             raise _failure(exc, "authentication") from exc
         except aiosmtplib.SMTPResponseException as exc:
@@ -106,9 +116,12 @@ class SmtpConnection:
 
     async def send(self, sender: str, recipient: str, message: bytes, *, smtputf8: bool) -> str:
         """Send one message; returns the server's reply, or raises SmtpFailure."""
+        if self._pipe is not None and not self._pipe.is_connected:
+            self._pipe = self._client = None
         client = self._client if self._client is not None and self._client.is_connected else None
-        if client is None:
+        if client is None and self._pipe is None:
             client = await self._connect()
+        assert client is not None
         try:
             # One deadline for the whole transaction, and none per command: aiosmtplib
             # waits for each reply through asyncio.wait_for when given a timeout, which
@@ -116,6 +129,8 @@ class SmtpConnection:
             # load (the web server in the same loop) that halved the rate of each
             # connection.
             async with asyncio.timeout(self.timeout):
+                if self._pipe is not None:
+                    return await self._pipelined(self._pipe, sender, recipient, message, smtputf8)
                 return await self._transaction(client, sender, recipient, message, smtputf8)
         except aiosmtplib.SMTPNotSupported as exc:
             raise SmtpFailure(str(exc), permanent=True, phase="sender") from exc
@@ -125,8 +140,10 @@ class SmtpConnection:
             raise _failure(exc, "connection") from exc
         except TimeoutError as exc:
             # A reply we gave up on may still come: never reuse (or QUIT on) this one.
+            if self._pipe is not None:
+                self._pipe.abort()
             client.close()
-            self._client = None
+            self._client = self._pipe = None
             raise SmtpFailure(
                 f"connection lost: no reply within {self.timeout:g} s", permanent=False
             ) from exc
@@ -174,6 +191,44 @@ class SmtpConnection:
             raise _failure(aiosmtplib.SMTPDataError(reply.code, reply.message), "data")
         return reply.message
 
+    async def _pipelined(
+        self, pipe: Pipelined, sender: str, recipient: str, message: bytes, smtputf8: bool
+    ) -> str:
+        """The same transaction as `_transaction`, pipelined (smtp_pipeline): the replies to
+        MAIL, RCPT and DATA are judged in that order, with the same outcomes."""
+        if smtputf8 and not pipe.smtputf8:
+            raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
+        pipe.envelope(sender, recipient, smtputf8=smtputf8)
+        mail = await pipe.read()
+        if mail.code == 421:  # the server is closing: handled as a connection failure
+            raise aiosmtplib.SMTPResponseException(mail.code, mail.message)
+        rcpt = await pipe.read()
+        if mail.code == 250 and rcpt.code == 421:  # the domain defers us: its failure
+            await self.close()
+            raise _failure(aiosmtplib.SMTPResponseException(rcpt.code, rcpt.message), "recipient")
+        start = await pipe.read()
+        refused: tuple[aiosmtplib.SMTPResponse, str] | None = None
+        if mail.code != 250:
+            refused = mail, "sender"
+        elif rcpt.code not in (250, 251):
+            refused = rcpt, "recipient"
+        elif start.code != 354:
+            refused = start, "data"
+        if refused is not None:
+            if start.code == 354:  # RFC 2920: DATA taken after all; send an empty message
+                await pipe.data(b"")
+            reset = await pipe.command(b"RSET")
+            if reset.code != 250:
+                pipe.abort()
+            reply, phase = refused
+            raise _failure(aiosmtplib.SMTPResponseException(reply.code, reply.message), phase)
+        reply = await pipe.data(_dot_stuffed(message))
+        if reply.code == 421:
+            raise aiosmtplib.SMTPResponseException(reply.code, reply.message)
+        if reply.code != 250:
+            raise _failure(aiosmtplib.SMTPDataError(reply.code, reply.message), "data")
+        return reply.message
+
     async def _refused(
         self, client: aiosmtplib.SMTP, exc: aiosmtplib.SMTPResponseException, phase: str
     ) -> Exception:
@@ -193,6 +248,15 @@ class SmtpConnection:
     async def close(self) -> None:
         """QUIT politely when possible; never raises."""
         client, self._client = self._client, None
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            if pipe.is_connected:
+                try:
+                    async with asyncio.timeout(5):
+                        await pipe.quit()
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    pipe.abort()
+            return
         if client is None or not client.is_connected:
             return
         try:

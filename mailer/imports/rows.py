@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from email_validator import EmailNotValidError
 
-from mailer.addresses import address_key, normalise_email_fast
+from mailer.addresses import address_key, normalise_email
 from mailer.imports.read import FIELD
 
 MAX_NAME = 100
@@ -221,7 +221,7 @@ def _row(line: int, values: Sequence[Any], rules: Rules) -> Row:
     if len(raw) > 320:
         raise _Refused("invalid_address", "too long to be an address")
     try:
-        email = normalise_email_fast(raw)
+        email = normalise_email(raw)
     except EmailNotValidError as exc:
         raise _Refused("invalid_address", f"{raw[:80]!r}: {exc}") from exc
     intent, reason = _intent(values, rules)

@@ -4,6 +4,7 @@ accepted from the caller (X-Request-Id) or made here, and echoed on the response
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import re
 import secrets
@@ -26,9 +27,17 @@ ERROR_KEY = web.RequestKey("error_message", str)
 UNMATCHED = "unmatched"  # a 404 or 405 outside every route: one series, not one per path
 
 
+# Our own ids: 32 hex digits, a random half per process and a counter, so that making one
+# costs no system call (an id needs to be unique, not secret).
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTER = itertools.count(int.from_bytes(secrets.token_bytes(4)))
+
+
 def request_id_of(request: web.Request) -> str:
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    return given if _ACCEPTED_ID.fullmatch(given) else secrets.token_hex(16)
+    given = request.headers.get(REQUEST_ID_HEADER)
+    if given and _ACCEPTED_ID.fullmatch(given):
+        return given
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
 def route_of(request: web.Request) -> str:
@@ -62,25 +71,24 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
 
 def _record(request: web.Request, request_id: str, status: int, seconds: float) -> None:
     route = route_of(request)
-    metrics = request.app[keys.metrics_key]
-    metrics.http_requests.labels(route, request.method, str(status)).inc()
-    metrics.http_seconds.labels(route, request.method).observe(seconds)
+    method = request.method
+    request.app[keys.metrics_key].http_observe(route, method, status, seconds)
+    error = request.get(ERROR_KEY)
+    refused = route.startswith("/webhooks/") and status >= 400
+    level = logging.WARNING if refused or status >= 500 else logging.INFO
+    if not log.isEnabledFor(level):  # MAILER_LOG_LEVEL=WARNING: most lines are not written
+        return
     fields: dict[str, object] = {
-        "method": request.method,
+        "method": method,
         "route": route,
         "status": status,
         "duration_ms": round(seconds * 1000, 1),
         "request_id": request_id,
     }
-    error = request.get(ERROR_KEY)
     if error:
         fields["error"] = error
-    if route.startswith("/webhooks/") and status >= 400:
+    if refused:
         # A refused webhook is someone's integration failing (or someone probing): say why.
-        log.warning(
-            "refused webhook %s %s: %d %s", request.method, route, status, error, extra=fields
-        )
-    elif status >= 500:
-        log.warning("%s %s %d %.1f ms", request.method, route, status, seconds * 1000, extra=fields)
+        log.warning("refused webhook %s %s: %d %s", method, route, status, error, extra=fields)
     else:
-        log.info("%s %s %d %.1f ms", request.method, route, status, seconds * 1000, extra=fields)
+        log.log(level, "%s %s %d %.1f ms", method, route, status, seconds * 1000, extra=fields)

@@ -32,11 +32,38 @@ class RecordingHandler:
     data_replies: deque[str] = field(default_factory=deque)
     # Replies to RCPT TO for given addresses, e.g. {"x@example.org": "550 5.1.1 no such user"}.
     rcpt_replies: dict[str, str] = field(default_factory=dict)
+    # Replies to MAIL FROM for given senders, e.g. {"x@example.org": "553 5.1.8 bad sender"}.
+    mail_replies: dict[str, str] = field(default_factory=dict)
     # Abort the connection during this many DATA transfers (no reply at all).
     drops: int = 0
     # Seconds to wait before answering DATA (a slow server).
     delay: float = 0.0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    # Offer PIPELINING (RFC 2920) in the EHLO reply, as Postfix and most relays do.
+    pipelining: bool = False
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            return [responses[0], "250-PIPELINING", *responses[1:]]
+        return responses
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        reply = self.mail_replies.get(address)
+        if reply is not None:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -94,9 +121,12 @@ class SmtpSink:
         await self.server.wait_closed()
 
 
-async def start_sink(host: str = "127.0.0.1", *, smtputf8: bool = True) -> SmtpSink:
-    """A recording server on a free port; it offers SMTPUTF8 as real relays do, unless told."""
-    handler = RecordingHandler()
+async def start_sink(
+    host: str = "127.0.0.1", *, smtputf8: bool = True, pipelining: bool = False
+) -> SmtpSink:
+    """A recording server on a free port; it offers SMTPUTF8 as real relays do, unless told,
+    and PIPELINING when told."""
+    handler = RecordingHandler(pipelining=pipelining)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(handler, hostname="test-sink", enable_SMTPUTF8=smtputf8), host=host, port=0
