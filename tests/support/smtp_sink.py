@@ -32,11 +32,42 @@ class RecordingHandler:
     data_replies: deque[str] = field(default_factory=deque)
     # Replies to RCPT TO for given addresses, e.g. {"x@example.org": "550 5.1.1 no such user"}.
     rcpt_replies: dict[str, str] = field(default_factory=dict)
+    # Replies to MAIL FROM for given senders, e.g. {"a@example.org": "553 5.7.1 not you"}.
+    mail_replies: dict[str, str] = field(default_factory=dict)
+    # Offer PIPELINING in the EHLO reply, as real relays do (aiosmtpd reads the commands of
+    # a pipelined group one by one from its buffer, which is all a server needs to do).
+    pipelining: bool = True
+    # Each EHLO reply's extensions, to check what a test ran against.
+    offered: list[list[str]] = field(default_factory=list)
     # Abort the connection during this many DATA transfers (no reply at all).
     drops: int = 0
     # Seconds to wait before answering DATA (a slow server).
     delay: float = 0.0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        self.offered.append([r[4:] for r in responses[1:]])
+        return responses
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        reply = self.mail_replies.get(address)
+        if reply is not None:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -94,9 +125,12 @@ class SmtpSink:
         await self.server.wait_closed()
 
 
-async def start_sink(host: str = "127.0.0.1", *, smtputf8: bool = True) -> SmtpSink:
-    """A recording server on a free port; it offers SMTPUTF8 as real relays do, unless told."""
-    handler = RecordingHandler()
+async def start_sink(
+    host: str = "127.0.0.1", *, smtputf8: bool = True, pipelining: bool = True
+) -> SmtpSink:
+    """A recording server on a free port; it offers SMTPUTF8 and PIPELINING as real relays
+    do, unless told."""
+    handler = RecordingHandler(pipelining=pipelining)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(handler, hostname="test-sink", enable_SMTPUTF8=smtputf8), host=host, port=0
