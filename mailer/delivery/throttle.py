@@ -41,6 +41,8 @@ _PREFIXES = (
     ("outlook.", "microsoft"),
 )
 _BACKOFF_FIRST, _BACKOFF_MAX = 30.0, 900.0
+# Buckets kept before the idle ones are dropped (see Throttle._sweep).
+SWEEP_AT = 1024
 
 
 @dataclass(frozen=True)
@@ -106,13 +108,30 @@ class Throttle:
         self.limits = limits
         self.clock = clock
         self.buckets: dict[str, _Bucket] = {}
+        self._sweep_at = SWEEP_AT
 
     def _bucket(self, recipient: str) -> _Bucket:
         group, key = group_of(recipient)
         bucket = self.buckets.get(key)
         if bucket is None:
+            if len(self.buckets) >= self._sweep_at:
+                self._sweep()
             bucket = self.buckets[key] = _Bucket(self.limits.get(group, Limit()))
         return bucket
+
+    def _sweep(self) -> None:
+        """Drop the buckets that hold nothing: no send in flight, no slot reserved ahead, no
+        pause, and no back-off still to double. Each receiving domain outside the big
+        providers has a bucket of its own, and a worker sending a million mails to tens of
+        thousands of domains kept them all for its lifetime. Swept again once the kept ones
+        have doubled, so the cost per new bucket stays constant."""
+        now = self.clock()
+        self.buckets = {
+            key: b
+            for key, b in self.buckets.items()
+            if b.in_flight or b.next_slot > now or b.paused_until + b.backoff > now
+        }
+        self._sweep_at = max(SWEEP_AT, 2 * len(self.buckets))
 
     def admit(self, recipient: str) -> float:
         """0.0: send now (counted in flight until done()). Otherwise the seconds to defer
