@@ -49,6 +49,7 @@ class Outgoing:
     data: bytes
     message_id: str
     smtputf8: bool
+    stuffed: bool = False  # data is dot-stuffed already, as DATA carries it
 
 
 def duration_words(seconds: float, language: str = DEFAULT) -> str:
@@ -289,11 +290,14 @@ class Composer:
             values.update(provider(delivery))
         return values
 
-    async def compose(self, delivery: ClaimedDelivery) -> Outgoing:
-        """The message for one delivery; TemplateProblem if it cannot be built."""
-        return self.build(await self.compiled_for(delivery), delivery)
+    async def compose(self, delivery: ClaimedDelivery, *, wire: bool = False) -> Outgoing:
+        """The message for one delivery; TemplateProblem if it cannot be built. With `wire`,
+        dot-stuffed for SMTP's DATA where it can be (Outgoing.stuffed says whether)."""
+        return self.build(await self.compiled_for(delivery), delivery, wire=wire)
 
-    def build(self, compiled: CompiledMessage, delivery: ClaimedDelivery) -> Outgoing:
+    def build(
+        self, compiled: CompiledMessage, delivery: ClaimedDelivery, *, wire: bool = False
+    ) -> Outgoing:
         """One delivery's copy of a compiled message, signed; TemplateProblem if a value
         the templates need is missing."""
         values = self.values_for(delivery)
@@ -311,6 +315,9 @@ class Composer:
         has_list = delivery.subscriber_id is not None and (
             compiled.bulk or delivery.kind in LIST_KINDS
         )
+        # Dot-stuffed as it is built, unless a DKIM signature must be made over the message
+        # itself (then the connection stuffs it).
+        wire = wire and self.dkim is None
         data = compiled.build(
             Recipient(
                 address=address,
@@ -327,11 +334,12 @@ class Composer:
                     UNSUBSCRIBE_LOCAL, self.settings.bounce_domain, delivery.delivery_id
                 ),
                 text_only=delivery.plain_text_only,
-            )
+            ),
+            wire=wire,
         )
         if self.dkim is not None:
             data = self.dkim(data) + data
         envelope_from = self.signer.bounce_address(
             "bounces", self.settings.bounce_domain, delivery.delivery_id
         )
-        return Outgoing(envelope_from, address, data, f"<{message_id}>", smtputf8)
+        return Outgoing(envelope_from, address, data, f"<{message_id}>", smtputf8, wire)

@@ -293,7 +293,7 @@ class DeliveryWorker:
 
     async def _attempt(self, connection: SmtpConnection, delivery: ClaimedDelivery) -> bool:
         try:
-            outgoing = await self.composer.compose(delivery)
+            outgoing = await self.composer.compose(delivery, wire=True)
         except TemplateProblem as problem:
             log.error("delivery %d not sent: %s", delivery.delivery_id, problem)
             self._fail(delivery, f"not sent: {problem}")
@@ -313,6 +313,7 @@ class DeliveryWorker:
                 outgoing.recipient,
                 outgoing.data,
                 smtputf8=outgoing.smtputf8,
+                stuffed=outgoing.stuffed,
             )
         except SmtpFailure as failure:
             self.metrics.smtp_replies.labels(reply_class(failure.code)).inc()

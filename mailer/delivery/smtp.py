@@ -190,8 +190,11 @@ class SmtpConnection:
         self._client = client
         return client
 
-    async def send(self, sender: str, recipient: str, message: bytes, *, smtputf8: bool) -> str:
-        """Send one message; returns the server's reply, or raises SmtpFailure."""
+    async def send(
+        self, sender: str, recipient: str, message: bytes, *, smtputf8: bool, stuffed: bool = False
+    ) -> str:
+        """Send one message (`stuffed`: dot-stuffed already, CRLF line ends); returns the
+        server's reply, or raises SmtpFailure."""
         client = self._client if self._client is not None and self._client.is_connected else None
         if client is None:
             client = await self._connect()
@@ -202,6 +205,10 @@ class SmtpConnection:
             # load (the web server in the same loop) that halved the rate of each
             # connection.
             async with asyncio.timeout(self.timeout):
+                if not stuffed:
+                    message = _dot_stuffed(message)
+                elif not message.endswith(b"\r\n"):
+                    message += b"\r\n"
                 return await self._transaction(client, sender, recipient, message, smtputf8)
         except aiosmtplib.SMTPNotSupported as exc:
             raise SmtpFailure(str(exc), permanent=True, phase="sender") from exc
@@ -225,10 +232,9 @@ class SmtpConnection:
         self, client: aiosmtplib.SMTP, sender: str, recipient: str, message: bytes, smtputf8: bool
     ) -> str:
         """MAIL, RCPT, DATA: written at once and answered together where the server offers
-        PIPELINING (RFC 2920), else one by one. The message is written as is: our messages
-        are built with CRLF line ends, so only dot-stuffing is left to do, with one
-        bytes.replace. (aiosmtplib's own DATA runs two regular expressions over every
-        message: most of a worker's CPU.)"""
+        PIPELINING (RFC 2920), else one by one. The message (dot-stuffed, CRLF line ends)
+        is written as is: aiosmtplib's own DATA runs two regular expressions over every
+        message, most of a worker's CPU."""
         encoding = "utf-8" if smtputf8 else "ascii"
         # Both addresses checked before any command: a refused one leaves no open MAIL.
         paths = (_path(sender, encoding), _path(recipient, encoding))
@@ -246,7 +252,7 @@ class SmtpConnection:
             raise aiosmtplib.SMTPServerDisconnected("Connection lost")
         transport = cast(asyncio.WriteTransport, protocol.transport)  # uvloop's is not a subclass
         # Two buffers in one write (uvloop: one writev), not a copy of the message.
-        transport.writelines((_dot_stuffed(message), b".\r\n"))
+        transport.writelines((message, b".\r\n"))
         reply = await protocol.read_response(timeout=None)
         if reply.code == 421:
             raise aiosmtplib.SMTPResponseException(reply.code, reply.message)
