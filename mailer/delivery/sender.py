@@ -73,6 +73,9 @@ class DeliveryWorker:
         self.database_url = database_url
         self.composer = composer
         self.metrics = metrics
+        # The children counted per sent mail, looked up once (labels() takes a lock).
+        self._replied_2xx = metrics.smtp_replies.labels("2xx")
+        self._sent = metrics.deliveries.labels("sent")
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.grace_seconds = grace_seconds
         self.connection_factory = connection_factory
@@ -324,8 +327,8 @@ class DeliveryWorker:
             self._defer(delivery, f"unexpected error while sending: {exc!r}")
             return True
         self.metrics.smtp_seconds.observe(time.perf_counter() - started)
-        self.metrics.smtp_replies.labels("2xx").inc()
-        self.metrics.deliveries.labels("sent").inc()
+        self._replied_2xx.inc()
+        self._sent.inc()
         self.ledger.sent.append((delivery.delivery_id, outgoing.message_id))
         self._maybe_flush()
         return False

@@ -12,6 +12,7 @@ divide the figures among them."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,7 +76,12 @@ def throttle_limits(settings: Settings) -> dict[str, Limit]:
 def group_of(recipient: str) -> tuple[str, str]:
     """(group, key): the big providers' domains share one key per group; any other
     domain is its own key in the group 'other'."""
-    domain = recipient.rpartition("@")[2].strip().lower().rstrip(".")
+    return _group_of_domain(recipient.rpartition("@")[2])
+
+
+@functools.lru_cache(maxsize=4096)  # asked twice per mail, for few domains
+def _group_of_domain(domain: str) -> tuple[str, str]:
+    domain = domain.strip().lower().rstrip(".")
     group = _DOMAINS.get(domain)
     if group is None:
         group = next((g for prefix, g in _PREFIXES if domain.startswith(prefix)), None)
