@@ -95,8 +95,6 @@ class Metrics:
         )
         for cls in REPLY_CLASSES:
             self.smtp_replies.labels(cls)
-        # The two series every sent message counts in, looked up once.
-        self.sent_series = (self.smtp_replies.labels("2xx"), self.deliveries.labels("sent"))
         self.claimed = Counter(
             "mailer_claimed_deliveries", "Deliveries claimed by this worker.", registry=registry
         )

@@ -50,6 +50,7 @@ class Outgoing:
     data: bytes
     message_id: str
     smtputf8: bool
+    stuffed: bool = False  # data is dot-stuffed already, as DATA carries it
 
 
 def duration_words(seconds: float, language: str = DEFAULT) -> str:
@@ -291,11 +292,14 @@ class Composer:
             values.update(provider(delivery))
         return values
 
-    async def compose(self, delivery: ClaimedDelivery) -> Outgoing:
-        """The message for one delivery; TemplateProblem if it cannot be built."""
-        return self.build(await self.compiled_for(delivery), delivery)
+    async def compose(self, delivery: ClaimedDelivery, *, wire: bool = False) -> Outgoing:
+        """The message for one delivery; TemplateProblem if it cannot be built. With `wire`,
+        dot-stuffed for SMTP's DATA where it can be (Outgoing.stuffed says whether)."""
+        return self.build(await self.compiled_for(delivery), delivery, wire=wire)
 
-    def build(self, compiled: CompiledMessage, delivery: ClaimedDelivery) -> Outgoing:
+    def build(
+        self, compiled: CompiledMessage, delivery: ClaimedDelivery, *, wire: bool = False
+    ) -> Outgoing:
         """One delivery's copy of a compiled message, signed; TemplateProblem if a value
         the templates need is missing."""
         has_list = delivery.subscriber_id is not None and (
@@ -319,6 +323,9 @@ class Composer:
             delivery.created_at,
             self.from_domain,
         )
+        # Dot-stuffed as it is built, unless a DKIM signature must be made over the message
+        # itself (then the connection stuffs it).
+        wire = wire and self.dkim is None
         data = compiled.build(
             Recipient(
                 address=address,
@@ -333,8 +340,9 @@ class Composer:
                 unsubscribe_url=values["unsubscribe_url"] if has_list else None,
                 unsubscribe_mailto=unsubscribe_mailto,
                 text_only=delivery.plain_text_only,
-            )
+            ),
+            wire=wire,
         )
         if self.dkim is not None:
             data = self.dkim(data) + data
-        return Outgoing(envelope_from, address, data, f"<{message_id}>", smtputf8)
+        return Outgoing(envelope_from, address, data, f"<{message_id}>", smtputf8, wire)

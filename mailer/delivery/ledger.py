@@ -37,12 +37,18 @@ class Ledger:
         batch = Ledger(self.sent, self.deferred, self.failed, self.bounces, self.record_bounces)
         self.sent, self.deferred, self.failed, self.bounces = [], [], [], []
         try:
-            async with pool.acquire() as conn, conn.transaction():
-                await deliveries.mark_sent(conn, batch.sent)
-                await deliveries.mark_deferred(conn, batch.deferred)
-                await deliveries.mark_failed(conn, batch.failed)
-                if batch.bounces and self.record_bounces is not None:
-                    await self.record_bounces(conn, batch.bounces)
+            async with pool.acquire() as conn:
+                if not (batch.deferred or batch.failed or batch.bounces):
+                    # Only sent mail, the usual case: one statement is atomic on its own,
+                    # and BEGIN and COMMIT would be two more round trips per flush.
+                    await deliveries.mark_sent(conn, batch.sent)
+                    return len(batch)
+                async with conn.transaction():
+                    await deliveries.mark_sent(conn, batch.sent)
+                    await deliveries.mark_deferred(conn, batch.deferred)
+                    await deliveries.mark_failed(conn, batch.failed)
+                    if batch.bounces and self.record_bounces is not None:
+                        await self.record_bounces(conn, batch.bounces)
         except BaseException:
             self.sent[:0], self.deferred[:0] = batch.sent, batch.deferred
             self.failed[:0], self.bounces[:0] = batch.failed, batch.bounces

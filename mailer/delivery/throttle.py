@@ -12,6 +12,7 @@ divide the figures among them."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ _PREFIXES = (
     ("outlook.", "microsoft"),
 )
 _BACKOFF_FIRST, _BACKOFF_MAX = 30.0, 900.0
+# Buckets kept before the idle ones are dropped (see Throttle._sweep).
+SWEEP_AT = 1024
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,12 @@ def throttle_limits(settings: Settings) -> dict[str, Limit]:
 def group_of(recipient: str) -> tuple[str, str]:
     """(group, key): the big providers' domains share one key per group; any other
     domain is its own key in the group 'other'."""
-    domain = recipient.rpartition("@")[2].strip().lower().rstrip(".")
+    return _group_of_domain(recipient.rpartition("@")[2])
+
+
+@functools.lru_cache(maxsize=4096)  # asked twice per mail, for few domains
+def _group_of_domain(domain: str) -> tuple[str, str]:
+    domain = domain.strip().lower().rstrip(".")
     group = _DOMAINS.get(domain)
     if group is None:
         group = next((g for prefix, g in _PREFIXES if domain.startswith(prefix)), None)
@@ -106,13 +114,30 @@ class Throttle:
         self.limits = limits
         self.clock = clock
         self.buckets: dict[str, _Bucket] = {}
+        self._sweep_at = SWEEP_AT
 
     def _bucket(self, recipient: str) -> _Bucket:
         group, key = group_of(recipient)
         bucket = self.buckets.get(key)
         if bucket is None:
+            if len(self.buckets) >= self._sweep_at:
+                self._sweep()
             bucket = self.buckets[key] = _Bucket(self.limits.get(group, Limit()))
         return bucket
+
+    def _sweep(self) -> None:
+        """Drop the buckets that hold nothing: no send in flight, no slot reserved ahead, no
+        pause, and no back-off still to double. Each receiving domain outside the big
+        providers has a bucket of its own, and a worker sending a million mails to tens of
+        thousands of domains kept them all for its lifetime. Swept again once the kept ones
+        have doubled, so the cost per new bucket stays constant."""
+        now = self.clock()
+        self.buckets = {
+            key: b
+            for key, b in self.buckets.items()
+            if b.in_flight or b.next_slot > now or b.paused_until + b.backoff > now
+        }
+        self._sweep_at = max(SWEEP_AT, 2 * len(self.buckets))
 
     def admit(self, recipient: str) -> float:
         """0.0: send now (counted in flight until done()). Otherwise the seconds to defer

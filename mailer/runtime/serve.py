@@ -31,8 +31,6 @@ from mailer.runtime.mail_kinds import standard_slot_providers
 from mailer.runtime.schedule import Ticks, schedule_jobs
 from mailer.runtime.supervisor import WorkerProcesses
 from mailer.tokens import Signer
-from mailer.web.app import create_app
-from mailer.web.connections import GuardedSite, connection_guard_key
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +223,11 @@ async def _start_web(
     *,
     full: bool,
 ) -> None:
+    # Imported here: a worker process started with --no-listen (the extra ones `serve`
+    # starts, the benchmark's) never loads the web application (11 MB of its RSS).
+    from mailer.web.app import create_app
+    from mailer.web.connections import GuardedSite, connection_guard_key
+
     app = create_app(settings, pool, metrics=metrics, full=full)
     # Our access_log_middleware writes one line per request (route, request id, duration).
     runner = web.AppRunner(app, access_log=None)

@@ -1,199 +1,187 @@
-"""SMTP PIPELINING (mailer.delivery.smtp_pipeline) against a real server that offers it:
-the same messages arrive, and refusals end exactly as they do one command at a time."""
+"""SMTP PIPELINING (RFC 2920): MAIL, RCPT and DATA in one write where the server offers it,
+with every refusal reported as in the lock-step path, which servers without it still get."""
 
 import asyncio
-import ssl
+import os
+import shutil
+import subprocess
+import tempfile
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from ipaddress import IPv4Address
 from pathlib import Path
 
-import aiosmtplib
 import pytest
-from aiosmtpd.smtp import SMTP
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from mailer.config import SmtpSecurity, SmtpSettings
-from mailer.delivery.smtp import SmtpConnection, SmtpFailure
-from mailer.delivery.smtp_pipeline import quoted
-from tests.support.smtp_sink import RecordingHandler, SmtpSink, start_sink
+from mailer.config import SmtpSettings
+from mailer.delivery.smtp import PipeliningProtocol, SmtpConnection, SmtpFailure
+from tests.support.process import free_port
+from tests.support.smtp_sink import SmtpSink, start_sink
 
 MESSAGE = (
-    b"From: a@example.org\r\nTo: b@example.org\r\nSubject: dots\r\n\r\n"
-    b".starts with a dot\r\n..two dots\r\n.\r\nlast line\r\n"
+    b"From: a@example.org\r\nTo: b@example.org\r\nSubject: pipelined\r\n\r\n"
+    b".starts with a dot\r\nbody\r\n"
 )
+SMTP_SINK = Path("/usr/sbin/smtp-sink")  # Postfix's
 
 
-@pytest.fixture
-async def piping_sink() -> AsyncIterator[SmtpSink]:
-    sink = await start_sink(pipelining=True)
-    yield sink
-    await sink.close()
+@pytest.fixture(params=[True, False], ids=["pipelining", "lock-step"])
+async def sink(request: pytest.FixtureRequest) -> AsyncIterator[SmtpSink]:
+    server = await start_sink(pipelining=request.param)
+    yield server
+    await server.close()
 
 
 def connect(sink: SmtpSink) -> SmtpConnection:
     return SmtpConnection(SmtpSettings(host=sink.host, port=sink.port))
 
 
-async def failure_of(connection: SmtpConnection, sender: str, recipient: str) -> SmtpFailure:
-    with pytest.raises(SmtpFailure) as caught:
+async def refusal(connection: SmtpConnection, sender: str, recipient: str) -> SmtpFailure:
+    with pytest.raises(SmtpFailure) as failure:
         await connection.send(sender, recipient, MESSAGE, smtputf8=False)
-    return caught.value
+    return failure.value
 
 
-async def test_messages_arrive_intact_over_one_pipelined_connection(piping_sink: SmtpSink) -> None:
-    connection = connect(piping_sink)
+async def test_the_group_is_sent_where_offered_and_messages_arrive_intact(sink: SmtpSink) -> None:
+    connection = connect(sink)
     try:
-        for n in range(5):
-            await connection.send("a@example.org", f"b{n}@example.org", MESSAGE, smtputf8=False)
-            assert connection._pipe is not None  # the pipelined session, not aiosmtplib's
-        await connection.send("a@example.org", "josé@exämple.org", MESSAGE, smtputf8=True)
+        for i in range(5):
+            await connection.send("a@example.org", f"r{i}@example.org", MESSAGE, smtputf8=False)
+        client = connection._client
+        assert client is not None and isinstance(client.protocol, PipeliningProtocol)
+        assert client.supports_extension("pipelining") == sink.handler.pipelining
     finally:
         await connection.close()
-    received = await piping_sink.wait_for(6)
-    assert [r.rcpt_tos for r in received] == [[f"b{n}@example.org"] for n in range(5)] + [
-        ["josé@exämple.org"]
-    ]
-    assert all(
-        r.data.replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n") == MESSAGE for r in received
-    )
-
-
-async def test_a_server_without_pipelining_gets_one_command_at_a_time(smtp_sink: SmtpSink) -> None:
-    connection = connect(smtp_sink)
-    try:
-        await connection.send("a@example.org", "b@example.org", MESSAGE, smtputf8=False)
-        assert connection._pipe is None
-    finally:
-        await connection.close()
-    assert smtp_sink.recipients() == ["b@example.org"]
-
-
-async def test_refusals_fail_one_message_and_leave_the_connection_usable(
-    piping_sink: SmtpSink,
-) -> None:
-    handler = piping_sink.handler
-    handler.rcpt_replies["gone@example.org"] = "550 5.1.1 no such user"
-    handler.rcpt_replies["later@example.org"] = "450 4.2.0 mailbox busy"
-    connection = connect(piping_sink)
-    try:
-        gone = await failure_of(connection, "a@example.org", "gone@example.org")
-        assert (gone.code, gone.phase, gone.hard_bounce, gone.permanent) == (
-            550,
-            "recipient",
-            True,
-            True,
-        )
-        later = await failure_of(connection, "a@example.org", "later@example.org")
-        assert (later.code, later.phase, later.permanent) == (450, "recipient", False)
-        handler.data_replies.append("554 5.7.1 looks like spam")
-        spam = await failure_of(connection, "a@example.org", "c@example.org")
-        assert (spam.code, spam.phase, spam.permanent, spam.hard_bounce) == (
-            554,
-            "data",
-            True,
-            False,
-        )
-        handler.mail_replies["odd@example.org"] = "553 5.1.8 sender refused"
-        odd = await failure_of(connection, "odd@example.org", "d@example.org")
-        assert (odd.code, odd.phase, odd.permanent) == (553, "sender", True)
-        await connection.send("a@example.org", "b@example.org", MESSAGE, smtputf8=False)
-    finally:
-        await connection.close()
-    assert piping_sink.recipients() == ["b@example.org"]
-
-
-async def test_a_dropped_connection_is_a_temporary_failure_then_reconnects(
-    piping_sink: SmtpSink,
-) -> None:
-    piping_sink.handler.drops = 1
-    connection = connect(piping_sink)
-    try:
-        lost = await failure_of(connection, "a@example.org", "b@example.org")
-        assert not lost.permanent and lost.phase == "connection"
-        await connection.send("a@example.org", "b@example.org", MESSAGE, smtputf8=False)
-    finally:
-        await connection.close()
-    assert piping_sink.recipients() == ["b@example.org"]
+    assert len(sink.handler.offered) == 1  # one connection for the five
+    assert ("PIPELINING" in sink.handler.offered[0]) == sink.handler.pipelining
+    received = await sink.wait_for(5)
+    assert [r.rcpt_tos for r in received] == [[f"r{i}@example.org"] for i in range(5)]
+    assert all(r.data.replace(b"\r\n", b"\n") == MESSAGE.replace(b"\r\n", b"\n") for r in received)
 
 
 @pytest.mark.parametrize(
-    "address",
-    [
-        "a@example.org",
-        "bounces+12345-abcdefgh@bounce.example.org",
-        "First.Last@Example.ORG",
-        "o'neil@example.ie",
-        "josé@exämple.org",
-        "x_y-z=1/2!#$%&*?^`{|}~@sub.example.co.uk",
-        "Reader <r@example.org>",
-        '"quoted local"@example.org',
-        "r@[192.0.2.1]",
-        "no-at-sign",
-    ],
+    ("reply", "permanent", "hard_bounce"),
+    [("550 5.1.1 no such user", True, True), ("450 4.2.1 mailbox busy", False, False)],
 )
-def test_quoting_matches_aiosmtplib(address: str) -> None:
-    assert quoted(address) == aiosmtplib.email.quote_address(address)
-
-
-def self_signed(tmp_path: Path) -> Path:
-    """A certificate for 127.0.0.1, signed by itself (the test trusts it as its CA)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(IPv4Address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    pem = tmp_path / "cert.pem"
-    pem.write_bytes(
-        cert.public_bytes(serialization.Encoding.PEM)
-        + key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return pem
-
-
-async def test_pipelining_after_starttls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A relay on port 587 says STARTTLS, then PIPELINING in its second EHLO: the pipelined
-    # session then runs over the TLS transport.
-    pem = self_signed(tmp_path)
-    monkeypatch.setenv("SSL_CERT_FILE", str(pem))  # the client's default context trusts it
-    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_tls.load_cert_chain(pem)
-    handler = RecordingHandler(pipelining=True)
-    server = await asyncio.get_running_loop().create_server(
-        lambda: SMTP(handler, hostname="tls-sink", tls_context=server_tls), "127.0.0.1", 0
-    )
-    port = server.sockets[0].getsockname()[1]
-    settings = SmtpSettings(host="127.0.0.1", port=port, security=SmtpSecurity.STARTTLS)
-    connection = SmtpConnection(settings)
+async def test_a_refused_recipient_fails_that_mail_only(
+    sink: SmtpSink, reply: str, permanent: bool, hard_bounce: bool
+) -> None:
+    sink.handler.rcpt_replies["gone@example.org"] = reply
+    connection = connect(sink)
     try:
-        for n in range(3):
-            await connection.send("a@example.org", f"b{n}@example.org", MESSAGE, smtputf8=False)
-            assert connection._pipe is not None
-        handler.rcpt_replies["gone@example.org"] = "550 5.1.1 no such user"
-        gone = await failure_of(connection, "a@example.org", "gone@example.org")
-        assert (gone.code, gone.phase) == (550, "recipient")
-        await connection.send("a@example.org", "b3@example.org", MESSAGE, smtputf8=False)
+        await connection.send("a@example.org", "first@example.org", MESSAGE, smtputf8=False)
+        failure = await refusal(connection, "a@example.org", "gone@example.org")
+        assert (failure.code, failure.phase) == (int(reply[:3]), "recipient")
+        assert (failure.permanent, failure.hard_bounce) == (permanent, hard_bounce)
+        assert failure.enhanced == reply[4:9]
+        # The same connection goes on: the DATA after the refusal was answered and reset.
+        await connection.send("a@example.org", "next@example.org", MESSAGE, smtputf8=False)
     finally:
         await connection.close()
-        server.close()
-        await server.wait_closed()
-    assert [r.rcpt_tos for r in handler.received] == [[f"b{n}@example.org"] for n in range(4)]
+    assert sink.recipients() == ["first@example.org", "next@example.org"]
+    assert len(sink.handler.offered) == 1
+
+
+async def test_a_refused_sender_fails_the_mail_without_blaming_the_address(
+    sink: SmtpSink,
+) -> None:
+    sink.handler.mail_replies["blocked@example.org"] = "553 5.7.1 sender not allowed"
+    connection = connect(sink)
+    try:
+        failure = await refusal(connection, "blocked@example.org", "b@example.org")
+        assert (failure.code, failure.phase, failure.enhanced) == (553, "sender", "5.7.1")
+        assert failure.permanent and not failure.hard_bounce
+        await connection.send("a@example.org", "c@example.org", MESSAGE, smtputf8=False)
+    finally:
+        await connection.close()
+    received = await sink.wait_for(1)
+    assert [(r.mail_from, r.rcpt_tos) for r in received] == [("a@example.org", ["c@example.org"])]
+    assert len(sink.handler.offered) == 1
+
+
+async def test_a_recipient_domain_that_closes_with_421_fails_the_recipient_and_reconnects(
+    sink: SmtpSink,
+) -> None:
+    sink.handler.rcpt_replies["busy@example.org"] = "421 4.7.0 try again later"
+    connection = connect(sink)
+    try:
+        failure = await refusal(connection, "a@example.org", "busy@example.org")
+        assert (failure.code, failure.phase, failure.permanent) == (421, "recipient", False)
+        assert connection._client is None  # never reused after a 421
+        await connection.send("a@example.org", "b@example.org", MESSAGE, smtputf8=False)
+    finally:
+        await connection.close()
+    assert sink.recipients() == ["b@example.org"]
+    assert len(sink.handler.offered) == 2
+
+
+async def test_a_refused_message_and_a_smtputf8_recipient(sink: SmtpSink) -> None:
+    sink.handler.data_replies.append("554 5.6.0 content refused")
+    connection = connect(sink)
+    try:
+        failure = await refusal(connection, "a@example.org", "b@example.org")
+        assert (failure.code, failure.phase, failure.permanent) == (554, "data", True)
+        await connection.send("a@example.org", "josé@exämple.org", MESSAGE, smtputf8=True)
+    finally:
+        await connection.close()
+    assert sink.recipients() == ["josé@exämple.org"]
+
+
+async def test_an_address_cannot_add_a_command(sink: SmtpSink) -> None:
+    # As aiosmtplib's mail() and rcpt(): an address is parsed, and one that cannot stand
+    # on a command line is refused; nothing after a line break becomes a command.
+    connection = connect(sink)
+    try:
+        with pytest.raises(ValueError, match="not permitted"):
+            await connection.send("a@example.org", "b c@example.org", MESSAGE, smtputf8=False)
+        await connection.send(
+            "a@example.org", "b@example.org>\r\nRCPT TO:<c@example.org", MESSAGE, smtputf8=False
+        )
+    finally:
+        await connection.close()
+    assert sink.recipients() == ["b@example.org"]
+
+
+async def listening(port: int) -> None:
+    for _ in range(100):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        return
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+@pytest.mark.skipif(not SMTP_SINK.exists(), reason="needs Postfix's smtp-sink (bench/delivery)")
+async def test_postfix_smtp_sink_takes_pipelined_groups() -> None:
+    """Postfix's smtp-sink offers PIPELINING and answers a group in one write."""
+    dumps = Path(tempfile.mkdtemp(prefix="mailer-sink-"))
+    dumps.chmod(0o777)  # smtp-sink writes as nobody
+    port = free_port()
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    process = subprocess.Popen(
+        [str(SMTP_SINK), *user, "-d", f"{dumps}/%M.", f"127.0.0.1:{port}", "10"]
+    )
+    try:
+        await listening(port)
+        connection = SmtpConnection(SmtpSettings(host="127.0.0.1", port=port))
+        try:
+            for i in range(20):
+                await connection.send("a@example.org", f"r{i}@example.org", MESSAGE, smtputf8=False)
+            client = connection._client
+            assert client is not None and client.supports_extension("pipelining")
+        finally:
+            await connection.close()
+        for _ in range(50):
+            files = [p for p in dumps.iterdir() if p.is_file()]
+            if len(files) >= 20:
+                break
+            await asyncio.sleep(0.1)
+        texts = [p.read_bytes() for p in files]
+        assert len(texts) == 20
+        assert all(b".starts with a dot\n" in text and b"body\n" in text for text in texts)
+        assert {f"r{i}@example.org".encode() in b"".join(texts) for i in range(20)} == {True}
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
+        shutil.rmtree(dumps, ignore_errors=True)

@@ -11,7 +11,7 @@ from typing import Any, cast
 import asyncpg
 
 from mailer.config import Settings
-from mailer.delivery.compose import Composer
+from mailer.delivery.compose import Composer, Outgoing
 from mailer.demo.content import sample_digest_content
 from mailer.editorial import alerts, corrections
 from mailer.models import ClaimedDelivery
@@ -73,6 +73,14 @@ def render_every_kind(
     settings: Settings, *, dkim: Callable[[bytes], bytes] | None = None
 ) -> dict[str, bytes]:
     """kind -> the bytes that would go on the wire to one subscriber."""
+    return {kind: outgoing[0].data for kind, outgoing in compose_every_kind(settings, dkim).items()}
+
+
+def compose_every_kind(
+    settings: Settings, dkim: Callable[[bytes], bytes] | None = None
+) -> dict[str, tuple[Outgoing, Outgoing]]:
+    """kind -> one subscriber's message as composed, and as the worker asks for it (wire=True)
+    from the same compiled message."""
     composer = Composer(
         cast(asyncpg.Pool, None),  # only mailings are read from the database: given here
         settings,
@@ -80,7 +88,7 @@ def render_every_kind(
         slot_providers=standard_slot_providers(settings),
         dkim=dkim,
     )
-    out: dict[str, bytes] = {}
+    out: dict[str, tuple[Outgoing, Outgoing]] = {}
     for number, (kind, (payload, mailing)) in enumerate(_kinds(settings).items(), start=1):
         bulk = mailing is not None
         compiled = composer.compile_kind(
@@ -104,5 +112,8 @@ def render_every_kind(
             key_version=1,
             plain_text_only=False,
         )
-        out[kind] = composer.build(compiled, delivery).data
+        out[kind] = (
+            composer.build(compiled, delivery),
+            composer.build(compiled, delivery, wire=True),
+        )
     return out

@@ -32,15 +32,18 @@ class RecordingHandler:
     data_replies: deque[str] = field(default_factory=deque)
     # Replies to RCPT TO for given addresses, e.g. {"x@example.org": "550 5.1.1 no such user"}.
     rcpt_replies: dict[str, str] = field(default_factory=dict)
-    # Replies to MAIL FROM for given senders, e.g. {"x@example.org": "553 5.1.8 bad sender"}.
+    # Replies to MAIL FROM for given senders, e.g. {"a@example.org": "553 5.7.1 not you"}.
     mail_replies: dict[str, str] = field(default_factory=dict)
+    # Offer PIPELINING in the EHLO reply, as real relays do (aiosmtpd reads the commands of
+    # a pipelined group one by one from its buffer, which is all a server needs to do).
+    pipelining: bool = True
+    # Each EHLO reply's extensions, to check what a test ran against.
+    offered: list[list[str]] = field(default_factory=list)
     # Abort the connection during this many DATA transfers (no reply at all).
     drops: int = 0
     # Seconds to wait before answering DATA (a slow server).
     delay: float = 0.0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    # Offer PIPELINING (RFC 2920) in the EHLO reply, as Postfix and most relays do.
-    pipelining: bool = False
 
     async def handle_EHLO(
         self,
@@ -52,7 +55,8 @@ class RecordingHandler:
     ) -> list[str]:
         session.host_name = hostname
         if self.pipelining:
-            return [responses[0], "250-PIPELINING", *responses[1:]]
+            responses.insert(-1, "250-PIPELINING")
+        self.offered.append([r[4:] for r in responses[1:]])
         return responses
 
     async def handle_MAIL(
@@ -122,10 +126,10 @@ class SmtpSink:
 
 
 async def start_sink(
-    host: str = "127.0.0.1", *, smtputf8: bool = True, pipelining: bool = False
+    host: str = "127.0.0.1", *, smtputf8: bool = True, pipelining: bool = True
 ) -> SmtpSink:
-    """A recording server on a free port; it offers SMTPUTF8 as real relays do, unless told,
-    and PIPELINING when told."""
+    """A recording server on a free port; it offers SMTPUTF8 and PIPELINING as real relays
+    do, unless told."""
     handler = RecordingHandler(pipelining=pipelining)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from mailer.delivery.dkim import dkim_signer
+from mailer.delivery.smtp import _dot_stuffed
 from mailer.demo.content import DEMO_TOPICS
-from tests.support.deliverability import KINDS, render_every_kind
+from tests.support.deliverability import KINDS, compose_every_kind, render_every_kind
 from tests.support.dns_stub import dns_stub
 from tests.support.factories import engine_settings
 
@@ -196,3 +197,24 @@ def test_reply_to_is_sent_when_set(tmp_path: Path) -> None:
         assert message["Reply-To"] == "Newsdesk <desk@health.example.org>", kind
     plain = render_every_kind(engine_settings(tmp_path))["digest"]
     assert b"Reply-To" not in plain
+
+
+def test_every_kind_on_the_wire_is_the_message_dot_stuffed(
+    tmp_path: Path, dkim_key: tuple[Path, str]
+) -> None:
+    # What the worker writes to DATA as it is: every kind, byte for byte the message
+    # dot-stuffed (the Date may tick between the two builds); a DKIM-signed one is left to
+    # the connection to stuff, its signature being over the message itself.
+    def undated(data: bytes) -> bytes:
+        return re.sub(rb"\r\nDate: [^\r]*", b"", data)
+
+    settings = engine_settings(tmp_path)
+    composed = compose_every_kind(settings)
+    for plain, wire in composed.values():
+        assert wire.stuffed and not plain.stuffed
+        assert undated(wire.data) == undated(_dot_stuffed(plain.data))
+    assert any(wire.data != plain.data for plain, wire in composed.values())  # lines with a dot
+    signer = dkim_signer(dkim_key[0], SELECTOR, DOMAIN)
+    for plain, wire in compose_every_kind(settings, signer).values():
+        assert not wire.stuffed and not plain.stuffed
+        assert wire.data.startswith(b"DKIM-Signature")

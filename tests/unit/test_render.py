@@ -18,6 +18,7 @@ from mailer.delivery.render import (
     compile_part,
     slot,
 )
+from mailer.delivery.smtp import _dot_stuffed
 from mailer.demo.content import sample_digest_content
 
 TEMPLATES = [Path(__file__).parents[1] / "fixtures" / "templates", Path("templates")]
@@ -233,3 +234,23 @@ def test_dkim_signature_verifies(tmp_path: Path) -> None:
     assert not dkim.verify(
         signed.replace(b"Weekly public health news", b"Weekly public wealth news"), dnsfunc=dns
     )
+
+
+@pytest.mark.parametrize("text_only", [False, True])
+def test_the_wire_form_is_the_message_dot_stuffed(text_only: bool) -> None:
+    # The sender writes build(wire=True) to DATA as it is: it must be exactly the message,
+    # dot-stuffed (RFC 5321 4.5.2), whatever puts a period first on a line: a value, or a
+    # quoted-printable soft break before a URL's dot in the static text.
+    url = "https://" + "n" * 67 + ".example.org/a"  # soft break right before the dot
+    values = {**VALUES, "greeting": ".Hello " + url, "reason": "." + url}
+    for items_per_topic in (1, 4):
+        compiled = digest(items_per_topic)
+        message = recipient(values=values, text_only=text_only)
+        plain = compiled.build(message)
+        assert b"\r\n." in plain
+        assert compiled.build(message, wire=True) == _dot_stuffed(plain)
+    part = compile_part(f".static\n{url}\n..two", escape=False)
+    plain = part.encode(values, None)
+    assert plain.startswith(b".") and plain.count(b"\r\n.") == 2
+    assert b"=\r\n.example.org" in plain
+    assert part.encode(values, None, wire=True) == _dot_stuffed(plain)

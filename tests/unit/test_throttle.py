@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailer.delivery.throttle import Limit, Throttle, group_of, parse_limit
+from mailer.delivery.throttle import SWEEP_AT, Limit, Throttle, group_of, parse_limit
 
 
 class Clock:
@@ -51,3 +51,34 @@ def test_connections_and_the_deferral_pause() -> None:
     assert throttle.paused("d@example.org") == pytest.approx(60.0)
     throttle.failed("a@example.net", 421, None, "connection")  # the relay, not the domain
     assert throttle.paused("a@example.net") == 0.0
+
+
+def test_buckets_stay_bounded_over_many_domains_and_keep_what_matters() -> None:
+    # One bucket per receiving domain outside the big providers: 20,000 domains must not
+    # leave 20,000 buckets in a long-lived worker (they did: nothing ever removed one).
+    clock = Clock()
+    throttle = Throttle({"other": Limit(per_minute=600, connections=2)}, clock=clock)
+    assert throttle.admit("a@busy.example") == 0.0  # in flight while the rest go by
+    throttle.failed("x@paused.example", 421, "4.7.0", "recipient")
+    largest = 0
+    for i in range(20_000):
+        recipient = f"reader@domain{i}.example"
+        assert throttle.admit(recipient) == 0.0
+        throttle.done(recipient)
+        clock.now += 0.001
+        largest = max(largest, len(throttle.buckets))
+    assert largest <= SWEEP_AT
+    # What the sweeps kept: the send in flight, the pause, and a back-off that doubles.
+    assert throttle.buckets["other:busy.example"].in_flight == 1
+    assert 0 < throttle.paused("x@paused.example") < 30.0
+    clock.now += 30.0
+    throttle.failed("x@paused.example", 421, "4.7.0", "recipient")
+    assert throttle.paused("x@paused.example") == 60.0
+    # A domain's reserved slot is kept too (here every domain has one: the clock stands
+    # still), so its next message still waits its turn.
+    assert throttle.admit("b@slow.example") == 0.0
+    throttle.done("b@slow.example")
+    for i in range(2 * SWEEP_AT):
+        throttle.admit(f"r@again{i}.example")
+        throttle.done(f"r@again{i}.example")
+    assert throttle.admit("c@slow.example") == pytest.approx(0.1)
