@@ -267,16 +267,19 @@ class ImportFile:
     def _guarded(self, read: Any, line: int) -> Any:
         try:
             return read()
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise self._unreadable(exc, line) from exc
+
+    def _unreadable(self, exc: Exception, line: int) -> InvalidInput:
+        if isinstance(exc, UnicodeDecodeError):
+            return InvalidInput(
                 f"the file is not valid {self.encoding} near line {line}",
                 {"encoding": "save it as UTF-8, or name its encoding, e.g. cp1252"},
-            ) from exc
-        except csv.Error as exc:
-            raise InvalidInput(
-                f"line {line} cannot be read: {exc}",
-                {"file": "a quote that is never closed, or a stray NUL byte?"},
-            ) from exc
+            )
+        return InvalidInput(
+            f"line {line} cannot be read: {exc}",
+            {"file": "a quote that is never closed, or a stray NUL byte?"},
+        )
 
     def _header(self) -> list[str]:
         reader = iter(self._reader)
@@ -298,13 +301,17 @@ class ImportFile:
         # The usual row has the header's width: its values in one call (None at `width`).
         pick = itemgetter(*(width if p < 0 else p for p in positions))
         missing = [None]
-        reader = iter(self._reader)
+        reader = self._reader
+        last = self._last_line
         while True:
-            first = self._last_line + 1
-            row = self._guarded(lambda: next(reader, None), first)
-            if row is None:
+            first = last + 1
+            try:  # not _guarded(): a call less per row
+                row = next(reader)
+            except StopIteration:
                 return
-            self._last_line = self._reader.line_num
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise self._unreadable(exc, first) from exc
+            last = reader.line_num
             if not row or not (row[0].strip() or any(cell.strip() for cell in row)):
                 continue
             problem = None
