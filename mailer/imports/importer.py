@@ -119,10 +119,10 @@ class _Run:
         found: dict[tuple[str, ...] | None, tuple[list[int], bool, list[str]]] = {}
         planned = []
         for row in rows:
-            ids = found.get(row.topics)
-            if ids is None:
-                ids = found[row.topics] = self._topic_ids(row, unknown)
-            planned.append((row, *ids))
+            plan = found.get(row.topics)
+            if plan is None:
+                plan = found[row.topics] = self._topic_ids(row, unknown)
+            planned.append((row, *plan))
         create = self.options.unknown_topics is UnknownTopics.CREATE
         tx = self.conn.transaction()
         await tx.start()
