@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from mailer.imports.types import ImportProgress, ImportSummary
 
 
-
 def add_parser(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     command = subcommands.add_parser(
         "subscribers",
