@@ -162,9 +162,12 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
     # The import makes and drops a few objects per row, millions of them, keeping a few
     # chunks' worth alive: the collector's default (a pass every 700 allocations) would
     # spend a tenth of the import's time scanning them. What start-up made is never garbage.
+    thresholds = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(50_000, 10, 10)
     with ExitStack() as stack:
+        stack.callback(gc.unfreeze)  # as it was, for a caller in the same process (tests)
+        stack.callback(gc.set_threshold, *thresholds)
         source = stack.enter_context(open_import(args.file, read))
         rejects = FileRejects(
             args.rejects or _rejects_path(args.file, source.format),
