@@ -301,6 +301,7 @@ class ImportFile:
         # The usual row has the header's width: its values in one call (None at `width`).
         pick = itemgetter(*(width if p < 0 else p for p in positions))
         missing = [None]
+        make = Record._make  # tuple.__new__ itself: a NamedTuple's own __new__ is Python code
         reader = self._reader
         last = self._last_line
         while True:
@@ -326,7 +327,7 @@ class ImportFile:
                 values = pick(row + missing)
             else:
                 values = tuple(None if p < 0 else row[p] if p < count else "" for p in positions)
-            yield Record(first, row, values, problem)
+            yield make((first, row, values, problem))
 
     def _jsonl_records(self) -> Iterator[Record]:
         line = 0

@@ -246,21 +246,26 @@ def _row(line: int, values: Sequence[Any], rules: Rules) -> Row:
     source = texts[_SOURCE]
     if source:
         source = _CONTROL.sub(" ", source)[:MAX_SOURCE].strip()
-    return Row(  # positional: in Row's field order
-        line,
-        email,
-        address_key(email),
-        _name(texts),
-        locale if locale and _LOCALE.match(locale) else None,
-        intent.value,
-        consent_at,
-        created_at or consent_at,
-        unsubscribed_at,
-        _ip(texts),
-        reason,
-        source or None,
-        split_topics(values[_TOPICS]),
+    return _make_row(
+        (  # in Row's field order; tuple.__new__, not Row's Python __new__
+            line,
+            email,
+            address_key(email),
+            _name(texts),
+            locale if locale and _LOCALE.match(locale) else None,
+            intent.value,
+            consent_at,
+            created_at or consent_at,
+            unsubscribed_at,
+            _ip(texts),
+            reason,
+            source or None,
+            split_topics(values[_TOPICS]),
+        )
     )
+
+
+_make_row = Row._make
 
 
 def normalise_rows(
