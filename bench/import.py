@@ -9,7 +9,7 @@ sampled with its worker processes. Beside it, in the same run and on the same fi
 - a bare COPY: the file parsed with the csv module and its rows COPYed into a plain table
   without indexes (the database's ceiling for moving these rows at all);
 - email-validator alone on a sample of the addresses (the ceiling of checking them in
-  one process; the importer spreads it over worker processes);
+  one process; the importer checks rows in a thread of its own by default);
 - the same import again (every row unchanged), the export of everything, and searches by
   address fragment with and without the trigram index.
 
@@ -325,7 +325,7 @@ def report(
 ) -> None:
     figures = first.report
     rows = figures["rows"]
-    jobs = args.jobs if args.jobs is not None else "auto"
+    jobs = args.jobs if args.jobs is not None else "0 (default: a thread checks the rows)"
     print_table(f"import: {rows:,} rows, {mib(size)} CSV (Mailchimp columns)", [
         *costs(first, rows),
         ("created / skipped", f"{figures['created']:,} / {figures['skipped']:,} "

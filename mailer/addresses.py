@@ -21,7 +21,8 @@ _PLAIN = re.compile(
     r"@((?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})",
     re.ASCII,
 )
-_SPECIAL = tuple(SPECIAL_USE_DOMAIN_NAMES)
+# ".d" for each: "." + domain ends with one when the domain is d or under it (one C call).
+_SPECIAL_SUFFIXES = tuple("." + d for d in SPECIAL_USE_DOMAIN_NAMES)
 _MAILBOXES = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
 
 
@@ -38,7 +39,7 @@ def ordinary_address(value: str) -> str | None:
         or len(domain) > 253
         or "--" in domain  # Punycode and reserved R-LDH labels: email-validator's
         or local.lower() in _MAILBOXES  # lower-cased by email-validator
-        or any(domain == d or domain.endswith("." + d) for d in _SPECIAL)
+        or ("." + domain).endswith(_SPECIAL_SUFFIXES)
     ):
         return None
     return f"{local}@{domain}"

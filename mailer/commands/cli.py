@@ -28,7 +28,6 @@ from mailer.config import Settings, ensure_dev_secret_key, load_settings, render
 from mailer.errors import ConfigError, InvalidInput, MailerError, StartupError
 from mailer.logs import configure_logging
 from mailer.runtime.database import open_database
-from mailer.runtime.serve import Role, run_service
 
 log = logging.getLogger("mailer")
 
@@ -285,6 +284,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported here: the service (web app, scheduler, workers) is a third of the command's
+    # start-up, which every other command (an import of a few seconds, say) would pay.
+    from mailer.runtime.serve import Role, run_service
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

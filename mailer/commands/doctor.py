@@ -7,7 +7,6 @@ import argparse
 from typing import Any
 
 from mailer.config import Settings
-from mailer.feedback.dns_check import FAIL, check_domain, public_key_record
 
 _MARK = {"ok": "OK  ", "warn": "WARN", "fail": "FAIL"}
 
@@ -28,6 +27,9 @@ def add_parser(subcommands: Any) -> None:
 
 
 async def doctor_command(settings: Settings, args: argparse.Namespace) -> int:
+    # Here, not at the top: dnspython is a tenth of every mailer command's start-up.
+    from mailer.feedback.dns_check import FAIL, check_domain, public_key_record
+
     findings = await check_domain(settings, receiver=args.receiver)
     for finding in findings:
         print(f"{_MARK[finding.status]} {finding.check.upper():<5} {finding.text}")

@@ -11,11 +11,9 @@ from mailer.accounts import api_keys
 from mailer.audience import topics
 from mailer.commands.watch import format_progress, watch
 from mailer.config import Settings
-from mailer.content import feeds
 from mailer.delivery import mailings
 from mailer.editorial import digests, series
 from mailer.errors import InvalidInput
-from mailer.fetch import make_session
 from mailer.runtime.database import open_database
 
 
@@ -125,6 +123,11 @@ def _feed_changes(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def feeds_command(settings: Settings, args: argparse.Namespace) -> int:
+    # Here, not at the top: feedparser and the HTTP client are a fifth of every mailer
+    # command's start-up (an import of a few seconds, say), and only this one uses them.
+    from mailer.content import feeds
+    from mailer.fetch import make_session
+
     async with open_database(settings) as (pool, _):
         if args.action == "add":
             source = await feeds.create_source(

@@ -9,7 +9,7 @@ from typing import Any
 
 from mailer.config import Settings
 from mailer.errors import InvalidInput
-from mailer.feedback import hooks, reports, suppressions
+from mailer.feedback import reports, suppressions
 from mailer.feedback.deliverability import overview
 from mailer.runtime.database import open_database
 
@@ -120,6 +120,9 @@ async def bounces_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def hooks_command(settings: Settings, args: argparse.Namespace) -> int:
+    # Here, not at the top: it brings the HTTP client, a fifth of every command's start-up.
+    from mailer.feedback import hooks
+
     async with open_database(settings) as (pool, _):
         if args.action == "add":
             created = await hooks.create_endpoint(

@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +36,7 @@ from mailer.imports.merge import (
     stage_record,
 )
 from mailer.imports.read import ImportFile, Record
-from mailer.imports.rows import Reject, Row, Rules, normalise_rows_plain
+from mailer.imports.rows import Reject, Row, Rules, normalise_rows, normalise_rows_plain
 from mailer.imports.types import (
     REASONS,
     ImportOptions,
@@ -115,7 +115,14 @@ class _Run:
         for r in refused:
             reject(r.line, r.key, r.message)
         unknown: set[str] = set()
-        planned = [(row, *self._topic_ids(row, unknown)) for row in rows]
+        # Files repeat a few topic cells: each is looked up once per chunk.
+        found: dict[tuple[str, ...] | None, tuple[list[int], bool, list[str]]] = {}
+        planned = []
+        for row in rows:
+            plan = found.get(row.topics)
+            if plan is None:
+                plan = found[row.topics] = self._topic_ids(row, unknown)
+            planned.append((row, *plan))
         create = self.options.unknown_topics is UnknownTopics.CREATE
         tx = self.conn.transaction()
         await tx.start()
@@ -309,8 +316,11 @@ async def _pipeline(
     chunks = _chunks(run.source.records(), run.options.chunk_size)
 
     async def normalise(chunk: list[Record]) -> tuple[list[Row], list[Reject]]:
-        # In slices, so that every worker process of the executor takes a part of it.
         values = [(r.line, r.values) for r in chunk if r.problem is None]
+        if not isinstance(executor, ProcessPoolExecutor):
+            # A thread of this process (while the merge waits for PostgreSQL): no pickling.
+            return await loop.run_in_executor(executor, normalise_rows, rules, values)
+        # In slices, so that every worker process of the executor takes a part of it.
         slices = [values[i : i + SLICE] for i in range(0, len(values), SLICE)]
         done = await asyncio.gather(
             *(loop.run_in_executor(executor, normalise_rows_plain, rules, part) for part in slices)

@@ -147,6 +147,7 @@ CROSS JOIN LATERAL (
             THEN 'update'
         ELSE 'unchanged'
     END AS verdict
+    OFFSET 0  -- not inlined: the verdict is used three times above, its EXISTS run once
 ) v;
 
 -- name: create_new

@@ -23,43 +23,15 @@ from mailer.tokens import Signer, token_hash
 
 Q = load_queries("imports/importer")
 
-STAGE_COLUMNS = [
-    "line",
-    "email",
-    "email_key",
-    "name",
-    "locale",
-    "intent",
-    "consent_at",
-    "created_at",
-    "unsubscribed_at",
-    "ip",
-    "suppress_reason",
-    "source",
-    "topics_given",
-    "topic_ids",
-]
+# A row's fields up to `source` are the staging table's first columns, in its order.
+_ROW_COLUMNS = Row._fields.index("source") + 1
+STAGE_COLUMNS = [*Row._fields[:_ROW_COLUMNS], "topics_given", "topic_ids"]
 
 StageRecord = tuple[Any, ...]  # in STAGE_COLUMNS order
 
 
 def stage_record(row: Row, topic_ids: list[int], topics_given: bool) -> StageRecord:
-    return (
-        row.line,
-        row.email,
-        row.email_key,
-        row.name,
-        row.locale,
-        row.intent,
-        row.consent_at,
-        row.created_at,
-        row.unsubscribed_at,
-        row.ip,
-        row.suppress_reason,
-        row.source,
-        topics_given,
-        topic_ids,
-    )
+    return (*row[:_ROW_COLUMNS], topics_given, topic_ids)
 
 
 @dataclass

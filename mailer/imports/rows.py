@@ -12,7 +12,7 @@ import functools
 import ipaddress
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -35,6 +35,12 @@ _GUARDED = re.compile(r"^'[=+\-@\t\r]")
 # A dotted IPv4 address as ipaddress writes it (no leading zeros): taken as it is.
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
+
+
+(_EMAIL, _NAME, _FIRST_NAME, _LAST_NAME, _STATUS_FIELD, _TOPICS, _CLEANED_AT, _UNSUBSCRIBED_AT, _IP,
+ _OPTIN_IP, _LOCALE_FIELD, _SOURCE) = (FIELD[f] for f in (
+    "email", "name", "first_name", "last_name", "status", "topics", "cleaned_at",
+    "unsubscribed_at", "ip", "optin_ip", "locale", "source"))  # fmt: skip
 
 
 class Intent(StrEnum):
@@ -72,6 +78,10 @@ _STATUS: dict[str, tuple[Intent, str | None] | None] = {
 class Rules:
     consented: bool  # --consented: a pending row is not proof of consent
     now: datetime  # times later than a day after this are refused
+    latest: datetime = field(init=False)  # now + a day
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "latest", self.now + timedelta(days=1))
 
 
 class Row(NamedTuple):
@@ -106,11 +116,10 @@ def unguard(text: str) -> str:
     return text[1:] if text[:1] == "'" and _GUARDED.match(text) else text
 
 
-def _text(value: Any) -> str:
-    if value.__class__ is not str:
-        return ""
-    value = value.strip()
-    return value[1:] if value[:1] == "'" and _GUARDED.match(value) else value
+def _texts(values: Sequence[Any]) -> list[str]:
+    """Each value as text: stripped, unguarded, "" for None (or a JSON list of topics)."""
+    texts = [v.strip() if v.__class__ is str else "" for v in values]
+    return [unguard(t) if t[:1] == "'" else t for t in texts]
 
 
 # Files repeat times (an opt-in and a confirmation time are often one) and topic cells:
@@ -129,15 +138,17 @@ def parse_time(text: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _time(values: Sequence[Any], field: str, rules: Rules) -> datetime | None:
-    raw = _text(values[FIELD[field]])
+def _time(texts: list[str], field: str, rules: Rules) -> datetime | None:
+    raw = texts[FIELD[field]]
+    if not raw:
+        return None
     try:
         moment = parse_time(raw)
     except ValueError as exc:
         raise _Refused(
             "invalid_date", f"{field}: {raw[:40]!r} is not a date (use ISO 8601)"
         ) from exc
-    if moment is not None and moment > rules.now + timedelta(days=1):
+    if moment is not None and moment > rules.latest:
         raise _Refused("invalid_date", f"{field}: {raw[:40]!r} is in the future")
     return moment
 
@@ -162,10 +173,10 @@ def _split_topics(value: str | tuple[str, ...] | None) -> tuple[str, ...] | None
     return tuple(dict.fromkeys(p for p in cleaned if p))
 
 
-def _name(values: Sequence[Any]) -> str | None:
-    name = _text(values[FIELD["name"]])
+def _name(texts: list[str]) -> str | None:
+    name = texts[_NAME]
     if not name:
-        first, last = _text(values[FIELD["first_name"]]), _text(values[FIELD["last_name"]])
+        first, last = texts[_FIRST_NAME], texts[_LAST_NAME]
         name = f"{first} {last}".strip()
     name = " ".join(name.split())
     if not name:
@@ -177,18 +188,19 @@ def _name(values: Sequence[Any]) -> str | None:
     return name
 
 
-def _intent(values: Sequence[Any], rules: Rules) -> tuple[Intent, str | None]:
-    status = " ".join(_text(values[FIELD["status"]]).casefold().replace("_", " ").split())
+def _intent(texts: list[str], rules: Rules) -> tuple[Intent, str | None]:
+    status = texts[_STATUS_FIELD]
     if status:
+        status = " ".join(status.casefold().replace("_", " ").split())
         if status not in _STATUS:
             raise _Refused("invalid_status", f"unknown status {status[:30]!r}")
         found = _STATUS[status]
         if found is None:
             raise _Refused("erased", "an erased address is never imported")
         intent, reason = found
-    elif _text(values[FIELD["cleaned_at"]]):
+    elif texts[_CLEANED_AT]:
         intent, reason = Intent.SUPPRESS, "hard_bounce"
-    elif _text(values[FIELD["unsubscribed_at"]]):
+    elif texts[_UNSUBSCRIBED_AT]:
         intent, reason = Intent.UNSUBSCRIBE, None
     else:
         intent, reason = Intent.SUBSCRIBE, None
@@ -201,9 +213,9 @@ def _intent(values: Sequence[Any], rules: Rules) -> tuple[Intent, str | None]:
     return intent, reason
 
 
-def _ip(values: Sequence[Any]) -> str | None:
-    for field in ("ip", "optin_ip"):
-        text = _text(values[FIELD[field]])
+def _ip(texts: list[str]) -> str | None:
+    for position in (_IP, _OPTIN_IP):
+        text = texts[position]
         if text and _IPV4.fullmatch(text):
             return text
         if text:
@@ -215,7 +227,8 @@ def _ip(values: Sequence[Any]) -> str | None:
 
 
 def _row(line: int, values: Sequence[Any], rules: Rules) -> Row:
-    raw = _text(values[FIELD["email"]])
+    texts = _texts(values)
+    raw = texts[_EMAIL]
     if not raw:
         raise _Refused("missing_address", "no address")
     if len(raw) > 320:
@@ -224,28 +237,35 @@ def _row(line: int, values: Sequence[Any], rules: Rules) -> Row:
         email = normalise_email(raw)
     except EmailNotValidError as exc:
         raise _Refused("invalid_address", f"{raw[:80]!r}: {exc}") from exc
-    intent, reason = _intent(values, rules)
-    optin_at = _time(values, "optin_at", rules)
-    consent_at = _time(values, "consent_at", rules) or optin_at
-    created_at = _time(values, "created_at", rules) or optin_at
-    unsubscribed_at = _time(values, "unsubscribed_at", rules)
-    locale = _text(values[FIELD["locale"]])
-    source = _CONTROL.sub(" ", _text(values[FIELD["source"]]))[:MAX_SOURCE].strip()
-    return Row(
-        line=line,
-        email=email,
-        email_key=address_key(email),
-        name=_name(values),
-        locale=locale if _LOCALE.match(locale) else None,
-        intent=intent.value,
-        consent_at=consent_at,
-        created_at=created_at or consent_at,
-        unsubscribed_at=unsubscribed_at,
-        ip=_ip(values),
-        suppress_reason=reason,
-        source=source or None,
-        topics=split_topics(values[FIELD["topics"]]),
+    intent, reason = _intent(texts, rules)
+    optin_at = _time(texts, "optin_at", rules)
+    consent_at = _time(texts, "consent_at", rules) or optin_at
+    created_at = _time(texts, "created_at", rules) or optin_at
+    unsubscribed_at = _time(texts, "unsubscribed_at", rules)
+    locale = texts[_LOCALE_FIELD]
+    source = texts[_SOURCE]
+    if source:
+        source = _CONTROL.sub(" ", source)[:MAX_SOURCE].strip()
+    return _make_row(
+        (  # in Row's field order; tuple.__new__, not Row's Python __new__
+            line,
+            email,
+            address_key(email),
+            _name(texts),
+            locale if locale and _LOCALE.match(locale) else None,
+            intent.value,
+            consent_at,
+            created_at or consent_at,
+            unsubscribed_at,
+            _ip(texts),
+            reason,
+            source or None,
+            split_topics(values[_TOPICS]),
+        )
     )
+
+
+_make_row = Row._make
 
 
 def normalise_rows(
