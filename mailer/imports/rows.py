@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any, NamedTuple
 from email_validator import EmailNotValidError
 
 from mailer.addresses import address_key, normalise_email
+from mailer.audience.consent import ledger_ip
 from mailer.imports.read import FIELD
 
 MAX_NAME = 100
@@ -32,9 +32,6 @@ _GO_TIME = re.compile(
 )
 # Spreadsheet formula guard: mailer's CSV export prefixes such cells with a quote.
 _GUARDED = re.compile(r"^'[=+\-@\t\r]")
-# A dotted IPv4 address as ipaddress writes it (no leading zeros): taken as it is.
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 
 
 (_EMAIL, _NAME, _FIRST_NAME, _LAST_NAME, _STATUS_FIELD, _TOPICS, _CLEANED_AT, _UNSUBSCRIBED_AT, _IP,
@@ -215,14 +212,10 @@ def _intent(texts: list[str], rules: Rules) -> tuple[Intent, str | None]:
 
 def _ip(texts: list[str]) -> str | None:
     for position in (_IP, _OPTIN_IP):
-        text = texts[position]
-        if text and _IPV4.fullmatch(text):
-            return text
-        if text:
-            try:
-                return str(ipaddress.ip_address(text))
-            except ValueError:
-                continue  # an IP is a detail of the consent record, not a reason to refuse
+        # An IP is a detail of the consent record, not a reason to refuse: a bad one is skipped.
+        ip = ledger_ip(texts[position])
+        if ip is not None:
+            return ip
     return None
 
 
