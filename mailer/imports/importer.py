@@ -29,7 +29,6 @@ from mailer.imports.merge import (
     Pacing,
     leave_clean,
     mark_seen,
-    mark_staged_seen,
     merge,
     prepare,
     stage,
@@ -152,8 +151,9 @@ class _Run:
                 records.append(stage_record(row, ids, given))
                 keys.append(row.email_key)
                 lines.append(row.line)
-            duplicates = dict(await stage(self.conn, records))
-            outcome = await merge(self.conn, self.ctx)
+            duplicates = dict(await stage(self.conn, records, mark_seen=not self.options.dry_run))
+            suppressing = any(row.intent == "suppress" for row, *_ in planned)
+            outcome = await merge(self.conn, self.ctx, suppressing=suppressing)
             if self.options.dry_run:
                 await tx.rollback()
                 self.topics.forget(sorted(unknown))
@@ -164,8 +164,6 @@ class _Run:
             if self.options.dry_run:  # the staged rows went with the rollback
                 fresh = [(k, n) for k, n in zip(keys, lines, strict=True) if n not in duplicates]
                 await mark_seen(self.conn, [k for k, _ in fresh], [n for _, n in fresh])
-            else:
-                await mark_staged_seen(self.conn)
             for line, reason in outcome.skipped:
                 reject(line, reason, REASONS[reason])
             self._count(outcome.counts, outcome.confirmations, made)

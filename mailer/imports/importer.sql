@@ -71,14 +71,24 @@ DELETE FROM import_stage st USING import_seen seen
 WHERE seen.email_key = st.email_key
 RETURNING st.line, seen.line AS first_line;
 
+-- name: drop_and_mark_seen
+-- drop_seen, and the staged addresses marked seen, in one pass: every statement of a chunk sees the table as
+-- it was before the statement, so the INSERT also offers the dropped rows, whose addresses
+-- are there already (DO NOTHING), and the DELETE does not see the ones just inserted.
+WITH dropped AS (
+    DELETE FROM import_stage st USING import_seen seen
+    WHERE seen.email_key = st.email_key
+    RETURNING st.line, seen.line AS first_line
+), marked AS (
+    INSERT INTO import_seen (email_key, line)
+    SELECT email_key, line FROM import_stage
+    ON CONFLICT (email_key) DO NOTHING
+)
+SELECT line, first_line FROM dropped;
+
 -- name: mark_seen
 INSERT INTO import_seen (email_key, line)
 SELECT * FROM unnest($1::text[], $2::bigint[])
-ON CONFLICT (email_key) DO NOTHING;
-
--- name: mark_staged_seen
-INSERT INTO import_seen (email_key, line)
-SELECT email_key, line FROM import_stage
 ON CONFLICT (email_key) DO NOTHING;
 
 -- name: find_existing
@@ -89,7 +99,8 @@ ON CONFLICT (email_key) DO NOTHING;
 -- order, so that two imports of overlapping files wait for each other instead of
 -- deadlocking, and nothing read here can change before the chunk commits. Deciding here,
 -- as the rows are found, spares a second pass over the plan (an unchanged file writes
--- nothing else).
+-- nothing else). Returns how many addresses are new.
+WITH planned AS (
 INSERT INTO import_plan (line, email_hash, subscriber_id, old_status, old_name, old_locale,
                          confirmed_at, unsubscribed_at, suppression, action, new_status, reason)
 SELECT st.line, st.email_hash, s.subscriber_id, s.status, s.name, s.locale, s.confirmed_at,
@@ -148,7 +159,11 @@ CROSS JOIN LATERAL (
         ELSE 'unchanged'
     END AS verdict
     OFFSET 0  -- not inlined: the verdict is used three times above, its EXISTS run once
-) v;
+) v
+RETURNING action
+)
+-- The new addresses, left to create_new (none: it and 'decide' have nothing to do).
+SELECT count(*) FILTER (WHERE action IS NULL) FROM planned;
 
 -- name: create_new
 -- $1: 'consented' or 'opt_in', $2: the public topics' ids. Addresses not known (and never

@@ -85,46 +85,66 @@ async def leave_clean(conn: Connection) -> None:
         await conn.execute(Q["reset_settings"])
 
 
-async def stage(conn: Connection, records: Sequence[StageRecord]) -> list[tuple[int, int]]:
+async def stage(
+    conn: Connection, records: Sequence[StageRecord], *, mark_seen: bool = True
+) -> list[tuple[int, int]]:
     """COPY a chunk into the staging table; drops (and returns) the rows whose address an
-    earlier chunk of this import had, as (line, first line)."""
+    earlier chunk of this import had, as (line, first line), and notes the others' addresses
+    as seen, in the chunk's transaction (unless `mark_seen` is false: a dry run marks them
+    after its rollback)."""
     await conn.execute(Q["reset_chunk"])
     await conn.copy_records_to_table("import_stage", records=records, columns=STAGE_COLUMNS)
     await conn.execute(Q["analyze_stage"])
-    return [(r["line"], r["first_line"]) for r in await conn.fetch(Q["drop_seen"])]
+    dropped = await conn.fetch(Q["drop_and_mark_seen" if mark_seen else "drop_seen"])
+    return [(r["line"], r["first_line"]) for r in dropped]
 
 
 async def mark_seen(conn: Connection, keys: Sequence[str], lines: Sequence[int]) -> None:
     await conn.execute(Q["mark_seen"], list(keys), list(lines))
 
 
-async def mark_staged_seen(conn: Connection) -> None:
-    """The staged addresses (earlier chunks' ones dropped already) are seen."""
-    await conn.execute(Q["mark_staged_seen"])
+# Which statements have work for which actions: the others are not sent (a file imported
+# again, every row unchanged, costs its lookups and nothing more).
+_CHANGING = frozenset({"activate", "update", "unsubscribe", "suppress"})
+_TOPICS = frozenset({"create", "activate", "update"})
+_SERIES = frozenset({"create", "activate"})
+_LEDGER = frozenset({"create", "activate", "update", "unsubscribe"})
+_EVENTS = _LEDGER | {"suppress"}
 
 
-async def merge(conn: Connection, ctx: MergeContext) -> ChunkOutcome:
-    """Apply the staged chunk: every effect of the import on its subscribers, set-based."""
+async def merge(conn: Connection, ctx: MergeContext, *, suppressing: bool = True) -> ChunkOutcome:
+    """Apply the staged chunk: every effect of the import on its subscribers, set-based.
+    `suppressing`: some staged row asks for a suppression."""
     outcome = ChunkOutcome()
-    await conn.execute(Q["find_existing"], ctx.mode)
-    await conn.execute(Q["create_new"], ctx.mode, ctx.default_topic_ids)
-    await conn.execute(Q["decide"])
-    await conn.execute(Q["apply_changes"])
-    await conn.execute(Q["add_topics"], ctx.default_topic_ids)
-    await conn.execute(Q["note_topics"])
-    await conn.execute(Q["add_default_series"])
-    await conn.execute(Q["add_suppressions"], f"import {ctx.import_id or '(dry run)'}")
-    await conn.execute(
-        Q["add_consent_events"], ctx.source, ctx.consent_text_hash, ctx.import_id, ctx.mode
-    )
-    await conn.execute(Q["add_events"], ctx.import_id)
+    if await conn.fetchval(Q["find_existing"], ctx.mode):
+        await conn.execute(Q["create_new"], ctx.mode, ctx.default_topic_ids)
+        await conn.execute(Q["decide"])
     for row in await conn.fetch(Q["chunk_outcomes"]):
         outcome.counts[(row["action"], row["detail"])] += row["n"]
-    outcome.skipped = [(r["line"], r["reason"]) for r in await conn.fetch(Q["skipped_lines"])]
-    pending = await conn.fetch(Q["new_pending"])
-    outcome.confirmations = len(pending)
-    if pending and ctx.send_confirmations:
-        await _queue_confirmations(conn, ctx, pending)
+    actions = {action for action, _ in outcome.counts}
+    if actions & _CHANGING:
+        await conn.execute(Q["apply_changes"])
+    if actions & _TOPICS:
+        await conn.execute(Q["add_topics"], ctx.default_topic_ids)
+    if actions & _CHANGING:
+        await conn.execute(Q["note_topics"])
+    if actions & _SERIES:
+        await conn.execute(Q["add_default_series"])
+    if suppressing:
+        await conn.execute(Q["add_suppressions"], f"import {ctx.import_id or '(dry run)'}")
+    if actions & _LEDGER:
+        await conn.execute(
+            Q["add_consent_events"], ctx.source, ctx.consent_text_hash, ctx.import_id, ctx.mode
+        )
+    if actions & _EVENTS:
+        await conn.execute(Q["add_events"], ctx.import_id)
+    if "skip" in actions:
+        outcome.skipped = [(r["line"], r["reason"]) for r in await conn.fetch(Q["skipped_lines"])]
+    if ("create", "pending") in outcome.counts:
+        pending = await conn.fetch(Q["new_pending"])
+        outcome.confirmations = len(pending)
+        if pending and ctx.send_confirmations:
+            await _queue_confirmations(conn, ctx, pending)
     return outcome
 
 

@@ -379,6 +379,46 @@ async def test_running_an_import_again_changes_nothing(
     assert after == {**before, "subscriber_imports": before["subscriber_imports"] + 1}
 
 
+async def test_chunks_with_nothing_to_do_beside_chunks_with_one_change_each(
+    pool: asyncpg.Pool, tmp_path: Path, catalogue: int
+) -> None:
+    """The merge sends only the statements a chunk has work for: an all-unchanged chunk
+    writes nothing, and one change among unchanged rows still gets all its effects."""
+    text = "".join(f"r{i}@example.org,R {i},tobacco-control\n" for i in range(400))
+    await run_import(pool, tmp_path, "email,name,topics\n" + text, chunk_size=100)
+    before = await counts(pool)
+    rows = [f"r{i}@example.org,R {i},tobacco-control," for i in range(400)]
+    rows[150] = "r150@example.org,R 150,tobacco-control,cleaned"  # chunk 2: a suppression
+    rows[250] = "r250@example.org,Renamed,overdose-prevention,"  # chunk 3: an update
+    rows[350] = "R0@Example.org,R 0,tobacco-control,"  # chunk 4: a duplicate of line 2
+    again, rejects = await run_import(
+        pool, tmp_path, "email,name,topics,status\n" + "\n".join(rows) + "\n", chunk_size=100
+    )
+    report = again.as_json()
+    assert report["unchanged"] == 397
+    assert report["updated_by_change"] == {"suppressed": 1, "updated": 1}
+    assert report["skipped_by_reason"] == {"duplicate": 1}
+    assert [(r["line"], r["reason"]) for r in rejects] == [
+        ("352", "the address is on line 2 already (the first row of an address wins)")
+    ]
+    suppressed = await subscriber(pool, "r150@example.org")
+    assert suppressed is not None and suppressed["status"] == "suppressed"
+    assert await events_of(pool, suppressed["subscriber_id"]) == [
+        "subscriber.confirmed",
+        "subscriber.suppressed",
+    ]
+    renamed = await subscriber(pool, "r250@example.org")
+    assert renamed is not None and renamed["name"] == "Renamed"
+    assert await events_of(pool, renamed["subscriber_id"]) == [
+        "subscriber.confirmed",
+        "subscriber.updated",
+    ]
+    assert [e["action"] for e in await ledger(pool, "r250@example.org")] == ["import", "import"]
+    after = await counts(pool)
+    assert after["suppressions"] == before["suppressions"] + 1
+    assert after["subscriber_topics"] == before["subscriber_topics"] + 1  # r250's new topic
+
+
 async def test_options_are_checked_before_anything_happens(
     pool: asyncpg.Pool, tmp_path: Path, catalogue: int
 ) -> None:
