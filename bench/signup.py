@@ -155,9 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         type=Path,
         metavar="FILE",
-        help="record the web process with py-spy (non-blocking) during the measured run: "
-        "FILE.svg is a flame graph, FILE.txt collapsed stacks; the figures of such a run are "
-        "perturbed by the sampling",
+        help="record mailer's processes with py-spy (non-blocking) during the measured run: "
+        "FILE.svg is a flame graph, FILE.txt collapsed stacks (with --role split, the worker's "
+        "goes to FILE-worker.svg/.txt); the figures of such a run are perturbed by the sampling",
     )
     return parser
 
@@ -520,9 +520,13 @@ async def measure(
 ) -> Measured:
     requests_file = tmp / f"{phase}.requests"
     write_requests(requests_file, phase, count, secret)
-    profiler = None
+    profilers: list[subprocess.Popen[bytes]] = []
+    targets: list[Path] = []
     if profile is not None:
-        profiler = start_profiler(profile, server.pids[0], args.duration)
+        for n, pid in enumerate(server.pids):
+            target = profile if n == 0 else profile.with_stem(f"{profile.stem}-worker")
+            targets.append(target)
+            profilers.append(start_profiler(target, pid, args.duration))
     try:
         commits0, rows0 = await pg_counters(conn)
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -540,19 +544,19 @@ async def measure(
         at_end = await confirmations(conn)
         await asyncio.sleep(1.0)  # backends report their statistics at most once a second
         commits1, rows1 = await pg_counters(conn)
-        if profiler is not None:
+        for profiler, target in zip(profilers, targets, strict=True):
             await asyncio.to_thread(profiler.wait, 60)
-            log(f"py-spy wrote {profile}")
+            log(f"py-spy wrote {target}")
     finally:
         requests_file.unlink(missing_ok=True)
-        if profiler is not None:
+        for profiler in profilers:
             common.stop_process(profiler, grace=5)
     wrk_seconds = reaped.ru_utime + reaped.ru_stime - children.ru_utime - children.ru_stime
     server.check_alive()
     parts = {name: [pid] for name, pid in zip(server.names, server.pids, strict=True)}
     parts["smtp-sink"] = [sink_pid]
-    if profiler is not None:
-        parts["py-spy"] = [profiler.pid]
+    if profilers:
+        parts["py-spy"] = [profiler.pid for profiler in profilers]
     cores, neighbours = attribute_cpu(window, parts, database=database, wrk_seconds=wrk_seconds)
     n = max(result.requests, 1)
     return Measured(

@@ -110,6 +110,8 @@ class Composer:
         ] = OrderedDict()
         self._date_second = -1
         self._date = ""
+        # A subscriber's locale tag -> the texts of values_for in its language.
+        self._texts: dict[str | None, tuple[str, str, str]] = {}
 
     def org(self) -> dict[str, Any]:
         s = self.settings
@@ -259,19 +261,36 @@ class Composer:
             self._date_second, self._date = second, rfc5322_date(second)
         return self._date
 
+    def _texts_for(self, locale: str | None) -> tuple[str, str, str]:
+        """The greeting (to fill with a name), the greeting without one, and why they get
+        it, in the language of `locale`: the same for every mail in it, so translated once
+        (the catalogs and settings do not change while the process runs)."""
+        catalog = translations(language_of(locale))
+        reason = catalog.gettext(
+            N_("You receive this because you subscribed to %(organisation)s news at %(site)s.")
+        )
+        texts = (
+            catalog.gettext(N_("Hello %(name)s,")),
+            catalog.gettext(N_("Hello,")),
+            reason % {"organisation": self.settings.organisation, "site": self.settings.base_url},
+        )
+        if len(self._texts) >= _CACHE_SIZE:  # locales are the subscribers' own tags
+            self._texts.clear()
+        self._texts[locale] = texts
+        return texts
+
     def values_for(self, delivery: ClaimedDelivery, *, links: bool = True) -> dict[str, str]:
         """Slot values: greeting, personal links, why they get it, and the payload's.
         `links=False`: the personal links are not signed (the message uses neither)."""
         base = self.settings.base_url
-        catalog = translations(language_of(delivery.locale))
-        hello = catalog.gettext(N_("Hello %(name)s,")) % {"name": delivery.name}
-        reason = catalog.gettext(
-            N_("You receive this because you subscribed to %(organisation)s news at %(site)s.")
-        )
+        texts = self._texts.get(delivery.locale)
+        if texts is None:
+            texts = self._texts_for(delivery.locale)
+        hello, hello_unnamed, reason = texts
         values = {
-            "greeting": hello if delivery.name else catalog.gettext(N_("Hello,")),
+            "greeting": hello % {"name": delivery.name} if delivery.name else hello_unnamed,
             "email": delivery.recipient,
-            "reason": reason % {"organisation": self.settings.organisation, "site": base},
+            "reason": reason,
             "preferences_url": f"{base}/",
             "unsubscribe_url": f"{base}/",
         }

@@ -41,6 +41,8 @@ _MARKER = re.compile(f"{OPEN}([^{CLOSE}]*){CLOSE}")
 _COMMENTED = re.compile(f"<!--\\s*({OPEN}[^{CLOSE}]*{CLOSE})\\s*-->")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 _CRLF = b"\r\n"
+# A display name with one of these is quoted by formataddr (email.utils.specialsre).
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
 
 
 def clean_header_text(value: str) -> str:
@@ -59,7 +61,8 @@ class _Static:
 
 @dataclass(frozen=True, slots=True)
 class _Line:
-    pieces: tuple[str | tuple[str], ...]  # literal text, or (slot name,)
+    form: str  # the line's literal text as a %-format, a %s where each slot's value goes
+    names: tuple[str, ...]  # the slots, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,16 @@ class CompiledPart:
         """The part's quoted-printable body for one recipient (their items and topics);
         dot-stuffed for SMTP's DATA with `wire`."""
         out: list[bytes] = []
+        # A value is one line of text: control characters (line breaks included) become
+        # spaces, so it can neither break the encoding nor add lines. Each value is cleaned
+        # once (a confirmation link stands three times in the HTML); a value the templates
+        # need and the recipient lacks is a KeyError where a line uses it, as before.
+        sub = _CONTROL.sub
+        clean = {
+            name: html.escape(sub(" ", values[name])) if self.escape else sub(" ", values[name])
+            for name in self.slots
+            if name in values
+        }
         ops = self.ops
         i, end = 0, len(ops)
         while i < end:
@@ -111,18 +124,7 @@ class CompiledPart:
             if type(op) is _Static:
                 out.append(op.wire if wire else op.encoded)
             elif type(op) is _Line:
-                # A value is one line of text: control characters (line breaks included)
-                # become spaces, so it can neither break the encoding nor add lines.
-                text = "".join(
-                    piece
-                    if type(piece) is str
-                    else (
-                        html.escape(_CONTROL.sub(" ", values[piece[0]]))
-                        if self.escape
-                        else _CONTROL.sub(" ", values[piece[0]])
-                    )
-                    for piece in op.pieces
-                )
+                text = op.form % tuple([clean[name] for name in op.names])
                 line = _qp_line(text.rstrip())
                 out.append(_wire(line) if wire and b"." in line else line)
             elif type(op) is _If and (
@@ -176,18 +178,20 @@ def compile_part(rendered: str, *, escape: bool) -> CompiledPart:
                     static.append(line)
                 continue
             flush()
-            pieces: list[str | tuple[str]] = []
+            form: list[str] = []
+            names: list[str] = []
             position = 0
             for match in _MARKER.finditer(line):
-                pieces.append(line[position : match.start()])
+                form.append(line[position : match.start()].replace("%", "%%"))
                 kind, _, name = match.group(1).partition(":")
                 if kind != "s":
                     raise TemplateProblem(f"unexpected marker {match.group(1)!r}")
-                pieces.append((name,))
+                form.append("%s")
+                names.append(name)
                 slots.add(name)
                 position = match.end()
-            pieces.append(line[position:])
-            ops.append(_Line(tuple(p for p in pieces if p != "")))
+            form.append(line[position:].replace("%", "%%"))
+            ops.append(_Line("".join(form), tuple(names)))
     flush()
     if open_ifs:
         raise TemplateProblem("only_for() without end_only()")
@@ -306,6 +310,10 @@ def _address_header(address: str, name: str | None) -> bytes:
     RFC 6532 has it: no encoding of the address itself exists."""
     display = clean_header_text(name or "")
     address = clean_header_text(address)
+    if display.isascii() and address.isascii() and not _SPECIALS.search(display):
+        # What formataddr gives for such a name (no encoding, no quoting), without its
+        # checks and encodings per message.
+        return f"{display} <{address}>".encode() if display else address.encode()
     if address.isascii():
         value = formataddr((display, address), charset="utf-8")
     elif display:  # formataddr refuses such an address: encode the name around a stand-in
