@@ -141,7 +141,9 @@ def _root_base(value: str | None) -> str:
 
 def _urljoin(base: str, uri: str) -> str:
     """feedparser.urls._urljoin: extra slashes after the scheme go, then urljoin."""
-    uri = _URIFIXER.sub(r"\1\3", uri)
+    fixed = _URIFIXER.match(uri)  # what _URIFIXER.sub(r"\1\3", uri) does, without a template
+    if fixed is not None and fixed.end(2) > fixed.end(1):
+        uri = fixed.group(1) + uri[fixed.end(2) :]
     try:
         return urljoin(base, uri)
     except ValueError:
