@@ -3,6 +3,7 @@ gave (stored HTML, text, links and hashes stay byte for byte as they were)."""
 
 import re
 import threading
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import nh3
@@ -90,6 +91,56 @@ def test_threads_cleaning_at_once_each_resolve_against_their_own_base() -> None:
         thread.join()
     assert not wrong
     assert sanitise._BASE.url is None  # nothing left behind for the next call
+
+
+def old_absolute(base_url: str | None, value: str) -> str | None:
+    resolved = urljoin(base_url, value.strip()) if base_url else value.strip()
+    if urlsplit(resolved).scheme.lower() not in sanitise._SCHEMES:
+        return None
+    return resolved
+
+
+def _outcome(resolve: Any) -> str | type[Exception] | None:
+    try:
+        result: str | None = resolve()
+    except Exception as exc:  # nh3 drops the attribute; the kind of error must match too
+        return type(exc)
+    return result
+
+
+_HREF_PIECES = [
+    "/", "//", "/a", "/a/", "/.", "/..", "/./", "/../", ".", "..", "a.png", "?", "?q=1", "#",
+    "#f", ";p", "mailto:", "MAILTO:", "mailto:x@y.z", "http:", "https://h.example", "\t", "\n",
+    "\r", "\x00", " ", "é", "[", "]", ":", "@", "%2F", "\\", "\u2100",
+]  # fmt: skip
+_HREF_BASES = [
+    "https://news.example.org/a/b?c=d", "http://x.example.net", "HTTPS://Upper.example/",
+    "https://news.example.org:8443/p;q", "ftp://files.example/a", "mailto:a@b.c", "http:///x",
+    "https://[::1]/v", "https://[bad/v", "http://\u2100.example/", "relative/base", "//h/x",
+]  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.lists(st.sampled_from(_HREF_PIECES), min_size=1, max_size=6).map("".join),
+    st.sampled_from(_HREF_BASES),
+)
+def test_links_resolved_without_urljoin_are_what_urljoin_gives(url: str, base: str) -> None:
+    sanitise._BASE.url = base
+    try:
+        for attribute in ("href", "src"):
+            new = _outcome(lambda a=attribute: sanitise._absolute("a", a, url))
+            assert new == _outcome(lambda: old_absolute(base, url)), (base, url)
+    finally:
+        sanitise._BASE.url = None
+
+
+def test_the_links_feeds_are_full_of_take_the_short_way() -> None:
+    base = "https://news.example.org/a/b?c=d"
+    for url in ("/files/x.jpg", "/news/1?utm_source=rss#top", "mailto:press@example.org"):
+        assert sanitise._resolved_as_urljoin_would(base, url) == old_absolute(base, url)
+    for url in ("../x", "/a/./b", "/a?", "/a;p", "https://x.example/", "mailto://x", "/a\tb"):
+        assert sanitise._resolved_as_urljoin_would(base, url) is None
 
 
 _SPACES = "".join(chr(c) for c in range(0x3000) if chr(c).isspace()) + "\u3000\ufeff\u200b"
