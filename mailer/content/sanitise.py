@@ -49,12 +49,12 @@ def _absolute(tag: str, attribute: str, value: str) -> str | None:
 
 def _resolved_as_urljoin_would(base_url: str, url: str) -> str | None:
     """For the two kinds of link feeds are full of, what urljoin(base_url, url) gives, and
-    that it passes the scheme check, without urljoin's parsing and rebuilding (a quarter of a
-    poll's sanitising); None for anything else, which urljoin resolves. A path from the root
-    ("/a/b?c#d": no "//", dot segment, ";" parameters, empty query or fragment, or the
-    characters urlsplit removes) under an http(s) base with a host is that origin + url;
-    a mailto: link (no "//" after the colon) is itself. tests/unit/test_ingest_shortcuts.py
-    compares both with urljoin."""
+    that it passes the scheme check, without urljoin's parsing and rebuilding (resolving
+    links was half of a poll's sanitising); None for anything else, which urljoin resolves.
+    A path from the root ("/a/b?c#d": no "//", dot segment, ";" parameters, empty query or
+    fragment, or the characters urlsplit removes) under an http(s) base with a host is that
+    origin + url; a mailto: link (no "//" after the colon) is itself.
+    tests/unit/test_ingest_shortcuts.py compares both with urljoin."""
     if "\t" in url or "\n" in url or "\r" in url:
         return None
     if url[:1] == "/" and url[1:2] != "/":
