@@ -72,7 +72,8 @@ class Decline(Exception):
 
 
 def read(body: bytes) -> tuple[dict[str, Any], list[Entry]] | None:
-    """(feed fields, entries) as feedparser would give them to mailer, or None."""
+    """(feed fields, entries) as feedparser would give them to mailer, or None (an Atom
+    entry's updated_parsed only where mailer reads it: without a readable published date)."""
     try:
         return _read(body)
     except (Decline, etree.XMLSyntaxError, ValueError):
@@ -141,7 +142,9 @@ def _root_base(value: str | None) -> str:
 
 def _urljoin(base: str, uri: str) -> str:
     """feedparser.urls._urljoin: extra slashes after the scheme go, then urljoin."""
-    uri = _URIFIXER.sub(r"\1\3", uri)
+    fixed = _URIFIXER.match(uri)  # what _URIFIXER.sub(r"\1\3", uri) does, without a template
+    if fixed is not None and fixed.end(2) > fixed.end(1):
+        uri = fixed.group(1) + uri[fixed.end(2) :]
     try:
         return urljoin(base, uri)
     except ValueError:
@@ -340,6 +343,7 @@ def _atom_entry(element: Any, base: str) -> Entry:
     id_link: str | None = None
     summary: str | None = None
     content: str | None = None
+    updated: str | None = None
     tags: list[dict[str, Any]] = []
     enclosures: list[dict[str, Any]] = []
     for name, child in _children(element, _ATOM_ENTRY, _SINGLE - {"link"}):
@@ -377,7 +381,7 @@ def _atom_entry(element: Any, base: str) -> Entry:
         elif name == "published":
             entry["published_parsed"] = _date(child)
         elif name == "updated":
-            entry["updated_parsed"] = _date(child)
+            updated = _text(child)
         elif name == "author":
             entry["author"] = _atom_author(child)
         elif name == "category":
@@ -386,6 +390,9 @@ def _atom_entry(element: Any, base: str) -> Entry:
             tags.append({"term": child.get("term")})
         elif name in ("media_content", "media_thumbnail"):
             _media(entry, name, child)
+    if updated is not None and not entry.get("published_parsed"):
+        # mailer reads updated only when published is missing or unreadable: parsed only then
+        entry["updated_parsed"] = _parse_date(updated)
     if link is not None:
         entry["link"] = link
     elif id_link is not None:

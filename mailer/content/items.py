@@ -29,13 +29,16 @@ class StoreResult:
 
 
 _FIELDS = tuple(f.name for f in fields(ParsedItem))
+# json.dumps(data, sort_keys=True, default=str), with the encoder made once instead of per call.
+_HASH_JSON = json.JSONEncoder(sort_keys=True, default=str).encode
 
 
 def _hash(item: ParsedItem, topic_ids: list[int]) -> bytes:
     """What was stored, as the JSON of asdict(item) (the fields are flat: a shallow dict is
     the same, without asdict's deep copies) with the topic ids."""
-    data = {name: getattr(item, name) for name in _FIELDS} | {"topic_ids": topic_ids}
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).digest()
+    data = {name: getattr(item, name) for name in _FIELDS}
+    data["topic_ids"] = topic_ids
+    return hashlib.sha256(_HASH_JSON(data).encode()).digest()
 
 
 def _key(item: ParsedItem) -> str:

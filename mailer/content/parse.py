@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -62,15 +63,20 @@ def canonical_link(url: str | None, base: str | None = None) -> str | None:
         return None
     absolute = urljoin(base or "", url.strip())
     parts = urlsplit(absolute)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    hostname = parts.hostname
+    if parts.scheme.lower() not in ("http", "https") or not hostname:
         return None
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not k.lower().startswith(_TRACKING) and k.lower() not in _TRACKING_NAMES
-    ]
-    netloc = parts.hostname.lower() + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query), ""))
+    query = ""
+    if parts.query:  # parse_qsl("") is [], and urlencode([]) is ""
+        query = urlencode(
+            [
+                (k, v)
+                for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                if not k.lower().startswith(_TRACKING) and k.lower() not in _TRACKING_NAMES
+            ]
+        )
+    netloc = hostname.lower() + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", query, ""))
 
 
 def _sane_date(moment: datetime | None, warnings: list[str]) -> datetime | None:
@@ -128,25 +134,30 @@ def open_feed(
     return _open_xml_feed(body, base_url, chunk=chunk)
 
 
-def _as_text(body: bytes) -> str:
-    """An XML body as lower-case text, for looking for its DOCTYPE: UTF-16 and UTF-32 by
-    their byte-order marks, anything else byte for byte (every encoding a feed may declare
-    spells `<!DOCTYPE` in ASCII)."""
-    head = body
+_DOCTYPE = re.compile(rb"<!doctype", re.IGNORECASE)
+_ENTITY = re.compile(rb"<!entity", re.IGNORECASE)
+
+
+def _declares_entities(body: bytes) -> bool:
+    """Whether "<!entity" follows "<!doctype" (any case) in an XML body: UTF-16 and UTF-32 read
+    by their byte-order marks, anything else byte for byte (every encoding a feed may declare
+    spells `<!DOCTYPE` in ASCII; ASCII-only case folding of the bytes finds what lower() of
+    their Latin-1 reading found, without copying the body twice)."""
     for bom, encoding in _BOMS:
-        if head.startswith(bom):
-            return head.decode(encoding, errors="replace").lower()
-    return head.decode("latin-1").lower()
+        if body.startswith(bom):
+            text = body.decode(encoding, errors="replace").lower()
+            start = text.find("<!doctype")
+            return start >= 0 and "<!entity" in text[start:]
+    doctype = _DOCTYPE.search(body)
+    return doctype is not None and _ENTITY.search(body, doctype.start()) is not None
 
 
 def refuse_entity_declarations(body: bytes) -> None:
     """NotAFeed for a DOCTYPE whose internal subset declares entities: the way to a billion
     laughs (entities expanding into gigabytes) and to external entities (a file or URL read
     into the feed). No feed needs one; RSS 0.91's public DOCTYPE, which declares none, is fine."""
-    text = _as_text(body)
-    start = text.find("<!doctype")
     # Anywhere after the DOCTYPE, not only up to its first "]>": a comment can hide one.
-    if start >= 0 and "<!entity" in text[start:]:
+    if _declares_entities(body):
         raise NotAFeed(
             "the feed declares entities in its DOCTYPE (an entity-expansion or "
             "external-entity attack, or an unusual feed); refused"
