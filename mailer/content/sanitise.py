@@ -22,7 +22,6 @@ _TAGS = {
 }  # fmt: skip
 _ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "height", "title"}}
 _SCHEMES = {"http", "https", "mailto"}
-_SPACE = re.compile(r"\s+")
 
 
 # The base that relative links in the fragment being cleaned resolve against, per thread: one
@@ -170,7 +169,7 @@ def text_of_sanitised(clean: str, limit: int = 2000) -> str:
 
 
 def _one_line(words: str, limit: int) -> str:
-    text = " ".join(words.split())  # what _SPACE.sub(" ", words).strip() gives, faster
+    text = " ".join(words.split())  # runs of whitespace as one space, none at the ends
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 

@@ -151,7 +151,7 @@ class _Run:
                 records.append(stage_record(row, ids, given))
                 keys.append(row.email_key)
                 lines.append(row.line)
-            duplicates = dict(await stage(self.conn, records, mark_seen=not self.options.dry_run))
+            duplicates = dict(await stage(self.conn, records))
             suppressing = any(row.intent == "suppress" for row, *_ in planned)
             outcome = await merge(self.conn, self.ctx, suppressing=suppressing)
             if self.options.dry_run:
@@ -161,7 +161,7 @@ class _Run:
                 await tx.start()
             for line, first in sorted(duplicates.items()):
                 reject(line, "duplicate", REASONS["duplicate"].format(first=first))
-            if self.options.dry_run:  # the staged rows went with the rollback
+            if self.options.dry_run:  # the staged rows and their seen marks went with the rollback
                 fresh = [(k, n) for k, n in zip(keys, lines, strict=True) if n not in duplicates]
                 await mark_seen(self.conn, [k for k, _ in fresh], [n for _, n in fresh])
             for line, reason in outcome.skipped:

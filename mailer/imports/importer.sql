@@ -66,15 +66,11 @@ TRUNCATE import_stage, import_plan;
 -- row count, and the columns they join on: the others' statistics would cost as much).
 ANALYZE import_stage (line, email_key);
 
--- name: drop_seen
-DELETE FROM import_stage st USING import_seen seen
-WHERE seen.email_key = st.email_key
-RETURNING st.line, seen.line AS first_line;
-
 -- name: drop_and_mark_seen
--- drop_seen, and the staged addresses marked seen, in one pass: every statement of a chunk sees the table as
--- it was before the statement, so the INSERT also offers the dropped rows, whose addresses
--- are there already (DO NOTHING), and the DELETE does not see the ones just inserted.
+-- The staged rows whose address an earlier chunk had go (returned, with that chunk's line),
+-- and the others' addresses are marked seen, in one pass. Both parts see the tables as they
+-- were before the statement: the INSERT offers the dropped rows too, whose addresses are
+-- there already (DO NOTHING), and the DELETE does not see the ones just inserted.
 WITH dropped AS (
     DELETE FROM import_stage st USING import_seen seen
     WHERE seen.email_key = st.email_key

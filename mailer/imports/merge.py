@@ -85,18 +85,14 @@ async def leave_clean(conn: Connection) -> None:
         await conn.execute(Q["reset_settings"])
 
 
-async def stage(
-    conn: Connection, records: Sequence[StageRecord], *, mark_seen: bool = True
-) -> list[tuple[int, int]]:
+async def stage(conn: Connection, records: Sequence[StageRecord]) -> list[tuple[int, int]]:
     """COPY a chunk into the staging table; drops (and returns) the rows whose address an
-    earlier chunk of this import had, as (line, first line), and notes the others' addresses
-    as seen, in the chunk's transaction (unless `mark_seen` is false: a dry run marks them
-    after its rollback)."""
+    earlier chunk of this import had, as (line, first line), and marks the others' addresses
+    seen, in the chunk's transaction (a dry run, which rolls it back, marks them again)."""
     await conn.execute(Q["reset_chunk"])
     await conn.copy_records_to_table("import_stage", records=records, columns=STAGE_COLUMNS)
     await conn.execute(Q["analyze_stage"])
-    dropped = await conn.fetch(Q["drop_and_mark_seen" if mark_seen else "drop_seen"])
-    return [(r["line"], r["first_line"]) for r in dropped]
+    return [(r["line"], r["first_line"]) for r in await conn.fetch(Q["drop_and_mark_seen"])]
 
 
 async def mark_seen(conn: Connection, keys: Sequence[str], lines: Sequence[int]) -> None:

@@ -3,6 +3,7 @@ nh3 call, the text of sanitised HTML without parsing it again, images found with
 html.parser."""
 
 import html
+import re
 from html.parser import HTMLParser
 
 import nh3
@@ -26,9 +27,12 @@ PIECES = [
 html_soup = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
 
 
+OLD_SPACE = re.compile(r"\s+")  # how sanitise put words on one line before
+
+
 def old_to_text(fragment: str, limit: int = 2000) -> str:
     words = html.unescape(nh3.clean(sanitise._BLOCK_TAG.sub(" ", fragment), tags=set()))
-    text = sanitise._SPACE.sub(" ", words).strip()
+    text = OLD_SPACE.sub(" ", words).strip()
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
